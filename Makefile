@@ -1,0 +1,36 @@
+# SigVault: `make demo` and `make test` work on a fresh Debian 12 machine with Swift installed.
+SHELL := /bin/bash
+SWIFT ?= swift
+APT_PACKAGES := libssl-dev libarchive-dev libzstd-dev pkg-config openssl zstd faketime
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+AT := 2026-06-01T00:00:00Z
+
+.PHONY: deps build release demo test bench fixtures clean
+
+# Installs any missing system package with apt-get.
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; fi
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release
+
+demo: release
+	@./scripts/demo.sh "$$($(SWIFT) build -c release --show-bin-path)/sigvault"
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+bench: release
+	@./scripts/bench.sh "$$($(SWIFT) build -c release --show-bin-path)/sigvault"
+
+fixtures:
+	./Fixtures/make-fixtures.sh
+
+clean:
+	rm -rf .build demo-work bench-work

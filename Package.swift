@@ -1,0 +1,55 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "SigVault",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "SigVault", targets: ["SigVault"]),
+        .executable(name: "sigvault", targets: ["SigVaultCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // C at the bottom: system libraries with module maps.
+        .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CArchive", pkgConfig: "libarchive", providers: [.apt(["libarchive-dev"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+
+        // Thin owning bridges: the only modules that import C.
+        .target(name: "OpenSSLBridge", dependencies: ["COpenSSL"]),
+        .target(name: "ArchiveIO", dependencies: ["CArchive", "CZstd", "OpenSSLBridge"]),
+
+        // Pure-Swift on-disk format types.
+        .target(name: "SigVaultFormat", dependencies: [
+            .product(name: "SwiftASN1", package: "swift-asn1"),
+        ]),
+
+        // Trust and validation (ETSI EN 319 102-1).
+        .target(name: "SigVaultValidation", dependencies: [
+            "OpenSSLBridge", "SigVaultFormat",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        // The archive engine: pack, verify, restore, list.
+        .target(name: "SigVault", dependencies: [
+            "ArchiveIO", "OpenSSLBridge", "SigVaultFormat", "SigVaultValidation",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        // The command line.
+        .executableTarget(name: "SigVaultCLI", dependencies: [
+            "SigVault",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        .testTarget(name: "SigVaultTests", dependencies: [
+            "SigVault", "SigVaultFormat", "SigVaultValidation", "OpenSSLBridge", "ArchiveIO",
+        ]),
+    ],
+    swiftLanguageModes: [.v6]
+)

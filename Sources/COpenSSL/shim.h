@@ -1,0 +1,39 @@
+#ifndef SIGVAULT_COPENSSL_SHIM_H
+#define SIGVAULT_COPENSSL_SHIM_H
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <openssl/x509_vfy.h>
+#include <openssl/cms.h>
+#include <openssl/ts.h>
+#include <openssl/ocsp.h>
+#include <openssl/crypto.h>
+#include <openssl/objects.h>
+
+/* Function-like and cast macros that Swift cannot import. */
+static inline STACK_OF(X509) *sv_sk_X509_new_null(void) { return sk_X509_new_null(); }
+static inline int sv_sk_X509_push(STACK_OF(X509) *s, X509 *x) { return sk_X509_push(s, x); }
+static inline int sv_sk_X509_num(const STACK_OF(X509) *s) { return sk_X509_num(s); }
+static inline X509 *sv_sk_X509_value(const STACK_OF(X509) *s, int i) { return sk_X509_value(s, i); }
+static inline void sv_sk_X509_free(STACK_OF(X509) *s) { sk_X509_free(s); }
+static inline void sv_sk_X509_pop_free(STACK_OF(X509) *s) { sk_X509_pop_free(s, X509_free); }
+
+static inline int sv_sk_CMS_SignerInfo_num(const STACK_OF(CMS_SignerInfo) *s) { return sk_CMS_SignerInfo_num(s); }
+static inline CMS_SignerInfo *sv_sk_CMS_SignerInfo_value(const STACK_OF(CMS_SignerInfo) *s, int i) { return sk_CMS_SignerInfo_value(s, i); }
+
+static inline int sv_sk_X509_CRL_num(const STACK_OF(X509_CRL) *s) { return sk_X509_CRL_num(s); }
+static inline X509_CRL *sv_sk_X509_CRL_value(const STACK_OF(X509_CRL) *s, int i) { return sk_X509_CRL_value(s, i); }
+static inline void sv_sk_X509_CRL_pop_free(STACK_OF(X509_CRL) *s) { sk_X509_CRL_pop_free(s, X509_CRL_free); }
+
+static inline void sv_openssl_free(void *p) { OPENSSL_free(p); }
+static inline void *sv_openssl_malloc(size_t n) { return OPENSSL_malloc(n); }
+static inline long sv_bio_get_mem_data(BIO *b, char **pp) { return BIO_get_mem_data(b, pp); }
+static inline unsigned long sv_xn_flag_rfc2253(void) { return XN_FLAG_RFC2253; }
+static inline unsigned long sv_xn_flag_oneline(void) { return XN_FLAG_ONELINE & ~ASN1_STRFLGS_ESC_MSB; }
+static inline int sv_bio_reset(BIO *b) { return (int)BIO_reset(b); }
+static inline const ASN1_TIME *sv_x509_crl_last_update(const X509_CRL *c) { return X509_CRL_get0_lastUpdate(c); }
+static inline const ASN1_TIME *sv_x509_crl_next_update(const X509_CRL *c) { return X509_CRL_get0_nextUpdate(c); }
+#endif

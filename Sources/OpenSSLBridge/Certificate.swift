@@ -1,0 +1,140 @@
+internal import COpenSSL
+import Foundation
+
+/// An X.509 certificate owned by OpenSSL.
+public final class Certificate: @unchecked Sendable, Hashable, CustomStringConvertible {
+    let ref: OpaquePointer
+
+    init(takingOwnership ref: OpaquePointer) { self.ref = ref }
+
+    init(copying ref: OpaquePointer) {
+        X509_up_ref(ref)
+        self.ref = ref
+    }
+
+    deinit { X509_free(ref) }
+
+    /// Parses one DER certificate.
+    public convenience init(der: [UInt8]) throws {
+        let parsed = der.withUnsafeBufferPointer { buffer -> OpaquePointer? in
+            var cursor: UnsafePointer<UInt8>? = buffer.baseAddress
+            return d2i_X509(nil, &cursor, buffer.count)
+        }
+        guard let parsed else { throw CryptoError.fromQueue(.malformed, "not a DER X.509 certificate") }
+        self.init(takingOwnership: parsed)
+    }
+
+    /// Parses a PEM bundle (any number of certificates) or one DER certificate.
+    public static func parseAll(_ bytes: [UInt8]) throws -> [Certificate] {
+        if looksLikePEM(bytes) {
+            let bio = try BIORef(copying: bytes)
+            var result: [Certificate] = []
+            while let x509 = PEM_read_bio_X509(bio.ref, nil, nil, nil) {
+                result.append(Certificate(takingOwnership: x509))
+            }
+            OpenSSLErrorQueue.clear()  // the loop ends on "no start line"
+            if result.isEmpty { throw CryptoError(.malformed, "no certificate in PEM text") }
+            return result
+        }
+        return [try Certificate(der: bytes)]
+    }
+
+    public lazy var der: [UInt8] = derEncode { i2d_X509(ref, $0) }
+
+    /// SHA-256 of the DER encoding, in hex: the certificate's identity in the archive.
+    public lazy var sha256Hex: String = Hex.encode(Hasher.digest(der))
+
+    public var subject: String { Certificate.nameText(X509_get_subject_name(ref)) }
+    public var issuer: String { Certificate.nameText(X509_get_issuer_name(ref)) }
+
+    public var serialHex: String {
+        guard let serial = X509_get0_serialNumber(ref) else { return "" }
+        guard let bn = ASN1_INTEGER_to_BN(serial, nil) else { return "" }
+        defer { BN_free(bn) }
+        guard let hex = BN_bn2hex(bn) else { return "" }
+        defer { sv_openssl_free(hex) }
+        return String(cString: hex).lowercased()
+    }
+
+    public var notBefore: Date { dateFromASN1Time(X509_get0_notBefore(ref)) ?? .distantFuture }
+    public var notAfter: Date { dateFromASN1Time(X509_get0_notAfter(ref)) ?? .distantPast }
+
+    public func isValid(at date: Date) -> Bool { notBefore <= date && date <= notAfter }
+
+    public var isSelfIssued: Bool { X509_check_issued(ref, ref) == X509_V_OK }
+
+    /// Whether `self` issued `subject` (names, key identifiers and key usage agree; the signature is
+    /// checked separately by `signatureVerifies(with:)`).
+    public func issued(_ subject: Certificate) -> Bool { X509_check_issued(ref, subject.ref) == X509_V_OK }
+
+    /// Whether this certificate's signature verifies with `issuer`'s public key.
+    public func signatureVerifies(with issuer: Certificate) -> Bool {
+        guard let key = X509_get0_pubkey(issuer.ref) else { OpenSSLErrorQueue.clear(); return false }
+        let result = X509_verify(ref, key) == 1
+        OpenSSLErrorQueue.clear()
+        return result
+    }
+
+    /// Whether the certificate carries extendedKeyUsage with only id-kp-timeStamping, marked critical
+    /// (RFC 3161 §2.3).
+    public var hasCriticalTimeStampingUsage: Bool {
+        let index = X509_get_ext_by_NID(ref, NID_ext_key_usage, -1)
+        guard index >= 0, let ext = X509_get_ext(ref, index) else { return false }
+        guard X509_EXTENSION_get_critical(ext) == 1 else { return false }
+        return X509_get_extended_key_usage(ref) == UInt32(XKU_TIMESTAMP)
+    }
+
+    public var hasOCSPSigningUsage: Bool {
+        (X509_get_extension_flags(ref) & UInt32(EXFLAG_XKUSAGE)) != 0
+            && (X509_get_extended_key_usage(ref) & UInt32(XKU_OCSP_SIGN)) != 0
+    }
+
+    public var isCertificateAuthority: Bool { X509_check_ca(ref) != 0 }
+
+    public var description: String { subject }
+
+    public static func == (lhs: Certificate, rhs: Certificate) -> Bool { lhs.der == rhs.der }
+    public func hash(into hasher: inout Swift.Hasher) { hasher.combine(sha256Hex) }
+
+    static func nameText(_ name: OpaquePointer?) -> String {
+        guard let name, let bio = BIO_new(BIO_s_mem()) else { return "" }
+        defer { BIO_free(bio) }
+        guard X509_NAME_print_ex(bio, name, 0, sv_xn_flag_rfc2253()) >= 0 else { return "" }
+        var pointer: UnsafeMutablePointer<CChar>?
+        let length = sv_bio_get_mem_data(bio, &pointer)
+        guard length > 0, let pointer else { return "" }
+        return pointer.withMemoryRebound(to: UInt8.self, capacity: length) {
+            String(decoding: UnsafeBufferPointer(start: $0, count: length), as: UTF8.self)
+        }
+    }
+}
+
+/// Owned STACK_OF(X509) built from Swift certificates (each up-referenced).
+final class CertificateStack {
+    let ref: OpaquePointer
+    private var released = false
+
+    init(_ certificates: [Certificate]) {
+        guard let stack = sv_sk_X509_new_null() else { fatalError("sk_X509_new_null failed: out of memory") }
+        for certificate in certificates {
+            X509_up_ref(certificate.ref)
+            _ = sv_sk_X509_push(stack, certificate.ref)
+        }
+        ref = stack
+    }
+
+    func releaseOwnership() -> OpaquePointer {
+        released = true
+        return ref
+    }
+
+    deinit { if !released { sv_sk_X509_pop_free(ref) } }
+
+    /// Copies a borrowed STACK_OF(X509) into Swift certificates.
+    static func certificates(in stack: OpaquePointer?) -> [Certificate] {
+        guard let stack else { return [] }
+        return (0..<sv_sk_X509_num(stack)).compactMap { index in
+            sv_sk_X509_value(stack, index).map { Certificate(copying: $0) }
+        }
+    }
+}

@@ -1,0 +1,116 @@
+internal import COpenSSL
+import Foundation
+
+/// Where trust comes from: explicit anchors, or the operating system's store.
+public enum TrustAnchors: Sendable {
+    case certificates([Certificate])
+    case system
+
+    /// Loads the system bundle as explicit certificates (so chains can name their anchor).
+    public static func loadSystem() -> [Certificate] {
+        for path in ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt"] {
+            if let data = FileManager.default.contents(atPath: path),
+               let certificates = try? Certificate.parseAll([UInt8](data)) {
+                return certificates
+            }
+        }
+        return []
+    }
+}
+
+/// What a chain is being built for.
+public enum ChainPurpose: Sendable {
+    /// Any purpose: signer EKU rules are the validation layer's business.
+    case any
+    /// RFC 3161 time-stamping: OpenSSL checks the critical timeStamping EKU.
+    case timeStamping
+}
+
+/// The result of building and checking a path from a leaf to a trust anchor.
+public struct ChainBuildResult: Sendable {
+    /// Leaf first, anchor last. Present when OpenSSL found a path (even one that failed a check).
+    public let chain: [Certificate]
+    public let ok: Bool
+    /// OpenSSL's X509_V_ERR code, for mapping to an ETSI sub-indication.
+    public let errorCode: Int
+    public let errorText: String
+    /// Index in `chain` of the certificate the error concerns.
+    public let errorDepth: Int
+
+    public var failure: ChainFailure? {
+        guard !ok else { return nil }
+        switch Int32(errorCode) {
+        case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT, X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY,
+             X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN, X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT,
+             X509_V_ERR_CERT_UNTRUSTED, X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+            return .noTrustedPath
+        case X509_V_ERR_CERT_SIGNATURE_FAILURE, X509_V_ERR_UNABLE_TO_DECRYPT_CERT_SIGNATURE,
+             X509_V_ERR_UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY:
+            return .signatureFailure
+        case X509_V_ERR_INVALID_PURPOSE:
+            return .purpose
+        default:
+            return .constraints
+        }
+    }
+}
+
+public enum ChainFailure: String, Sendable {
+    case noTrustedPath, signatureFailure, purpose, constraints
+}
+
+public enum ChainBuilder {
+    /// Builds a path for `leaf` through `untrusted` to `anchors` and checks it with OpenSSL.
+    /// - Parameter time: check validity periods at this time; `nil` skips them (the caller then
+    ///   decides validity at the proven time itself).
+    public static func build(
+        leaf: Certificate,
+        untrusted: [Certificate],
+        anchors: TrustAnchors,
+        purpose: ChainPurpose,
+        at time: Date?,
+        allowPartialChain: Bool = false
+    ) -> ChainBuildResult {
+        guard let store = X509_STORE_new() else {
+            return ChainBuildResult(chain: [], ok: false, errorCode: -1, errorText: "out of memory", errorDepth: 0)
+        }
+        defer { X509_STORE_free(store) }
+        switch anchors {
+        case .certificates(let list):
+            for anchor in list { _ = X509_STORE_add_cert(store, anchor.ref) }
+        case .system:
+            _ = X509_STORE_set_default_paths(store)
+        }
+        OpenSSLErrorQueue.clear()
+        guard let context = X509_STORE_CTX_new() else {
+            return ChainBuildResult(chain: [], ok: false, errorCode: -1, errorText: "out of memory", errorDepth: 0)
+        }
+        defer { X509_STORE_CTX_free(context) }
+        let stack = CertificateStack(untrusted)
+        guard X509_STORE_CTX_init(context, store, leaf.ref, stack.ref) == 1 else {
+            return ChainBuildResult(chain: [], ok: false, errorCode: -1, errorText: OpenSSLErrorQueue.drain(), errorDepth: 0)
+        }
+        let parameters = X509_STORE_CTX_get0_param(context)
+        var flags = UInt(0)
+        if let time {
+            X509_VERIFY_PARAM_set_time(parameters, time_t(time.timeIntervalSince1970))
+        } else {
+            flags |= UInt(X509_V_FLAG_NO_CHECK_TIME)
+        }
+        if allowPartialChain { flags |= UInt(X509_V_FLAG_PARTIAL_CHAIN) }
+        _ = X509_VERIFY_PARAM_set_flags(parameters, flags)
+        let purposeID = purpose == .timeStamping ? X509_PURPOSE_TIMESTAMP_SIGN : X509_PURPOSE_ANY
+        _ = X509_STORE_CTX_set_purpose(context, purposeID)
+        let verified = X509_verify_cert(context) == 1
+        let error = Int(X509_STORE_CTX_get_error(context))
+        let depth = Int(X509_STORE_CTX_get_error_depth(context))
+        var chain: [Certificate] = []
+        if let built = X509_STORE_CTX_get1_chain(context) {
+            chain = CertificateStack.certificates(in: built)
+            sv_sk_X509_pop_free(built)
+        }
+        OpenSSLErrorQueue.clear()
+        let text = verified ? "ok" : String(cString: X509_verify_cert_error_string(Int(error)))
+        return ChainBuildResult(chain: chain, ok: verified, errorCode: error, errorText: text, errorDepth: depth)
+    }
+}

@@ -1,0 +1,177 @@
+import Foundation
+import OpenSSLBridge
+import SigVaultFormat
+import SigVaultValidation
+
+/// Where the analyzer reads files from: the filesystem at pack time, the archive at verify time.
+protocol MemberSource {
+    /// Whole content of a small file (signatures, tokens).
+    func bytes(of path: ArchivePath) throws -> [UInt8]
+    /// Content for streaming (documents).
+    func content(of path: ArchivePath) throws -> SignedContent
+}
+
+/// How files group into documents (docs/FORMAT.md §3).
+struct DocumentGroup {
+    enum Kind: String { case unsigned, detached, enveloping }
+    let document: ArchivePath
+    var kind: Kind
+    /// Detached CMS files (`X.p7s`, `X.sig`) or, for enveloping, the document itself.
+    var signatureFiles: [ArchivePath] = []
+    /// Standalone tokens and the file each covers.
+    var tokenFiles: [(token: ArchivePath, covers: ArchivePath)] = []
+    var notes: [String] = []
+}
+
+/// The outcome for one SignerInfo (or for a signature file that could not be read at all).
+struct SignatureOutcome {
+    let file: ArchivePath
+    let signerIndex: Int
+    let verdict: Verdict
+    let validation: SignatureValidation?
+}
+
+struct DocumentResult {
+    let group: DocumentGroup
+    let signatures: [SignatureOutcome]
+    let documentTimeStamps: [TimeStampValidation]
+    /// Worst verdict of its signatures; nil for unsigned documents.
+    var verdict: Verdict? {
+        signatures.map(\.verdict).reduce(nil as Verdict?) { worst, next in worst.map { $0.worse(next) } ?? next }
+    }
+    var signed: Bool { group.kind != .unsigned }
+
+    /// The earliest time a valid token proves for this document (its signatures or itself).
+    var proofOfExistence: Date? {
+        let times = signatures.compactMap { $0.validation?.proofs.first?.genTime } + documentTimeStamps.filter(\.valid).map(\.genTime)
+        return times.min()
+    }
+}
+
+struct DocumentAnalyzer {
+    static let detachedExtensions = [".p7s", ".sig"]
+    static let envelopingExtensions = [".p7m"]
+    static let tokenExtensions = [".tsr", ".tst"]
+
+    /// Groups file names (without `data/`) into documents with their signature and token files.
+    /// `parse` tells whether a file is a CMS SignedData (and whether it is detached).
+    static func group(_ names: [ArchivePath], parse: (ArchivePath) -> SignedData?) -> [DocumentGroup] {
+        let present = Set(names)
+        var groups: [ArchivePath: DocumentGroup] = [:]
+        var roles: [ArchivePath: ArchivePath] = [:]  // signature or token file -> document it belongs to
+        var pendingTokens: [(ArchivePath, ArchivePath)] = []
+
+        for name in names {
+            if let ext = tokenExtensions.first(where: { name.hasSuffix($0) }), present.contains(name.droppingSuffix(ext)) {
+                pendingTokens.append((name, name.droppingSuffix(ext)))
+                continue
+            }
+            if let ext = detachedExtensions.first(where: { name.hasSuffix($0) }), present.contains(name.droppingSuffix(ext)) {
+                let base = name.droppingSuffix(ext)
+                if let signed = parse(name) {
+                    if signed.isDetached {
+                        roles[name] = base
+                        continue
+                    }
+                } else if ext == ".p7s" {
+                    // A .p7s that is not CMS is still meant as a signature: report it as malformed.
+                    roles[name] = base
+                    continue
+                }
+            }
+        }
+        for name in names where roles[name] == nil && !pendingTokens.contains(where: { $0.0 == name }) {
+            var kind = DocumentGroup.Kind.unsigned
+            var group = DocumentGroup(document: name, kind: kind)
+            let isEnveloping = envelopingExtensions.contains { name.hasSuffix($0) }
+            let isCMSName = isEnveloping || detachedExtensions.contains { name.hasSuffix($0) }
+            if isCMSName {
+                if let signed = parse(name) {
+                    kind = .enveloping
+                    group.kind = kind
+                    group.signatureFiles = [name]
+                    if signed.isDetached { group.notes.append("detached CMS whose signed document is not in the archive") }
+                } else if isEnveloping {
+                    group.kind = .enveloping
+                    group.signatureFiles = [name]
+                }
+            }
+            groups[name] = group
+        }
+        for (name, base) in roles.sorted(by: { $0.key < $1.key }) {
+            groups[base]?.kind = .detached
+            groups[base]?.signatureFiles.append(name)
+        }
+        for (token, covered) in pendingTokens.sorted(by: { $0.0 < $1.0 }) {
+            let owner = roles[covered] ?? covered
+            if groups[owner] != nil {
+                groups[owner]?.tokenFiles.append((token, covered))
+            } else {
+                groups[token] = DocumentGroup(document: token, kind: .unsigned, notes: ["time-stamp over a file that is not archived"])
+            }
+        }
+        return groups.values.sorted { $0.document < $1.document }
+    }
+
+    let validator: SignatureValidator
+    let source: MemberSource
+
+    func analyze(_ group: DocumentGroup) -> DocumentResult {
+        var outcomes: [SignatureOutcome] = []
+        var documentTokens: [TimeStampCandidate] = []
+        var fileTokens: [ArchivePath: [TimeStampCandidate]] = [:]
+        var tokenFailures: [TimeStampValidation] = []
+        _ = tokenFailures
+        for (tokenFile, covered) in group.tokenFiles {
+            guard let bytes = try? source.bytes(of: tokenFile), let token = try? TimeStampToken(responseOrToken: bytes) else { continue }
+            if covered == group.document && group.kind != .enveloping {
+                if let content = try? source.content(of: covered) {
+                    documentTokens.append(TimeStampCandidate(token: token, covered: .document, data: content))
+                }
+            } else if let content = try? source.content(of: covered) {
+                let kind: TimeStampCandidate.Covered = group.signatureFiles.contains(covered) ? .signatureFile : .document
+                if kind == .document {
+                    documentTokens.append(TimeStampCandidate(token: token, covered: .document, data: content))
+                } else {
+                    fileTokens[covered, default: []].append(TimeStampCandidate(token: token, covered: .signatureFile, data: content))
+                }
+            }
+        }
+        for file in group.signatureFiles {
+            guard let bytes = try? source.bytes(of: file) else {
+                outcomes.append(SignatureOutcome(file: file, signerIndex: 0, verdict: Verdict(.indeterminate, .signedDataNotFound, "\(file): cannot be read"), validation: nil))
+                continue
+            }
+            let signed: SignedData
+            do {
+                signed = try SignedData(bytes: bytes)
+            } catch {
+                outcomes.append(SignatureOutcome(file: file, signerIndex: 0, verdict: Verdict(.totalFailed, .formatFailure, "\(file): not a CMS SignedData: \(error)"), validation: nil))
+                continue
+            }
+            let content: SignedContent
+            if group.kind == .enveloping || !signed.isDetached {
+                content = .embedded
+            } else if let documentContent = try? source.content(of: group.document) {
+                content = documentContent
+            } else {
+                outcomes.append(SignatureOutcome(file: file, signerIndex: 0, verdict: Verdict(.indeterminate, .signedDataNotFound, "the signed document cannot be read"), validation: nil))
+                continue
+            }
+            if signed.isDetached && group.kind == .enveloping {
+                outcomes.append(SignatureOutcome(file: file, signerIndex: 0, verdict: Verdict(.indeterminate, .signedDataNotFound, "detached signature without its document"), validation: nil))
+                continue
+            }
+            let verifications = signed.verifySigners(content: content, extraCertificates: validator.pool.certificates)
+            if verifications.isEmpty {
+                outcomes.append(SignatureOutcome(file: file, signerIndex: 0, verdict: Verdict(.totalFailed, .formatFailure, "\(file): CMS SignedData without any SignerInfo"), validation: nil))
+            }
+            for verification in verifications {
+                let validation = validator.validate(signature: verification, description: signed.describeSigner(verification.index),
+                                                    signedData: signed, extraTimeStamps: fileTokens[file] ?? [])
+                outcomes.append(SignatureOutcome(file: file, signerIndex: verification.index, verdict: validation.verdict, validation: validation))
+            }
+        }
+        return DocumentResult(group: group, signatures: outcomes, documentTimeStamps: documentTokens.map { validator.validate($0) })
+    }
+}

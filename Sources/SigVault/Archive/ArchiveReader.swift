@@ -1,0 +1,206 @@
+import ArchiveIO
+import Foundation
+import OpenSSLBridge
+import SigVaultFormat
+
+/// Random access to an archive through its trailer and index (docs/FORMAT.md §5–6).
+final class ArchiveReader {
+    static let maximumFrameContent = 4 << 20
+
+    let path: String
+    let fd: Int32
+    let size: UInt64
+    private(set) var trailer: Trailer?
+    private(set) var frames: [FrameRecord] = []
+    private(set) var members: [MemberRecord] = []
+    /// Why the trailer or index could not be used, if they could not.
+    private(set) var layoutProblem: String?
+    /// Computed SHA-256 of the index frame.
+    private(set) var indexDigest: [UInt8] = []
+
+    init(path: String) throws {
+        self.path = path
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            throw SigVaultError(.inputMissing, "\(path): no such archive")
+        }
+        guard (info.st_mode & S_IFMT) == S_IFREG else { throw SigVaultError(.invalidInput, "\(path): not a regular file") }
+        fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw SigVaultError(.inputMissing, "\(path): cannot open: \(POSIX.errorText)") }
+        size = UInt64(info.st_size)
+        loadLayout()
+    }
+
+    deinit { close(fd) }
+
+    func read(at offset: UInt64, count: Int) throws -> [UInt8] { try POSIX.readAt(fd, offset: offset, count: count, path: path) }
+
+    private func loadLayout() {
+        do {
+            guard size >= UInt64(Trailer.frameSize) else { throw FormatError(.malformed, "too short to hold a trailer") }
+            let frame = try read(at: size - UInt64(Trailer.frameSize), count: Trailer.frameSize)
+            let head = Array(frame[0..<8])
+            let expected = ZstdFrames.skippableFrame(variant: Trailer.skippableVariant, payload: [UInt8](repeating: 0, count: Trailer.payloadSize))
+            guard head == Array(expected[0..<8]) else { throw FormatError(.malformed, "the file does not end with a SigVault trailer frame") }
+            let trailer = try Trailer.decode(Array(frame[8...]), sha256: { Hasher.digest($0) })
+            self.trailer = trailer
+            guard trailer.indexOffset + trailer.indexLength == size - UInt64(Trailer.frameSize), trailer.indexLength >= 8,
+                  trailer.indexLength < (1 << 34) else {
+                throw FormatError(.malformed, "the trailer places the index outside the file")
+            }
+            let index = try read(at: trailer.indexOffset, count: Int(trailer.indexLength))
+            indexDigest = Hasher.digest(index)
+            guard indexDigest == trailer.indexSHA256 else { throw FormatError(.malformed, "the index does not match its SHA-256 in the trailer") }
+            let indexHead = ZstdFrames.skippableFrame(variant: ArchiveIndexLayout.skippableVariant, payload: [])
+            guard Array(index[0..<4]) == Array(indexHead[0..<4]) else { throw FormatError(.malformed, "the index frame has the wrong magic number") }
+            let decoded = try ArchiveIndexLayout.decode(Array(index[8...]))
+            frames = decoded.frames
+            members = decoded.members
+        } catch let error as FormatError {
+            layoutProblem = error.message
+        } catch {
+            layoutProblem = "\(error)"
+        }
+    }
+
+    /// The manifest member's record (always the last member).
+    var manifestRecord: MemberRecord? { members.last }
+
+    func record(for name: ArchivePath) -> MemberRecord? {
+        let digest = Hasher.digest(name.bytes)
+        return members.first { $0.pathSHA256 == digest }
+    }
+
+    /// Reads one frame at `record` and returns its decompressed bytes, hashing the compressed bytes.
+    func decompressFrame(_ record: FrameRecord, decompressor: ZstdFrameDecompressor, compressedHasher: Hasher?) throws -> [UInt8] {
+        guard record.compressedLength <= UInt64(ZstdFrames.compressBound(ArchiveReader.maximumFrameContent)),
+              record.compressedOffset + record.compressedLength <= size else {
+            throw SigVaultError(.invalidInput, "\(path): index entry for a frame at \(record.compressedOffset) is out of bounds")
+        }
+        let bytes = try read(at: record.compressedOffset, count: Int(record.compressedLength))
+        compressedHasher?.update(bytes)
+        var output: [UInt8] = []
+        try bytes.withUnsafeBytes { raw in
+            let kind = try ZstdFrames.inspect(raw)
+            guard case .data(let length, let contentSize, let checksum) = kind, length == raw.count, checksum,
+                  UInt64(contentSize) == record.uncompressedLength else {
+                throw ArchiveIOError(.malformed, "frame at offset \(record.compressedOffset) does not match the index")
+            }
+            try decompressor.decompress(frame: raw, contentSize: contentSize, into: &output)
+        }
+        return output
+    }
+
+    struct ExtractedMember {
+        let header: TarEntryHeader
+        let size: Int64
+        let contentSHA256: [UInt8]
+        let compressedSHA256: [UInt8]
+    }
+
+    /// Streams one member through libarchive, checking its frames, its tar name and its size, and
+    /// passing at most `record.contentSize` content bytes to `consumer`.
+    func extract(_ record: MemberRecord, consumer: (UnsafeRawBufferPointer) throws -> Void) throws -> ExtractedMember {
+        guard record.firstFrame + record.frameCount <= UInt64(frames.count) else {
+            throw SigVaultError(.invalidInput, "\(path): index member points past the frame table")
+        }
+        let decompressor = ZstdFrameDecompressor(maximumContentSize: ArchiveReader.maximumFrameContent)
+        let compressedHasher = Hasher(.sha256)
+        var next = Int(record.firstFrame)
+        let end = Int(record.firstFrame + record.frameCount)
+        // The member's frames hold exactly one tar entry; end blocks are appended so libarchive
+        // sees a complete stream.
+        var sentEnd = false
+        let reader = try TarReader {
+            if next < end {
+                let bytes = try self.decompressFrame(self.frames[next], decompressor: decompressor, compressedHasher: compressedHasher)
+                next += 1
+                return bytes
+            }
+            if !sentEnd { sentEnd = true; return [UInt8](repeating: 0, count: 1024) }
+            return []
+        }
+        guard let header = try reader.nextHeader() else {
+            throw SigVaultError(.invalidInput, "\(path): member at frame \(record.firstFrame) holds no tar entry")
+        }
+        let contentHasher = Hasher(.sha256)
+        var total: Int64 = 0
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let got = try buffer.withUnsafeMutableBytes { try reader.readData(into: $0) }
+            if got == 0 { break }
+            total += Int64(got)
+            guard total <= Int64(record.contentSize) else {
+                throw SigVaultError(.invalidInput, "\(path): member \(ArchivePath.escaped(header.path)) is larger than its recorded size \(record.contentSize)")
+            }
+            try buffer.withUnsafeBytes { raw in
+                let chunk = UnsafeRawBufferPointer(rebasing: raw[0..<got])
+                contentHasher.update(chunk)
+                try consumer(chunk)
+            }
+        }
+        while next < end {  // hash any frames libarchive did not need
+            _ = try decompressFrame(frames[next], decompressor: decompressor, compressedHasher: compressedHasher)
+            next += 1
+        }
+        return ExtractedMember(header: header, size: total, contentSHA256: contentHasher.finalize(), compressedSHA256: compressedHasher.finalize())
+    }
+
+    /// Reads a whole small member into memory, checking it against its record.
+    func contents(of record: MemberRecord, limit: Int = 256 << 20) throws -> [UInt8] {
+        guard record.contentSize <= UInt64(limit) else { throw SigVaultError(.invalidInput, "\(path): member too large to load") }
+        var out: [UInt8] = []
+        out.reserveCapacity(Int(record.contentSize))
+        let extracted = try extract(record) { out.append(contentsOf: $0) }
+        guard extracted.contentSHA256 == record.contentSHA256, extracted.compressedSHA256 == record.compressedSHA256,
+              UInt64(extracted.size) == record.contentSize else {
+            throw SigVaultError(.integrityOrFailed, "\(path): member \(ArchivePath.escaped(extracted.header.path)) does not match its SHA-256")
+        }
+        return out
+    }
+
+    /// One manifest line, read from the manifest frames that hold it, checked against the index.
+    func manifestLine(of record: MemberRecord) throws -> ManifestMember {
+        guard let manifest = manifestRecord, record.manifestLineLength > 0 else {
+            throw SigVaultError(.invalidInput, "\(path): member has no manifest line")
+        }
+        let start = manifest.dataOffset + record.manifestLineOffset
+        let stop = start + record.manifestLineLength
+        let decompressor = ZstdFrameDecompressor(maximumContentSize: ArchiveReader.maximumFrameContent)
+        var position: UInt64 = 0
+        var line: [UInt8] = []
+        for frameIndex in Int(manifest.firstFrame)..<Int(manifest.firstFrame + manifest.frameCount) {
+            let frame = frames[frameIndex]
+            let frameStart = position
+            position += frame.uncompressedLength
+            guard position > start else { continue }
+            guard frameStart < stop else { break }
+            let bytes = try decompressFrame(frame, decompressor: decompressor, compressedHasher: nil)
+            let from = Int(max(start, frameStart) - frameStart)
+            let to = Int(min(stop, position) - frameStart)
+            line += bytes[from..<to]
+        }
+        guard Hasher.digest(line) == record.manifestLineSHA256 else {
+            throw SigVaultError(.integrityOrFailed, "\(path): manifest line does not match its SHA-256 in the index")
+        }
+        guard case .member(let member) = try ManifestLine.decode(line) else {
+            throw SigVaultError(.invalidInput, "\(path): index points at a manifest line that is not a member")
+        }
+        return member
+    }
+
+    /// Streams the manifest's lines in order (the manifest is checked against the trailer after).
+    func forEachManifestLine(_ body: ([UInt8]) throws -> Void) throws -> [UInt8] {
+        guard let manifest = manifestRecord else { throw SigVaultError(.invalidInput, "\(path): \(layoutProblem ?? "no manifest")") }
+        var partial: [UInt8] = []
+        let extracted = try extract(manifest) { chunk in
+            partial.append(contentsOf: chunk)
+            while let newline = partial.firstIndex(of: 0x0A) {
+                try body(Array(partial[..<newline]))
+                partial.removeSubrange(...newline)
+            }
+        }
+        if !partial.isEmpty { try body(partial) }
+        return extracted.contentSHA256
+    }
+}

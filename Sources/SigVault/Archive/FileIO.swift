@@ -1,0 +1,169 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// POSIX helpers working on raw byte paths (names need not be UTF-8).
+enum POSIX {
+    static func withPath<R>(_ path: [UInt8], _ body: (UnsafePointer<CChar>) throws -> R) rethrows -> R {
+        var terminated = path
+        terminated.append(0)
+        return try terminated.withUnsafeBufferPointer { buffer in
+            try buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buffer.count) { try body($0) }
+        }
+    }
+
+    static var errorText: String { String(cString: strerror(errno)) }
+
+    static func writeAll(_ fd: Int32, _ buffer: UnsafeRawBufferPointer, path: String) throws {
+        var offset = 0
+        while offset < buffer.count {
+            let written = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw SigVaultError(.ioError, "\(path): write failed: \(errorText)")
+            }
+            offset += written
+        }
+    }
+
+    static func readAt(_ fd: Int32, offset: UInt64, count: Int, path: String) throws -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: count)
+        var done = 0
+        while done < count {
+            let got = out.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, count - done, off_t(offset) + off_t(done)) }
+            if got < 0 {
+                if errno == EINTR { continue }
+                throw SigVaultError(.ioError, "\(path): read failed at offset \(offset + UInt64(done)): \(errorText)")
+            }
+            if got == 0 { return Array(out.prefix(done)) }
+            done += got
+        }
+        return out
+    }
+
+    static func fileSize(_ fd: Int32) -> UInt64? {
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { return nil }
+        return UInt64(info.st_size)
+    }
+}
+
+/// A file written under a temporary name next to its destination, fsynced, then renamed over it:
+/// the destination is either absent, the old file, or the complete new file.
+final class AtomicOutputFile {
+    let destination: String
+    let temporaryPath: String
+    let fd: Int32
+    private var buffer: [UInt8] = []
+    private(set) var bytesWritten: UInt64 = 0
+    private var committed = false
+
+    init(destination: String, overwrite: Bool) throws {
+        self.destination = destination
+        if !overwrite && FileManager.default.fileExists(atPath: destination) {
+            throw SigVaultError(.cannotCreateOutput, "\(destination): already exists", hint: "choose another name or remove it first")
+        }
+        let directory = (destination as NSString).deletingLastPathComponent
+        let name = (destination as NSString).lastPathComponent
+        temporaryPath = (directory.isEmpty ? "." : directory) + "/.\(name).sigvault-tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        fd = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw SigVaultError(.cannotCreateOutput, "\(destination): cannot create: \(POSIX.errorText)")
+        }
+        buffer.reserveCapacity(1 << 20)
+    }
+
+    deinit {
+        if !committed {
+            close(fd)
+            unlink(temporaryPath)
+        }
+    }
+
+    func write(_ bytes: UnsafeRawBufferPointer) throws {
+        bytesWritten += UInt64(bytes.count)
+        if buffer.count + bytes.count > (1 << 20) { try flush() }
+        if bytes.count >= (1 << 20) {
+            try POSIX.writeAll(fd, bytes, path: destination)
+        } else {
+            buffer.append(contentsOf: bytes)
+        }
+    }
+
+    func write(_ bytes: [UInt8]) throws { try bytes.withUnsafeBytes { try write($0) } }
+
+    func flush() throws {
+        guard !buffer.isEmpty else { return }
+        try buffer.withUnsafeBytes { try POSIX.writeAll(fd, $0, path: destination) }
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    /// Flushes, fsyncs, renames into place and fsyncs the folder.
+    func commit(overwrite: Bool) throws {
+        try flush()
+        guard fsync(fd) == 0 else { throw SigVaultError(.ioError, "\(destination): fsync failed: \(POSIX.errorText)") }
+        close(fd)
+        committed = true
+        if !overwrite {
+            // link() refuses to replace: an output that appeared meanwhile is not clobbered.
+            if link(temporaryPath, destination) != 0 {
+                let reason = POSIX.errorText
+                unlink(temporaryPath)
+                throw SigVaultError(.cannotCreateOutput, "\(destination): cannot create: \(reason)")
+            }
+            unlink(temporaryPath)
+        } else if rename(temporaryPath, destination) != 0 {
+            let reason = POSIX.errorText
+            unlink(temporaryPath)
+            throw SigVaultError(.cannotCreateOutput, "\(destination): cannot rename into place: \(reason)")
+        }
+        let directory = (destination as NSString).deletingLastPathComponent
+        let dirFD = open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY)
+        if dirFD >= 0 {
+            fsync(dirFD)
+            close(dirFD)
+        }
+    }
+}
+
+/// An append-only scratch file for data that must not stay in memory (index records, manifest).
+final class SpillFile {
+    let path: String
+    let fd: Int32
+    private var buffer: [UInt8] = []
+    private(set) var size: UInt64 = 0
+
+    init(directory: String, name: String) throws {
+        path = directory + "/.\(name)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw SigVaultError(.cannotCreateOutput, "\(path): cannot create scratch file: \(POSIX.errorText)") }
+        unlink(path)
+    }
+
+    deinit { close(fd) }
+
+    func append(_ bytes: [UInt8]) throws {
+        buffer.append(contentsOf: bytes)
+        size += UInt64(bytes.count)
+        if buffer.count >= 1 << 20 { try flush() }
+    }
+
+    func flush() throws {
+        guard !buffer.isEmpty else { return }
+        try buffer.withUnsafeBytes { try POSIX.writeAll(fd, $0, path: path) }
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    /// Streams the whole content to `body` in chunks.
+    func readAll(_ body: ([UInt8]) throws -> Void) throws {
+        try flush()
+        var offset: UInt64 = 0
+        while offset < size {
+            let chunk = try POSIX.readAt(fd, offset: offset, count: Int(min(UInt64(1 << 20), size - offset)), path: path)
+            if chunk.isEmpty { break }
+            try body(chunk)
+            offset += UInt64(chunk.count)
+        }
+    }
+}

@@ -1,0 +1,101 @@
+import Foundation
+import SigVaultFormat
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A file found under the inputs.
+struct InputFile {
+    enum Kind { case regular(size: Int64), symbolicLink(target: [UInt8]) }
+    /// Name relative to the inputs, as tar would store it (without `data/`).
+    let relativePath: ArchivePath
+    /// Where it is on disk.
+    let filesystemPath: [UInt8]
+    let kind: Kind
+    let mode: UInt32
+    let modificationTime: Int64
+}
+
+/// Walks the inputs without following symbolic links, as tar does.
+struct InputWalker {
+    var warnings: [String] = []
+    var unreadable = false
+
+    /// Makes an input path relative the way tar does; refuses `..`.
+    static func relativeName(of input: String) throws -> [UInt8] {
+        var components = input.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true).map(Array.init)
+        if components.contains([UInt8(ascii: "."), UInt8(ascii: ".")]) {
+            throw SigVaultError(.usage, "\(input): input paths must not contain a '..' component",
+                                hint: "run sigvault from a folder above the files, or give an absolute path")
+        }
+        components.removeAll { $0 == [UInt8(ascii: ".")] }
+        return Array(components.joined(separator: [UInt8(ascii: "/")]))
+    }
+
+    mutating func walk(_ inputs: [String]) throws -> [InputFile] {
+        var found: [ArchivePath: InputFile] = [:]
+        for input in inputs {
+            let relative = try InputWalker.relativeName(of: input)
+            var info = stat()
+            guard lstat(input, &info) == 0 else {
+                if errno == ENOENT { throw SigVaultError(.inputMissing, "\(input): no such file or folder") }
+                throw SigVaultError(.inputMissing, "\(input): cannot read: \(POSIX.errorText)")
+            }
+            visit(path: Array(input.utf8), relative: relative, info: info, into: &found)
+        }
+        return found.values.sorted { $0.relativePath < $1.relativePath }
+    }
+
+    private mutating func visit(path: [UInt8], relative: [UInt8], info: stat, into found: inout [ArchivePath: InputFile]) {
+        let type = info.st_mode & S_IFMT
+        let display = ArchivePath.escaped(path)
+        switch type {
+        case S_IFREG:
+            let name = ArchivePath(bytes: relative)
+            guard !relative.isEmpty else { return }
+            found[name] = InputFile(relativePath: name, filesystemPath: path, kind: .regular(size: Int64(info.st_size)),
+                                    mode: UInt32(info.st_mode & 0o7777), modificationTime: Int64(info.st_mtim.tv_sec))
+        case S_IFLNK:
+            var buffer = [UInt8](repeating: 0, count: Int(PATH_MAX) + 1)
+            let length = POSIX.withPath(path) { cPath in
+                buffer.withUnsafeMutableBytes { readlink(cPath, $0.baseAddress!.assumingMemoryBound(to: CChar.self), $0.count) }
+            }
+            guard length >= 0 else {
+                warnings.append("\(display): cannot read symbolic link: \(POSIX.errorText)")
+                unreadable = true
+                return
+            }
+            let name = ArchivePath(bytes: relative)
+            found[name] = InputFile(relativePath: name, filesystemPath: path, kind: .symbolicLink(target: Array(buffer.prefix(length))),
+                                    mode: UInt32(info.st_mode & 0o7777), modificationTime: Int64(info.st_mtim.tv_sec))
+        case S_IFDIR:
+            guard let directory = POSIX.withPath(path, { opendir($0) }) else {
+                warnings.append("\(display): cannot open folder: \(POSIX.errorText)")
+                unreadable = true
+                return
+            }
+            defer { closedir(directory) }
+            var names: [[UInt8]] = []
+            while let entry = readdir(directory) {
+                let name = withUnsafeBytes(of: entry.pointee.d_name) { raw -> [UInt8] in
+                    Array(raw.prefix { $0 != 0 })
+                }
+                if name == [UInt8(ascii: ".")] || name == [UInt8(ascii: "."), UInt8(ascii: ".")] { continue }
+                names.append(name)
+            }
+            for name in names.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
+                let childPath = path.last == UInt8(ascii: "/") ? path + name : path + [UInt8(ascii: "/")] + name
+                let childRelative = relative.isEmpty ? name : relative + [UInt8(ascii: "/")] + name
+                var childInfo = stat()
+                guard POSIX.withPath(childPath, { lstat($0, &childInfo) }) == 0 else {
+                    warnings.append("\(ArchivePath.escaped(childPath)): cannot read: \(POSIX.errorText)")
+                    unreadable = true
+                    continue
+                }
+                visit(path: childPath, relative: childRelative, info: childInfo, into: &found)
+            }
+        default:
+            warnings.append("\(display): skipped: not a regular file, folder or symbolic link (socket, device or FIFO)")
+        }
+    }
+}

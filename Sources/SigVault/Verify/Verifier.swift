@@ -1,0 +1,357 @@
+import ArchiveIO
+import Foundation
+import Logging
+import OpenSSLBridge
+import SigVaultFormat
+import SigVaultValidation
+
+public struct VerifyOptions: Sendable {
+    public var archive: String
+    public var trust: [String] = []
+    public var at: Date = Date()
+    public init(archive: String) { self.archive = archive }
+}
+
+/// `sigvault verify`: integrity of every byte, then every signature at the time its evidence proves.
+public struct Verifier {
+    let options: VerifyOptions
+    let logger: Logger
+
+    public init(options: VerifyOptions, logger: Logger) {
+        self.options = options
+        self.logger = logger
+    }
+
+    struct ScannedEntry {
+        let path: ArchivePath
+        let size: Int64
+        let sha256: [UInt8]
+        let streamOffset: Int64
+        let isRegular: Bool
+    }
+
+    public func run() throws -> VerifyReport {
+        let reader = try ArchiveReader(path: options.archive)
+        var problems: [VerifyReport.Problem] = []
+        func problem(_ code: String, _ member: String?, _ message: String) {
+            problems.append(VerifyReport.Problem(code: code, member: member, message: message))
+        }
+        if let layout = reader.layoutProblem {
+            problem("layout", nil, layout)
+        }
+
+        // 1. Walk every frame in file order and every tar entry in them.
+        let scan = scanStream(reader, problem: problem)
+        if scan.entries.isEmpty && reader.layoutProblem != nil {
+            throw SigVaultError(.invalidInput, "\(options.archive): not a SigVault archive (\(reader.layoutProblem!))")
+        }
+
+        // 2. The manifest: the last entry, hashed against the trailer.
+        var manifestMembers: [ManifestMember] = []
+        var fingerprint: String?
+        if let manifestEntry = scan.entries.last, manifestEntry.path == ArchivePath(ArchiveLayout.manifestName) {
+            fingerprint = Hex.encode(manifestEntry.sha256)
+            if let trailer = reader.trailer, trailer.manifestSHA256 != manifestEntry.sha256 {
+                problem("manifest", ArchiveLayout.manifestName, "the manifest's SHA-256 does not match the trailer")
+            }
+            for (number, line) in scan.manifestLines.enumerated() {
+                guard let parsed = try? ManifestLine.decode(line) else {
+                    problem("manifest", ArchiveLayout.manifestName, "manifest line \(number + 1) is not valid JSON of the format")
+                    continue
+                }
+                if case .member(let member) = parsed { manifestMembers.append(member) }
+            }
+        } else {
+            problem("manifest", ArchiveLayout.manifestName, "the archive does not end with its manifest member")
+        }
+
+        // 3. Members against the manifest, in order.
+        let scanned = scan.entries.filter { $0.path != ArchivePath(ArchiveLayout.manifestName) }
+        compare(manifest: manifestMembers, scanned: scanned, problem: problem)
+
+        // 4. The index against what was read.
+        if reader.layoutProblem == nil {
+            if reader.members.count != scan.entries.count {
+                problem("index", nil, "the index lists \(reader.members.count) members, the archive holds \(scan.entries.count)")
+            }
+            for (record, entry) in zip(reader.members, scan.entries) {
+                let name = ArchivePath.escaped(entry.path.bytes)
+                if record.pathSHA256 != Hasher.digest(entry.path.bytes) || record.contentSHA256 != entry.sha256
+                    || record.contentSize != UInt64(entry.size) || record.streamOffset != UInt64(entry.streamOffset) {
+                    problem("index", name, "the index entry for \(name) does not match the member")
+                }
+            }
+            for (index, record) in reader.members.enumerated() where index < scan.memberCompressedDigests.count {
+                if record.compressedSHA256 != scan.memberCompressedDigests[index] {
+                    problem("frames", ArchivePath.escaped(scan.entries[safe: index]?.path.bytes ?? []),
+                            "the compressed bytes of member \(index + 1) do not match their SHA-256 in the index")
+                }
+            }
+        }
+
+        // 5. Signatures.
+        var documents: [DocumentReport] = []
+        var summary = VerifyReport.Summary()
+        summary.members = scan.entries.count
+        let anchors = try MaterialLoader.anchors(options.trust)
+        if reader.layoutProblem == nil {
+            let results = try validate(reader: reader, anchors: anchors)
+            for result in results {
+                documents.append(DocumentReport(result))
+                summary.documents += 1
+                if result.signed {
+                    summary.signed += 1
+                    switch result.verdict?.indication {
+                    case .totalPassed?: summary.totalPassed += 1
+                    case .totalFailed?: summary.totalFailed += 1
+                    default: summary.indeterminate += 1
+                    }
+                } else {
+                    summary.unsigned += 1
+                }
+            }
+        }
+        var exit: ExitCode = .ok
+        if !problems.isEmpty || summary.totalFailed > 0 { exit = .integrityOrFailed } else if summary.indeterminate > 0 { exit = .findings }
+        return VerifyReport(
+            archive: options.archive, fingerprint: fingerprint, formatVersion: reader.trailer.map { Int($0.version) },
+            validationTime: ISOTime.format(options.at),
+            integrity: .init(ok: problems.isEmpty, problems: problems),
+            proofOfTime: .init(archiveTimeStamp: nil,
+                               statement: "the archive is self-consistent but carries no archive time-stamp: nothing in it proves when it was made"),
+            documents: documents, summary: summary, exitCode: exit.rawValue)
+    }
+
+    struct Scan {
+        var entries: [ScannedEntry] = []
+        var manifestLines: [[UInt8]] = []
+        var memberCompressedDigests: [[UInt8]] = []
+    }
+
+    /// Reads the file front to back without trusting the index: every zstd frame, every tar entry.
+    private func scanStream(_ reader: ArchiveReader, problem: (String, String?, String) -> Void) -> Scan {
+        var scan = Scan()
+        let decompressor = ZstdFrameDecompressor(maximumContentSize: ArchiveReader.maximumFrameContent)
+        var position: UInt64 = 0
+        var frameNumber = 0
+        let dataEnd = reader.layoutProblem == nil ? reader.trailer!.indexOffset : reader.size
+        // Which member each frame belongs to, from the index (when usable).
+        var memberOfFrame: [Int] = []
+        if reader.layoutProblem == nil {
+            memberOfFrame = Array(repeating: -1, count: reader.frames.count)
+            for (memberIndex, record) in reader.members.enumerated() {
+                for frame in Int(record.firstFrame)..<min(Int(record.firstFrame + record.frameCount), reader.frames.count) {
+                    memberOfFrame[frame] = memberIndex
+                }
+            }
+            scan.memberCompressedDigests = []
+        }
+        var hashers: [Int: Hasher] = [:]
+        var streamError: String?
+        let source: () throws -> [UInt8] = {
+            while position < dataEnd {
+                let want = Int(min(UInt64(ZstdFrames.compressBound(ArchiveReader.maximumFrameContent) + 64), dataEnd - position))
+                let bytes = try reader.read(at: position, count: want)
+                let kind = try bytes.withUnsafeBytes { try ZstdFrames.inspect($0) }
+                switch kind {
+                case .skippable(_, let length):
+                    position += UInt64(8 + length)
+                    continue
+                case .data(let length, let contentSize, let checksum):
+                    guard checksum else { throw ArchiveIOError(.malformed, "frame at offset \(position) has no content checksum") }
+                    let frameBytes = Array(bytes[0..<length])
+                    if reader.layoutProblem == nil {
+                        if frameNumber >= reader.frames.count || reader.frames[frameNumber].compressedOffset != position
+                            || reader.frames[frameNumber].compressedLength != UInt64(length) {
+                            throw ArchiveIOError(.malformed, "frame \(frameNumber) at offset \(position) is not where the index places it")
+                        }
+                        let member = memberOfFrame[frameNumber]
+                        if member >= 0 {
+                            let hasher = hashers[member] ?? Hasher(.sha256)
+                            hashers[member] = hasher
+                            hasher.update(frameBytes)
+                        }
+                    }
+                    var output: [UInt8] = []
+                    try frameBytes.withUnsafeBytes { try decompressor.decompress(frame: $0, contentSize: contentSize, into: &output) }
+                    position += UInt64(length)
+                    frameNumber += 1
+                    if output.isEmpty { continue }
+                    return output
+                }
+            }
+            return []
+        }
+        do {
+            let tar = try TarReader(source: source)
+            var buffer = [UInt8](repeating: 0, count: 1 << 16)
+            while let header = try tar.nextHeader() {
+                let hasher = Hasher(.sha256)
+                var size: Int64 = 0
+                let isManifest = header.path == Array(ArchiveLayout.manifestName.utf8)
+                var partial: [UInt8] = []
+                while true {
+                    let got = try buffer.withUnsafeMutableBytes { try tar.readData(into: $0) }
+                    if got == 0 { break }
+                    size += Int64(got)
+                    buffer.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[0..<got])) }
+                    if isManifest {
+                        partial.append(contentsOf: buffer[0..<got])
+                        while let newline = partial.firstIndex(of: 0x0A) {
+                            scan.manifestLines.append(Array(partial[..<newline]))
+                            partial.removeSubrange(...newline)
+                        }
+                    }
+                }
+                if isManifest && !partial.isEmpty { scan.manifestLines.append(partial) }
+                scan.entries.append(ScannedEntry(path: ArchivePath(bytes: header.path), size: size, sha256: hasher.finalize(),
+                                                 streamOffset: header.streamOffset, isRegular: header.isRegularFile))
+            }
+        } catch {
+            streamError = "\(error)"
+        }
+        if let streamError {
+            let last = scan.entries.last.map { " after member \(ArchivePath.escaped($0.path.bytes))" } ?? ""
+            problem("truncated", nil, "the archive is truncated or damaged at offset \(position)\(last): \(streamError)")
+        }
+        if reader.layoutProblem == nil {
+            if streamError == nil && frameNumber != reader.frames.count {
+                problem("frames", nil, "the file holds \(frameNumber) data frames, the index lists \(reader.frames.count)")
+            }
+            scan.memberCompressedDigests = (0..<reader.members.count).map { hashers[$0]?.finalize() ?? [] }
+        }
+        return scan
+    }
+
+    private func compare(manifest: [ManifestMember], scanned: [ScannedEntry], problem: (String, String?, String) -> Void) {
+        var listed: [ArchivePath: ManifestMember] = [:]
+        var order: [ArchivePath] = []
+        for member in manifest {
+            guard let path = member.archivePath else {
+                problem("manifest", member.path, "manifest path \(member.path) is not a valid escaped name")
+                continue
+            }
+            if listed[path] != nil { problem("duplicated", member.path, "the manifest lists \(member.path) twice") }
+            listed[path] = member
+            order.append(path)
+        }
+        var seen: [ArchivePath: Int] = [:]
+        for entry in scanned { seen[entry.path, default: 0] += 1 }
+        for (path, count) in seen.sorted(by: { $0.key < $1.key }) where count > 1 {
+            problem("duplicated", path.description, "member \(path) appears \(count) times in the archive")
+        }
+        for entry in scanned where listed[entry.path] == nil {
+            problem("extra", entry.path.description, "member \(entry.path) is in the archive but not in the manifest")
+        }
+        for path in order where seen[path] == nil {
+            problem("missing", path.description, "member \(path) is in the manifest but not in the archive")
+        }
+        var reported: Set<ArchivePath> = []
+        for entry in scanned {
+            guard let member = listed[entry.path], !reported.contains(entry.path) else { continue }
+            reported.insert(entry.path)
+            if member.size != entry.size || member.sha256 != Hex.encode(entry.sha256) {
+                problem("content", entry.path.description, "member \(entry.path) does not match its size and SHA-256 in the manifest")
+            }
+            if !entry.path.isSafeRelative || entry.path.hasPrefix("/") {
+                problem("unsafe", entry.path.description, "member name \(entry.path) is not a safe relative path")
+            }
+        }
+        let scannedOrder = scanned.map(\.path).filter { listed[$0] != nil }
+        let manifestOrder = order.filter { seen[$0] != nil }
+        if Set(scannedOrder).count == scannedOrder.count, scannedOrder != manifestOrder {
+            for (a, b) in zip(scannedOrder, manifestOrder) where a != b {
+                problem("reordered", a.description, "member \(a) is out of order (the manifest expects \(b) here)")
+                break
+            }
+        }
+    }
+
+    private func validate(reader: ArchiveReader, anchors: TrustAnchors) throws -> [DocumentResult] {
+        let pool = EvidencePool()
+        var dataNames: [ArchivePath] = []
+        var records: [ArchivePath: MemberRecord] = [:]
+        var scratch: ArchiveSource?
+        _ = scratch
+        // Evidence members go into the pool; data members are grouped as pack grouped them.
+        for record in reader.members.dropLast() {
+            let member: ManifestMember
+            do { member = try reader.manifestLine(of: record) } catch { continue }
+            guard let path = member.archivePath else { continue }
+            records[path] = record
+            switch member.role {
+            case .certificate:
+                if let bytes = try? reader.contents(of: record), let list = try? Certificate.parseAll(bytes) { pool.add(list) }
+            case .crl:
+                if let bytes = try? reader.contents(of: record), let list = try? RevocationList.parseAll(bytes) { list.forEach { pool.add($0) } }
+            case .ocsp:
+                if let bytes = try? reader.contents(of: record), let response = try? OCSPResponse(der: bytes) { pool.add(response) }
+            case .document, .signature, .timeStamp:
+                dataNames.append(path.droppingPrefix(ArchiveLayout.dataPrefix))
+            case .symbolicLink, .verifyGuide:
+                continue
+            }
+        }
+        let source = try ArchiveSource(reader: reader, records: records)
+        scratch = source
+        let groups = DocumentAnalyzer.group(dataNames) { name in
+            guard let bytes = try? source.bytes(of: name) else { return nil }
+            return try? SignedData(bytes: bytes)
+        }
+        for group in groups {
+            for file in group.signatureFiles {
+                if let bytes = try? source.bytes(of: file), let signed = try? SignedData(bytes: bytes) { pool.add(signed.certificates) }
+            }
+        }
+        let validator = SignatureValidator(pool: pool, policy: ValidationPolicy(anchors: anchors, now: options.at))
+        let analyzer = DocumentAnalyzer(validator: validator, source: source)
+        return groups.map { analyzer.analyze($0) }
+    }
+}
+
+/// Serves archive members to the analyzer: small ones in memory, documents as private scratch files.
+final class ArchiveSource: MemberSource {
+    let reader: ArchiveReader
+    let records: [ArchivePath: MemberRecord]
+    let scratchDirectory: String
+    private var extracted: [ArchivePath: String] = [:]
+
+    init(reader: ArchiveReader, records: [ArchivePath: MemberRecord]) throws {
+        self.reader = reader
+        self.records = records
+        let template = NSTemporaryDirectory() + "/sigvault-verify-XXXXXX"
+        var buffer = Array(template.utf8CString)
+        guard let made = mkdtemp(&buffer) else { throw SigVaultError(.ioError, "cannot create a scratch folder: \(POSIX.errorText)") }
+        scratchDirectory = String(cString: made)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: scratchDirectory) }
+
+    private func record(_ path: ArchivePath) throws -> MemberRecord {
+        guard let record = records[ArchivePath(ArchiveLayout.dataPrefix).joined(path)] else {
+            throw SigVaultError(.invalidInput, "\(path): not in the archive")
+        }
+        return record
+    }
+
+    func bytes(of path: ArchivePath) throws -> [UInt8] { try reader.contents(of: record(path), limit: 64 << 20) }
+
+    func content(of path: ArchivePath) throws -> SignedContent {
+        if let done = extracted[path] { return .file(done) }
+        let record = try record(path)
+        if record.contentSize <= 16 << 20 { return .bytes(try reader.contents(of: record)) }
+        let target = scratchDirectory + "/\(extracted.count)"
+        guard let handle = FileManager.default.createFile(atPath: target, contents: nil) ? FileHandle(forWritingAtPath: target) : nil else {
+            throw SigVaultError(.ioError, "\(target): cannot create scratch file")
+        }
+        defer { try? handle.close() }
+        let result = try reader.extract(record) { handle.write(Data($0)) }
+        guard result.contentSHA256 == record.contentSHA256 else { throw SigVaultError(.integrityOrFailed, "\(path): does not match its SHA-256") }
+        extracted[path] = target
+        return .file(target)
+    }
+}
+
+extension Array {
+    subscript(safe index: Int) -> Element? { indices.contains(index) ? self[index] : nil }
+}

@@ -1,0 +1,30 @@
+import ArgumentParser
+import Foundation
+import SigVault
+
+struct ListCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "Show the documents, signers and proven times without extracting.")
+
+    @Argument(help: "The archive.") var archive: String
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        do {
+            let report = try Lister(archive: archive).run()
+            if json {
+                print(report.jsonText)
+            } else {
+                print("fingerprint \(report.fingerprint)")
+                for document in report.documents {
+                    let verdict = document.signed ? [document.packIndication, document.packSubIndication].compactMap { $0 }.joined(separator: "/") : "UNSIGNED"
+                    var line = "\(verdict)  \(document.path)"
+                    if !document.signers.isEmpty { line += "  signed by \(document.signers.joined(separator: "; "))" }
+                    if let time = document.provenTime { line += "  time-stamped \(time)" }
+                    print(line)
+                }
+            }
+        } catch {
+            CLI.fail(error)
+        }
+    }
+}

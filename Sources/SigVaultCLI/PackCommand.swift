@@ -1,0 +1,47 @@
+import ArgumentParser
+import Foundation
+import SigVault
+
+struct PackCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "pack", abstract: "Archive files with their signatures and evidence.")
+
+    @Argument(help: "Files and folders to archive.") var paths: [String]
+    @Option(name: .shortAndLong, help: "The archive to create (never overwritten).") var output: String
+    @Option(help: "Extra certificates (file or folder, PEM or DER, bundles allowed).") var certs: [String] = []
+    @Option(help: "CRLs (file or folder, PEM or DER).") var crls: [String] = []
+    @Option(help: "OCSP responses (file or folder, DER).") var ocsp: [String] = []
+    @Option(help: "Trust anchors (file or folder); default: the system store.") var trust: [String] = []
+    @Option(help: "Validate as of this ISO 8601 time instead of now.") var at: String?
+    @Flag(help: "Print a JSON summary on stdout.") var json = false
+
+    func run() throws {
+        let logger = CLI.makeLogger()
+        do {
+            var options = PackOptions(inputs: paths, output: output)
+            options.certificates = certs
+            options.revocationLists = crls
+            options.ocspResponses = ocsp
+            options.trust = trust
+            options.at = try CLI.parseTime(at)
+            let summary = try Packer(options: options, logger: logger).run()
+            summary.warnings.forEach(CLI.warn)
+            if json {
+                let object: [String: Any] = [
+                    "archive": output, "fingerprint": summary.fingerprint, "members": summary.members,
+                    "documents": summary.documents, "signedDocuments": summary.signedDocuments,
+                    "passed": summary.passed, "notPassed": summary.notPassed, "bytesIn": summary.bytesIn,
+                    "bytesOut": summary.bytesOut, "warnings": summary.warnings, "exitCode": summary.exitCode.rawValue,
+                ]
+                let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+                print(String(decoding: data, as: UTF8.self))
+            } else {
+                summary.documentLines.forEach { print($0) }
+                print("packed \(summary.members) members (\(summary.documents) documents, \(summary.signedDocuments) signed, \(summary.notPassed) not passing) into \(output)")
+                print("fingerprint \(summary.fingerprint)")
+            }
+            if summary.exitCode != .ok { Foundation.exit(summary.exitCode.rawValue) }
+        } catch {
+            CLI.fail(error)
+        }
+    }
+}

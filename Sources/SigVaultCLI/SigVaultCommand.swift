@@ -1,0 +1,47 @@
+import ArgumentParser
+import Foundation
+import Logging
+import SigVault
+
+@main
+struct SigVaultCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sigvault",
+        abstract: "Archive signed documents with the evidence that keeps them provable, verify and restore them.",
+        version: SigVaultVersion.current,
+        subcommands: [PackCommand.self, VerifyCommand.self, RestoreCommand.self, ListCommand.self])
+}
+
+/// Shared plumbing: error printing and exit codes (docs/CLI.md).
+enum CLI {
+    static func makeLogger() -> Logger {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = ProcessInfo.processInfo.environment["SIGVAULT_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
+            return handler
+        }
+        return Logger(label: "sigvault")
+    }
+
+    static func fail(_ error: Error) -> Never {
+        if let error = error as? SigVaultError {
+            FileHandle.standardError.write(Data("sigvault: error: \(error.message)\n".utf8))
+            if let hint = error.hint { FileHandle.standardError.write(Data("sigvault: hint: \(hint)\n".utf8)) }
+            exit(error.exitCode.rawValue)
+        }
+        FileHandle.standardError.write(Data("sigvault: error: \(error)\n".utf8))
+        exit(ExitCode.ioError.rawValue)
+    }
+
+    static func warn(_ message: String) {
+        FileHandle.standardError.write(Data("sigvault: warning: \(message)\n".utf8))
+    }
+
+    static func parseTime(_ text: String?) throws -> Date {
+        guard let text else { return Date() }
+        guard let date = TimeArgument.parse(text) else {
+            throw SigVaultError(.usage, "--at \(text): not an ISO 8601 time", hint: "for example 2035-01-01T00:00:00Z")
+        }
+        return date
+    }
+}

@@ -1,0 +1,26 @@
+import ArgumentParser
+import Foundation
+import SigVault
+
+struct VerifyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "verify", abstract: "Check an archive's integrity and every signature in it.")
+
+    @Argument(help: "The archive.") var archive: String
+    @Option(help: "Trust anchors (file or folder); default: the system store.") var trust: [String] = []
+    @Option(help: "Verify as of this ISO 8601 time instead of now.") var at: String?
+    @Flag(help: "Print the report as JSON.") var json = false
+
+    func run() throws {
+        let logger = CLI.makeLogger()
+        do {
+            var options = VerifyOptions(archive: archive)
+            options.trust = trust
+            options.at = try CLI.parseTime(at)
+            let report = try Verifier(options: options, logger: logger).run()
+            print(json ? report.jsonText : report.text)
+            if report.exitCode != 0 { Foundation.exit(report.exitCode) }
+        } catch {
+            CLI.fail(error)
+        }
+    }
+}

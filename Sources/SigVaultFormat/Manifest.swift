@@ -1,0 +1,214 @@
+import Foundation
+
+/// The archive's manifest: JSON Lines, one object per line, in this order: a `header`, one
+/// `member` per tar member in archive order, an `end`. Its SHA-256 is the archive's fingerprint.
+/// See docs/FORMAT.md §4.
+public enum ManifestLine: Sendable {
+    case header(ManifestHeader)
+    case member(ManifestMember)
+    case end(ManifestEnd)
+
+    public static func decode(_ line: [UInt8]) throws -> ManifestLine {
+        struct Probe: Decodable { let type: String }
+        let decoder = JSONDecoder()
+        let data = Data(line)
+        let probe = try decoder.decode(Probe.self, from: data)
+        switch probe.type {
+        case "header": return .header(try decoder.decode(ManifestHeader.self, from: data))
+        case "member": return .member(try decoder.decode(ManifestMember.self, from: data))
+        case "end": return .end(try decoder.decode(ManifestEnd.self, from: data))
+        default: throw FormatError(.malformed, "unknown manifest line type \"\(probe.type)\"")
+        }
+    }
+
+    /// One line of canonical JSON (sorted keys, no trailing newline).
+    public func encoded() throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        switch self {
+        case .header(let value): return Array(try encoder.encode(value))
+        case .member(let value): return Array(try encoder.encode(value))
+        case .end(let value): return Array(try encoder.encode(value))
+        }
+    }
+}
+
+public struct ManifestHeader: Codable, Sendable {
+    public var type = "header"
+    public var format = "sigvault-archive"
+    public var version = FormatVersion.current
+    public var createdAt: String
+    public var generator: String
+    /// SHA-256 of the trust anchors pack validated against (informative; verify uses its own).
+    public var trustAnchors: [String]
+    /// Where proof of time comes from: "none" in version 1 archives without evidence records.
+    public var archiveTimeStamp: String
+
+    public init(createdAt: String, generator: String, trustAnchors: [String], archiveTimeStamp: String = "none") {
+        self.createdAt = createdAt
+        self.generator = generator
+        self.trustAnchors = trustAnchors
+        self.archiveTimeStamp = archiveTimeStamp
+    }
+}
+
+public enum FormatVersion {
+    public static let current = 1
+}
+
+/// What a member is for.
+public enum MemberRole: String, Codable, Sendable {
+    case verifyGuide = "verify-guide"
+    case document
+    case signature
+    case timeStamp = "time-stamp"
+    case symbolicLink = "symlink"
+    case certificate
+    case crl
+    case ocsp
+}
+
+public struct ManifestMember: Codable, Sendable {
+    public var type = "member"
+    /// The tar name, escaped as `ArchivePath.escaped` (round-trips for names that are not UTF-8).
+    public var path: String
+    public var role: MemberRole
+    public var size: Int64
+    public var sha256: String
+    /// How the content is stored: "inline" (in this archive). Later versions add references to
+    /// content stored in earlier archives.
+    public var storage: String = "inline"
+    public var mode: UInt32?
+    public var modificationTime: Int64?
+    public var symlinkTarget: String?
+    /// For role `signature` and `time-stamp`: the archive path of the file it covers.
+    public var covers: String?
+    /// For role `document`: what pack found.
+    public var document: DocumentRecord?
+
+    public init(path: ArchivePath, role: MemberRole, size: Int64, sha256: String) {
+        self.path = ArchivePath.escaped(path.bytes)
+        self.role = role
+        self.size = size
+        self.sha256 = sha256
+    }
+
+    public var archivePath: ArchivePath? { ArchivePath.unescaped(path) }
+}
+
+public struct ManifestEnd: Codable, Sendable {
+    public var type = "end"
+    public var members: Int
+    public var documents: Int
+    public var signedDocuments: Int
+    public init(members: Int, documents: Int, signedDocuments: Int) {
+        self.members = members
+        self.documents = documents
+        self.signedDocuments = signedDocuments
+    }
+}
+
+/// A document and the evidence pack gathered for it.
+public struct DocumentRecord: Codable, Sendable {
+    /// "unsigned", "detached" (signature files beside it), "enveloping" (the document is a CMS).
+    public var kind: String
+    /// Archive paths of the document's signature and time-stamp files.
+    public var files: [String] = []
+    public var signatures: [SignatureRecord]
+    /// Time-stamps over the document itself (proof of existence of the document, not of a signature).
+    public var documentTimeStamps: [TimeStampRecord]
+    /// The verdict pack computed (informative: verify recomputes).
+    public var packIndication: String?
+    public var packSubIndication: String?
+
+    public init(kind: String, signatures: [SignatureRecord], documentTimeStamps: [TimeStampRecord],
+                packIndication: String?, packSubIndication: String?) {
+        self.kind = kind
+        self.signatures = signatures
+        self.documentTimeStamps = documentTimeStamps
+        self.packIndication = packIndication
+        self.packSubIndication = packSubIndication
+    }
+}
+
+public struct SignatureRecord: Codable, Sendable {
+    /// Archive path of the CMS file (for enveloping signatures, the document itself).
+    public var file: String
+    public var signerIndex: Int
+    public var signer: String?
+    /// SHA-256 of certificates, leaf first, as members under evidence/certificates/.
+    public var chain: [String]
+    public var crls: [String]
+    public var ocsp: [String]
+    public var timeStamps: [TimeStampRecord]
+    public var digestAlgorithm: String?
+
+    public init(file: String, signerIndex: Int, signer: String?, chain: [String], crls: [String], ocsp: [String],
+                timeStamps: [TimeStampRecord], digestAlgorithm: String?) {
+        self.file = file
+        self.signerIndex = signerIndex
+        self.signer = signer
+        self.chain = chain
+        self.crls = crls
+        self.ocsp = ocsp
+        self.timeStamps = timeStamps
+        self.digestAlgorithm = digestAlgorithm
+    }
+}
+
+public struct TimeStampRecord: Codable, Sendable {
+    /// "embedded" (CAdES signature time-stamp inside the CMS) or "file" (a .tsr/.tst member).
+    public var source: String
+    /// For "file": the archive path of the token file.
+    public var file: String?
+    /// What the imprint covers: "signature-value", "signature-file" or "document".
+    public var covers: String
+    public var genTime: String?
+    public var sha256: String
+    public var tsaChain: [String]
+    public var crls: [String]
+    public var ocsp: [String]
+
+    public init(source: String, file: String?, covers: String, genTime: String?, sha256: String,
+                tsaChain: [String], crls: [String], ocsp: [String]) {
+        self.source = source
+        self.file = file
+        self.covers = covers
+        self.genTime = genTime
+        self.sha256 = sha256
+        self.tsaChain = tsaChain
+        self.crls = crls
+        self.ocsp = ocsp
+    }
+}
+
+public struct FormatError: Error, CustomStringConvertible, Sendable {
+    public enum Code: String, Sendable { case malformed, unsupportedVersion }
+    public let code: Code
+    public let message: String
+    public var description: String { message }
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+}
+
+public enum ISOTime {
+    public static func format(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        return formatter.string(from: date)
+    }
+
+    /// Parses `2026-06-01T00:00:00Z`, with fractional seconds or an offset, or a bare date.
+    public static func parse(_ text: String) -> Date? {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        if let date = formatter.date(from: text) { return date }
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        if let date = formatter.date(from: text) { return date }
+        formatter.formatOptions = [.withFullDate]
+        return formatter.date(from: text)
+    }
+}

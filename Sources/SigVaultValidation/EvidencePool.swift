@@ -1,0 +1,46 @@
+import Foundation
+import OpenSSLBridge
+
+/// All validation material at hand: certificates, CRLs and OCSP responses, each kept once.
+public final class EvidencePool: @unchecked Sendable {
+    public private(set) var certificates: [Certificate] = []
+    public private(set) var revocationLists: [RevocationList] = []
+    public private(set) var ocspResponses: [OCSPResponse] = []
+    private var seen: Set<String> = []
+
+    public init() {}
+
+    public func add(_ certificate: Certificate) {
+        if seen.insert("c" + certificate.sha256Hex).inserted { certificates.append(certificate) }
+    }
+
+    public func add(_ list: [Certificate]) { list.forEach { add($0) } }
+
+    public func add(_ crl: RevocationList) {
+        if seen.insert("r" + crl.sha256Hex).inserted { revocationLists.append(crl) }
+    }
+
+    public func add(_ response: OCSPResponse) {
+        if seen.insert("o" + response.sha256Hex).inserted {
+            ocspResponses.append(response)
+            add(response.certificates)
+        }
+    }
+
+    public func certificate(sha256 hex: String) -> Certificate? { certificates.first { $0.sha256Hex == hex } }
+}
+
+/// A piece of revocation data that was used to decide a certificate's status.
+public enum RevocationEvidence: Sendable {
+    case crl(RevocationList)
+    case ocsp(OCSPResponse)
+
+    public var sha256Hex: String {
+        switch self {
+        case .crl(let crl): return crl.sha256Hex
+        case .ocsp(let response): return response.sha256Hex
+        }
+    }
+
+    public var isCRL: Bool { if case .crl = self { return true } else { return false } }
+}

@@ -1,0 +1,301 @@
+import Foundation
+import OpenSSLBridge
+
+/// Validation settings: who is trusted and what "now" is.
+public struct ValidationPolicy: Sendable {
+    public var anchors: TrustAnchors
+    /// The verifier's "now" (`--at`).
+    public var now: Date
+    /// Accept a chain that ends at a trusted intermediate (for corpora whose root is missing).
+    public var allowPartialChain: Bool
+
+    public init(anchors: TrustAnchors, now: Date, allowPartialChain: Bool = false) {
+        self.anchors = anchors
+        self.now = now
+        self.allowPartialChain = allowPartialChain
+    }
+}
+
+/// What a certificate's revocation status is at a time, and what decided it.
+public struct RevocationStatus: Sendable {
+    public enum State: Sendable, Equatable {
+        /// Not revoked at the time, proven by data issued at or after it.
+        case notRevoked
+        /// Revoked on this date (at or before the time asked about).
+        case revoked(Date)
+        /// No data issued at or after the time: cannot tell yet.
+        case unknown
+    }
+    public let state: State
+    public let evidence: [RevocationEvidence]
+    /// A revocation after the time asked about, if the data shows one.
+    public let revokedLater: Date?
+}
+
+/// The validation of one RFC 3161 token.
+public struct TimeStampValidation: Sendable {
+    public let token: TimeStampToken
+    public let covered: TimeStampCandidate.Covered
+    public let genTime: Date
+    public let valid: Bool
+    public let reason: String
+    public let tsaSubject: String?
+    public let tsaChain: [Certificate]
+    public let revocationEvidence: [RevocationEvidence]
+}
+
+/// The validation of one SignerInfo.
+public struct SignatureValidation: Sendable {
+    public let signerIndex: Int
+    public let verdict: Verdict
+    public let signerCertificate: Certificate?
+    public let bestSignatureTime: Date?
+    /// Valid tokens over the signature that set `bestSignatureTime` (earliest first).
+    public let proofs: [TimeStampValidation]
+    /// Every token looked at, valid or not.
+    public let timeStamps: [TimeStampValidation]
+    public let chain: [Certificate]
+    public let revocationEvidence: [RevocationEvidence]
+    public let digestAlgorithm: String?
+}
+
+/// A token together with what its imprint must cover.
+public struct TimeStampCandidate: Sendable {
+    public enum Covered: String, Sendable { case signatureValue = "signature-value", signatureFile = "signature-file", document }
+    public let token: TimeStampToken
+    public let covered: Covered
+    /// The bytes or file the imprint must match.
+    public let data: SignedContent
+
+    public init(token: TimeStampToken, covered: Covered, data: SignedContent) {
+        self.token = token
+        self.covered = covered
+        self.data = data
+    }
+}
+
+/// ETSI EN 319 102-1 validation with past certificate validation: signatures are judged at the best
+/// signature time that valid time-stamps prove, revocation decided from stored CRLs and OCSP responses.
+public struct SignatureValidator: Sendable {
+    public let pool: EvidencePool
+    public let policy: ValidationPolicy
+
+    public init(pool: EvidencePool, policy: ValidationPolicy) {
+        self.pool = pool
+        self.policy = policy
+    }
+
+    // MARK: Time-stamps
+
+    public func validate(_ candidate: TimeStampCandidate) -> TimeStampValidation {
+        let token = candidate.token
+        let genTime = token.genTime
+        func result(_ valid: Bool, _ reason: String, tsa: Certificate? = nil, chain: [Certificate] = [],
+                    evidence: [RevocationEvidence] = []) -> TimeStampValidation {
+            TimeStampValidation(token: token, covered: candidate.covered, genTime: genTime, valid: valid, reason: reason, tsaSubject: tsa?.subject,
+                                tsaChain: chain, revocationEvidence: evidence)
+        }
+        guard let algorithm = token.imprintAlgorithm else {
+            return result(false, "unsupported message-imprint algorithm \(token.imprintAlgorithmName)")
+        }
+        guard let digest = try? Self.digest(candidate.data, algorithm) else {
+            return result(false, "the time-stamped data cannot be read")
+        }
+        guard digest == token.imprint else {
+            return result(false, "message imprint does not match the \(candidate.covered.rawValue)")
+        }
+        let untrusted = pool.certificates + token.certificates
+        let tsa = token.signerCertificate(extra: pool.certificates)
+        let signature = token.verifySignature(untrusted: untrusted, anchors: policy.anchors, allowPartialChain: policy.allowPartialChain)
+        guard signature.ok else {
+            if let tsa, !tsa.hasCriticalTimeStampingUsage {
+                return result(false, "TSA certificate lacks a critical timeStamping extended key usage", tsa: tsa)
+            }
+            return result(false, "time-stamp token does not verify: \(signature.detail)", tsa: tsa)
+        }
+        guard let tsa else { return result(false, "TSA certificate not found") }
+        let built = ChainBuilder.build(leaf: tsa, untrusted: untrusted, anchors: policy.anchors, purpose: .timeStamping,
+                                       at: nil, allowPartialChain: policy.allowPartialChain)
+        guard built.ok else { return result(false, "TSA chain: \(built.errorText)", tsa: tsa, chain: built.chain) }
+        let chain = built.chain
+        let checked = policy.allowPartialChain ? chain : Array(chain.dropLast())
+        for certificate in checked where !certificate.isValid(at: genTime) {
+            return result(false, "TSA chain certificate \(certificate.subject) was not valid at genTime", tsa: tsa, chain: chain)
+        }
+        for certificate in checked where certificate.notAfter < policy.now {
+            return result(false, "TSA certificate \(certificate.subject) expired on \(ISO.format(certificate.notAfter)) and no later proof of existence covers the token",
+                          tsa: tsa, chain: chain)
+        }
+        var evidence: [RevocationEvidence] = []
+        for (index, certificate) in checked.enumerated() {
+            guard index + 1 < chain.count else { break }
+            let status = revocationStatus(of: certificate, issuer: chain[index + 1], at: genTime)
+            evidence += status.evidence
+            switch status.state {
+            case .revoked(let date):
+                return result(false, "TSA chain certificate \(certificate.subject) was revoked on \(ISO.format(date)), before genTime",
+                              tsa: tsa, chain: chain, evidence: evidence)
+            case .unknown:
+                return result(false, "no revocation data for TSA chain certificate \(certificate.subject) issued at or after genTime",
+                              tsa: tsa, chain: chain, evidence: evidence)
+            case .notRevoked:
+                if let later = status.revokedLater, later <= policy.now {
+                    return result(false, "TSA chain certificate \(certificate.subject) was revoked on \(ISO.format(later)) and no later proof of existence covers the token",
+                                  tsa: tsa, chain: chain, evidence: evidence)
+                }
+            }
+        }
+        return result(true, "valid time-stamp by \(tsa.subject) at \(ISO.format(genTime))", tsa: tsa, chain: chain, evidence: evidence)
+    }
+
+    // MARK: Signatures
+
+    /// Validates one SignerInfo whose cryptographic check is `verification`.
+    public func validate(signature verification: SignedData.SignerVerification, description: SignedData.SignerDescription?,
+                         signedData: SignedData, extraTimeStamps: [TimeStampCandidate]) -> SignatureValidation {
+        let signer = verification.signerCertificate
+        var timeStamps: [TimeStampValidation] = []
+        func finish(_ verdict: Verdict, best: Date? = nil, chain: [Certificate] = [], evidence: [RevocationEvidence] = []) -> SignatureValidation {
+            let proofs = timeStamps.filter(\.valid).sorted { $0.genTime < $1.genTime }
+            return SignatureValidation(signerIndex: verification.index, verdict: verdict, signerCertificate: signer,
+                                       bestSignatureTime: best, proofs: proofs, timeStamps: timeStamps, chain: chain,
+                                       revocationEvidence: evidence, digestAlgorithm: description?.digestAlgorithm)
+        }
+        // Tokens are looked at even when the signature fails, so the report can list them.
+        var candidates = extraTimeStamps
+        if let description {
+            for der in description.signatureTimeStampTokens {
+                if let token = try? TimeStampToken(responseOrToken: der) {
+                    candidates.append(TimeStampCandidate(token: token, covered: .signatureValue, data: .bytes(description.signatureValue)))
+                }
+            }
+        }
+        timeStamps = candidates.map { validate($0) }
+
+        switch verification.outcome {
+        case .intact: break
+        case .digestMismatch(let detail):
+            return finish(Verdict(.totalFailed, .hashFailure, "the signed content does not match the message digest (\(detail))"))
+        case .signatureInvalid(let detail):
+            return finish(Verdict(.totalFailed, .sigCryptoFailure, "the signature value does not verify (\(detail))"))
+        case .malformedAttributes(let detail):
+            return finish(Verdict(.totalFailed, .formatFailure, "malformed signed attributes (\(detail))"))
+        case .signerCertificateNotFound:
+            return finish(Verdict(.indeterminate, .noSigningCertificateFound, "the signer's certificate is not in the signature or the evidence"))
+        case .contentUnavailable(let detail):
+            return finish(Verdict(.indeterminate, .signedDataNotFound, "the signed content is not available (\(detail))"))
+        }
+        guard let signer else {
+            return finish(Verdict(.indeterminate, .noSigningCertificateFound, "the signer's certificate is not available"))
+        }
+
+        let proven = timeStamps.filter(\.valid).map(\.genTime).min()
+        let best = proven ?? policy.now
+        let untrusted = pool.certificates + signedData.certificates
+        let built = ChainBuilder.build(leaf: signer, untrusted: untrusted, anchors: policy.anchors, purpose: .any, at: nil,
+                                       allowPartialChain: policy.allowPartialChain)
+        guard built.ok else {
+            switch built.failure {
+            case .noTrustedPath?:
+                return finish(Verdict(.indeterminate, .noCertificateChainFound, "no chain to a trust anchor: \(built.errorText)"), best: best, chain: built.chain)
+            case .signatureFailure?:
+                return finish(Verdict(.indeterminate, .certificateChainGeneralFailure, "a certificate signature in the chain does not verify: \(built.errorText)"), best: best, chain: built.chain)
+            default:
+                return finish(Verdict(.indeterminate, .chainConstraintsFailure, "the chain fails a constraint: \(built.errorText)"), best: best, chain: built.chain)
+            }
+        }
+        let chain = built.chain
+        let checked = policy.allowPartialChain ? chain : Array(chain.dropLast())
+        let provenText = proven.map { "proven by time-stamp at \(ISO.format($0))" } ?? "no time-stamp: validated at \(ISO.format(best))"
+        if best < signer.notBefore {
+            return finish(Verdict(.totalFailed, .notYetValid, "the signer's certificate was not yet valid at \(ISO.format(best))"), best: best, chain: chain)
+        }
+        for certificate in checked where !certificate.isValid(at: best) {
+            let who = certificate == signer ? "the signer's certificate" : "CA certificate \(certificate.subject)"
+            return finish(Verdict(.indeterminate, .outOfBoundsNoPOE,
+                                  "\(who) is valid \(ISO.format(certificate.notBefore)) to \(ISO.format(certificate.notAfter)), and \(provenText)"),
+                          best: best, chain: chain)
+        }
+        var evidence: [RevocationEvidence] = []
+        for (index, certificate) in checked.enumerated() {
+            guard index + 1 < chain.count else { break }
+            let status = revocationStatus(of: certificate, issuer: chain[index + 1], at: best)
+            evidence += status.evidence
+            switch status.state {
+            case .revoked(let date):
+                let sub: SubIndication = index == 0 ? .revokedNoPOE : .revokedCANoPOE
+                let who = index == 0 ? "the signer's certificate" : "CA certificate \(certificate.subject)"
+                return finish(Verdict(.indeterminate, sub, "\(who) was revoked on \(ISO.format(date)), at or before the best signature time \(ISO.format(best))"),
+                              best: best, chain: chain, evidence: evidence)
+            case .unknown:
+                let who = index == 0 ? "the signer's certificate" : "CA certificate \(certificate.subject)"
+                return finish(Verdict(.indeterminate, .tryLater, "no CRL or OCSP response for \(who) issued at or after \(ISO.format(best))"),
+                              best: best, chain: chain, evidence: evidence)
+            case .notRevoked:
+                continue
+            }
+        }
+        return finish(.passed("signature intact, chain valid and not revoked at \(ISO.format(best)); \(provenText)"),
+                      best: best, chain: chain, evidence: evidence)
+    }
+
+    // MARK: Revocation
+
+    /// Decides `certificate`'s status at `time` from the pool: revoked if any authentic CRL or OCSP
+    /// response says it was revoked at or before `time`; not revoked if authentic data issued at or
+    /// after `time` does not list it (or lists a later revocation); unknown otherwise.
+    public func revocationStatus(of certificate: Certificate, issuer: Certificate, at time: Date) -> RevocationStatus {
+        var revokedAt: Date?
+        var revokedLater: Date?
+        var fresh = false
+        var evidence: [RevocationEvidence] = []
+        for crl in pool.revocationLists where crl.isIssued(by: issuer) {
+            guard !crl.hasUnhandledCriticalExtension, crl.signatureVerifies(with: issuer) else { continue }
+            var used = false
+            if let date = crl.revocationDate(of: certificate) {
+                if date <= time { revokedAt = min(revokedAt ?? date, date) } else { revokedLater = min(revokedLater ?? date, date) }
+                used = true
+            }
+            if crl.thisUpdate >= time { fresh = true; used = true }
+            if used { evidence.append(.crl(crl)) }
+        }
+        for response in pool.ocspResponses {
+            guard let single = response.status(of: certificate, issuer: issuer) else { continue }
+            guard response.verifySignature(issuer: issuer, untrusted: pool.certificates, anchors: policy.anchors,
+                                           allowPartialChain: policy.allowPartialChain).ok else { continue }
+            switch single.status {
+            case .revoked:
+                let date = single.revocationTime ?? single.thisUpdate
+                if date <= time { revokedAt = min(revokedAt ?? date, date) } else { revokedLater = min(revokedLater ?? date, date) }
+                evidence.append(.ocsp(response))
+            case .good:
+                if single.thisUpdate >= time { fresh = true; evidence.append(.ocsp(response)) }
+            case .unknown:
+                continue
+            }
+        }
+        if let revokedAt { return RevocationStatus(state: .revoked(revokedAt), evidence: evidence, revokedLater: revokedLater) }
+        return RevocationStatus(state: fresh ? .notRevoked : .unknown, evidence: evidence, revokedLater: revokedLater)
+    }
+
+    static func digest(_ data: SignedContent, _ algorithm: HashAlgorithm) throws -> [UInt8] {
+        switch data {
+        case .bytes(let bytes): return Hasher.digest(bytes, algorithm)
+        case .embedded: throw CryptoError(.unsupported, "no data")
+        case .file(let path):
+            guard let handle = FileHandle(forReadingAtPath: path) else { throw CryptoError(.io, "\(path): cannot open") }
+            defer { try? handle.close() }
+            let hasher = Hasher(algorithm)
+            while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update(chunk) }
+            return hasher.finalize()
+        }
+    }
+}
+
+public enum ISO {
+    public static func format(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.string(from: date)
+    }
+}
