@@ -9,6 +9,13 @@ public struct VerifyReport: Codable, Sendable {
         public let code: String
         public let member: String?
         public let message: String
+
+        public func encode(to encoder: Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(code, forKey: .code)
+            try container.encode(member, forKey: .member)
+            try container.encode(message, forKey: .message)
+        }
     }
     public struct Integrity: Codable, Sendable {
         public var ok: Bool
@@ -17,6 +24,12 @@ public struct VerifyReport: Codable, Sendable {
     public struct ProofOfTime: Codable, Sendable {
         public var archiveTimeStamp: String?
         public var statement: String
+
+        public func encode(to encoder: Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(archiveTimeStamp, forKey: .archiveTimeStamp)
+            try container.encode(statement, forKey: .statement)
+        }
     }
     public struct Summary: Codable, Sendable {
         public var members = 0
@@ -36,6 +49,23 @@ public struct VerifyReport: Codable, Sendable {
     public var documents: [DocumentReport]
     public var summary: Summary
     public var exitCode: Int32
+
+    enum CodingKeys: String, CodingKey {
+        case archive, fingerprint, formatVersion, validationTime, integrity, proofOfTime, documents, summary, exitCode
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(archive, forKey: .archive)
+        try container.encode(fingerprint, forKey: .fingerprint)
+        try container.encode(formatVersion, forKey: .formatVersion)
+        try container.encode(validationTime, forKey: .validationTime)
+        try container.encode(integrity, forKey: .integrity)
+        try container.encode(proofOfTime, forKey: .proofOfTime)
+        try container.encode(documents, forKey: .documents)
+        try container.encode(summary, forKey: .summary)
+        try container.encode(exitCode, forKey: .exitCode)
+    }
 }
 
 public struct DocumentReport: Codable, Sendable {
@@ -48,6 +78,24 @@ public struct DocumentReport: Codable, Sendable {
     public var proofOfExistence: String?
     public var signatures: [SignatureReport]
     public var documentTimeStamps: [TimeStampReport]
+
+    enum CodingKeys: String, CodingKey {
+        case path, signed, kind, indication, subIndication, reason, proofOfExistence, signatures, documentTimeStamps
+    }
+
+    /// Absent values are written as JSON null (docs/CLI.md promises the keys).
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(path, forKey: .path)
+        try container.encode(signed, forKey: .signed)
+        try container.encode(kind, forKey: .kind)
+        try container.encode(indication, forKey: .indication)
+        try container.encode(subIndication, forKey: .subIndication)
+        try container.encode(reason, forKey: .reason)
+        try container.encode(proofOfExistence, forKey: .proofOfExistence)
+        try container.encode(signatures, forKey: .signatures)
+        try container.encode(documentTimeStamps, forKey: .documentTimeStamps)
+    }
 }
 
 public struct SignatureReport: Codable, Sendable {
@@ -66,6 +114,25 @@ public struct SignatureReport: Codable, Sendable {
     public var bestSignatureTime: String?
     public var chain: [String]
     public var timeStamps: [TimeStampReport]
+
+    enum CodingKeys: String, CodingKey {
+        case file, signerIndex, signer, signerSerial, certificateValidity, indication, subIndication, reason, bestSignatureTime, chain, timeStamps
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(file, forKey: .file)
+        try container.encode(signerIndex, forKey: .signerIndex)
+        try container.encode(signer, forKey: .signer)
+        try container.encode(signerSerial, forKey: .signerSerial)
+        try container.encode(certificateValidity, forKey: .certificateValidity)
+        try container.encode(indication, forKey: .indication)
+        try container.encode(subIndication, forKey: .subIndication)
+        try container.encode(reason, forKey: .reason)
+        try container.encode(bestSignatureTime, forKey: .bestSignatureTime)
+        try container.encode(chain, forKey: .chain)
+        try container.encode(timeStamps, forKey: .timeStamps)
+    }
 }
 
 public struct TimeStampReport: Codable, Sendable {
@@ -76,6 +143,16 @@ public struct TimeStampReport: Codable, Sendable {
     /// Whether this token set the best signature time.
     public var used: Bool
     public var reason: String
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(covers, forKey: .covers)
+        try container.encode(genTime, forKey: .genTime)
+        try container.encode(tsa, forKey: .tsa)
+        try container.encode(valid, forKey: .valid)
+        try container.encode(used, forKey: .used)
+        try container.encode(reason, forKey: .reason)
+    }
 }
 
 extension DocumentReport {
