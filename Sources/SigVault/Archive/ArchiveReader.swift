@@ -4,7 +4,7 @@ import OpenSSLBridge
 import SigVaultFormat
 
 /// Random access to an archive through its trailer and index (docs/FORMAT.md §5–6).
-final class ArchiveReader {
+final class ArchiveReader: @unchecked Sendable {
     static let maximumFrameContent = 4 << 20
 
     let path: String
@@ -138,6 +138,10 @@ final class ArchiveReader {
                 contentHasher.update(chunk)
                 try consumer(chunk)
             }
+        }
+        // A member's frames hold exactly one entry: anything after it is a crafted archive.
+        if let second = try reader.nextHeader() {
+            throw SigVaultError(.invalidInput, "\(path): member \(ArchivePath.escaped(header.path)) is followed by a hidden entry \(ArchivePath.escaped(second.path)) in the same frames")
         }
         while next < end {  // hash any frames libarchive did not need
             _ = try decompressFrame(frames[next], decompressor: decompressor, compressedHasher: compressedHasher)

@@ -28,6 +28,7 @@ public struct Verifier {
         let sha256: [UInt8]
         let streamOffset: Int64
         let isRegular: Bool
+        var damaged = false
     }
 
     public func run() throws -> VerifyReport {
@@ -40,8 +41,9 @@ public struct Verifier {
             problem("layout", nil, layout)
         }
 
-        // 1. Walk every frame in file order and every tar entry in them.
-        let scan = scanStream(reader, problem: problem)
+        // 1. Every member on its own through the index when the trailer vouches for it (damage stays
+        //    local and is named); otherwise one pass over the raw stream.
+        let scan = reader.layoutProblem == nil ? scanMembers(reader, problem: problem) : scanStream(reader, problem: problem)
         if scan.entries.isEmpty && reader.layoutProblem != nil {
             throw SigVaultError(.invalidInput, "\(options.archive): not a SigVault archive (\(reader.layoutProblem!))")
         }
@@ -49,7 +51,7 @@ public struct Verifier {
         // 2. The manifest: the last entry, hashed against the trailer.
         var manifestMembers: [ManifestMember] = []
         var fingerprint: String?
-        if let manifestEntry = scan.entries.last, manifestEntry.path == ArchivePath(ArchiveLayout.manifestName) {
+        if let manifestEntry = scan.entries.last, manifestEntry.path == ArchivePath(ArchiveLayout.manifestName), !manifestEntry.damaged {
             fingerprint = Hex.encode(manifestEntry.sha256)
             if let trailer = reader.trailer, trailer.manifestSHA256 != manifestEntry.sha256 {
                 problem("manifest", ArchiveLayout.manifestName, "the manifest's SHA-256 does not match the trailer")
@@ -62,32 +64,12 @@ public struct Verifier {
                 if case .member(let member) = parsed { manifestMembers.append(member) }
             }
         } else {
-            problem("manifest", ArchiveLayout.manifestName, "the archive does not end with its manifest member")
+            problem("manifest", ArchiveLayout.manifestName, "the manifest cannot be read: the archive does not end with an intact manifest member")
         }
 
         // 3. Members against the manifest, in order.
         let scanned = scan.entries.filter { $0.path != ArchivePath(ArchiveLayout.manifestName) }
-        compare(manifest: manifestMembers, scanned: scanned, problem: problem)
-
-        // 4. The index against what was read.
-        if reader.layoutProblem == nil {
-            if reader.members.count != scan.entries.count {
-                problem("index", nil, "the index lists \(reader.members.count) members, the archive holds \(scan.entries.count)")
-            }
-            for (record, entry) in zip(reader.members, scan.entries) {
-                let name = ArchivePath.escaped(entry.path.bytes)
-                if record.pathSHA256 != Hasher.digest(entry.path.bytes) || record.contentSHA256 != entry.sha256
-                    || record.contentSize != UInt64(entry.size) || record.streamOffset != UInt64(entry.streamOffset) {
-                    problem("index", name, "the index entry for \(name) does not match the member")
-                }
-            }
-            for (index, record) in reader.members.enumerated() where index < scan.memberCompressedDigests.count {
-                if record.compressedSHA256 != scan.memberCompressedDigests[index] {
-                    problem("frames", ArchivePath.escaped(scan.entries[safe: index]?.path.bytes ?? []),
-                            "the compressed bytes of member \(index + 1) do not match their SHA-256 in the index")
-                }
-            }
-        }
+        if fingerprint != nil { compare(manifest: manifestMembers, scanned: scanned, problem: problem) }
 
         // 5. Signatures.
         var documents: [DocumentReport] = []
@@ -126,6 +108,117 @@ public struct Verifier {
         var entries: [ScannedEntry] = []
         var manifestLines: [[UInt8]] = []
         var memberCompressedDigests: [[UInt8]] = []
+    }
+
+    /// Per-index result slots filled from several threads.
+    final class ResultSlots<Value>: @unchecked Sendable {
+        private let lock = NSLock()
+        private(set) var values: [Value?]
+        init(count: Int) { values = Array(repeating: nil, count: count) }
+        func set(_ index: Int, _ value: Value) {
+            lock.lock()
+            values[index] = value
+            lock.unlock()
+        }
+    }
+
+    /// Checks that frames tile the file up to the index and members tile the frames, then reads every
+    /// member through the index on its own (in parallel): its compressed bytes, frames, tar header
+    /// and content against the index record. The tar end blocks must be the only other frame.
+    private func scanMembers(_ reader: ArchiveReader, problem: (String, String?, String) -> Void) -> Scan {
+        var scan = Scan()
+        let trailer = reader.trailer!
+        var expectedOffset: UInt64 = 0
+        var streamOffsets: [UInt64] = []
+        var stream: UInt64 = 0
+        for (number, frame) in reader.frames.enumerated() {
+            if frame.compressedOffset != expectedOffset {
+                problem("frames", nil, "frame \(number) starts at offset \(frame.compressedOffset), expected \(expectedOffset): bytes were added, removed or moved")
+            }
+            expectedOffset = frame.compressedOffset + frame.compressedLength
+            streamOffsets.append(stream)
+            stream += frame.uncompressedLength
+        }
+        if expectedOffset != trailer.indexOffset {
+            problem("frames", nil, "the data frames end at offset \(expectedOffset) but the index starts at \(trailer.indexOffset)")
+        }
+        var nextFrame: UInt64 = 0
+        for (number, record) in reader.members.enumerated() {
+            if record.firstFrame != nextFrame || record.frameCount == 0 || record.firstFrame + record.frameCount > UInt64(reader.frames.count)
+                || streamOffsets[safe: Int(record.firstFrame)] != record.streamOffset {
+                problem("index", nil, "index entry \(number + 1) does not follow the previous member's frames")
+                return scanStream(reader, problem: problem)
+            }
+            nextFrame = record.firstFrame + record.frameCount
+        }
+        // The frames after the last member hold the tar end-of-archive blocks and nothing else.
+        let decompressor = ZstdFrameDecompressor(maximumContentSize: ArchiveReader.maximumFrameContent)
+        var endBytes: [UInt8] = []
+        for frame in reader.frames.dropFirst(Int(nextFrame)) {
+            if let bytes = try? reader.decompressFrame(frame, decompressor: decompressor, compressedHasher: nil) {
+                endBytes += bytes
+            } else {
+                problem("frames", nil, "the end-of-archive frame at offset \(frame.compressedOffset) is damaged")
+            }
+        }
+        if endBytes.count < 1024 || endBytes.contains(where: { $0 != 0 }) {
+            problem("frames", nil, "the tar stream does not end with its end-of-archive blocks only")
+        }
+
+        let results = ResultSlots<Result<(ScannedEntry, [[UInt8]]), Error>>(count: reader.members.count)
+        let manifestIndex = reader.members.count - 1
+        DispatchQueue.concurrentPerform(iterations: min(2, max(1, reader.members.count))) { worker in
+            var index = worker
+            while index < reader.members.count {
+                let record = reader.members[index]
+                var lines: [[UInt8]] = []
+                var partial: [UInt8] = []
+                let isManifest = index == manifestIndex
+                results.set(index, Result {
+                    let extracted = try reader.extract(record) { chunk in
+                        guard isManifest else { return }
+                        partial.append(contentsOf: chunk)
+                        while let newline = partial.firstIndex(of: 0x0A) {
+                            lines.append(Array(partial[..<newline]))
+                            partial.removeSubrange(...newline)
+                        }
+                    }
+                    if !partial.isEmpty { lines.append(partial) }
+                    let entry = ScannedEntry(path: ArchivePath(bytes: extracted.header.path), size: extracted.size,
+                                             sha256: extracted.contentSHA256, streamOffset: Int64(record.streamOffset),
+                                             isRegular: extracted.header.isRegularFile)
+                    if extracted.compressedSHA256 != record.compressedSHA256 {
+                        throw SigVaultError(.integrityOrFailed, "its compressed bytes do not match their SHA-256 in the index")
+                    }
+                    if record.pathSHA256 != Hasher.digest(extracted.header.path) || record.contentSHA256 != extracted.contentSHA256
+                        || record.contentSize != UInt64(extracted.size) {
+                        throw SigVaultError(.integrityOrFailed, "the index entry does not match the member \(ArchivePath.escaped(extracted.header.path))")
+                    }
+                    return (entry, lines)
+                })
+                index += 2
+            }
+        }
+        for (index, slot) in results.values.enumerated() {
+            switch slot {
+            case .success(let (entry, lines))?:
+                scan.entries.append(entry)
+                if index == manifestIndex { scan.manifestLines = lines }
+            case .failure(let error)?:
+                let record = reader.members[index]
+                let name = index == manifestIndex ? ArchiveLayout.manifestName
+                    : (try? reader.manifestLine(of: record)).map(\.path) ?? "member \(index + 1)"
+                let reason = (error as? SigVaultError)?.message ?? "\(error)"
+                problem("damaged", name, "\(name) is damaged: \(reason)")
+                var placeholder = ScannedEntry(path: ArchivePath.unescaped(name) ?? ArchivePath(name), size: -1, sha256: [],
+                                               streamOffset: Int64(record.streamOffset), isRegular: true)
+                placeholder.damaged = true
+                scan.entries.append(placeholder)
+            case nil:
+                break
+            }
+        }
+        return scan
     }
 
     /// Reads the file front to back without trusting the index: every zstd frame, every tar entry.
@@ -248,7 +341,7 @@ public struct Verifier {
         }
         var reported: Set<ArchivePath> = []
         for entry in scanned {
-            guard let member = listed[entry.path], !reported.contains(entry.path) else { continue }
+            guard let member = listed[entry.path], !reported.contains(entry.path), !entry.damaged else { continue }
             reported.insert(entry.path)
             if member.size != entry.size || member.sha256 != Hex.encode(entry.sha256) {
                 problem("content", entry.path.description, "member \(entry.path) does not match its size and SHA-256 in the manifest")

@@ -1,0 +1,172 @@
+import ArchiveIO
+import OpenSSLBridge
+import Foundation
+import Testing
+@testable import SigVault
+import SigVaultFormat
+
+/// Any change to any byte of an archive is found by verify, which names what is wrong.
+@Suite struct TamperTests {
+    /// A packed archive and where its members sit.
+    struct Packed {
+        let directory: String
+        let archive: String
+        let reader: ArchiveReader
+        func record(_ name: String) throws -> MemberRecord { try #require(reader.record(for: ArchivePath(name))) }
+    }
+
+    func packed() throws -> Packed {
+        let directory = try Harness.temporaryDirectory()
+        let (archive, result) = try Harness.pack(["Fixtures/cases/expired-timestamped", "Fixtures/cases/unsigned"], in: directory)
+        #expect(result.exitCode == 0, "\(result.stderr)")
+        return Packed(directory: directory, archive: archive, reader: try ArchiveReader(path: archive))
+    }
+
+    func verifyProblems(_ archive: String) throws -> (Int32, [[String: Any]]) {
+        let result = try Harness.sigvault(["verify", archive, "--trust", "Fixtures/pki/root.pem", "--at", Harness.verifyTime, "--json"])
+        guard let report = try? Harness.json(result.stdout) else { return (result.exitCode, [["code": "unreadable", "message": result.stderr]]) }
+        let integrity = try #require(report["integrity"] as? [String: Any])
+        return (result.exitCode, try #require(integrity["problems"] as? [[String: Any]]))
+    }
+
+    enum Region: String, CaseIterable, CustomTestStringConvertible {
+        case document, signature, certificate, manifest, index, trailer, verifyGuide
+        var testDescription: String { rawValue }
+    }
+
+    @Test(arguments: Region.allCases)
+    func flippedByteIsFound(_ region: Region) throws {
+        let packed = try packed()
+        defer { try? FileManager.default.removeItem(atPath: packed.directory) }
+        let reader = packed.reader
+        let trailer = try #require(reader.trailer)
+        let offset: UInt64
+        switch region {
+        case .document, .signature, .certificate, .manifest, .verifyGuide:
+            let record: MemberRecord
+            switch region {
+            case .document: record = try packed.record("data/Fixtures/cases/expired-timestamped/contract.pdf")
+            case .signature: record = try packed.record("data/Fixtures/cases/expired-timestamped/contract.pdf.p7s")
+            case .manifest: record = try #require(reader.manifestRecord)
+            case .verifyGuide: record = try packed.record("VERIFY.md")
+            default:
+                record = try #require(reader.members.first { _ in true }.flatMap { _ in
+                    reader.members.first { rec in (try? reader.manifestLine(of: rec))?.role == .certificate } })
+            }
+            let frame = reader.frames[Int(record.firstFrame)]
+            offset = frame.compressedOffset + frame.compressedLength / 2
+        case .index:
+            offset = trailer.indexOffset + trailer.indexLength / 2
+        case .trailer:
+            offset = reader.size - 40
+        }
+        try Harness.flipByte(packed.archive, at: Int(offset))
+        let (exitCode, problems) = try verifyProblems(packed.archive)
+        #expect(exitCode == 1)
+        #expect(!problems.isEmpty)
+    }
+
+    @Test func truncationIsFound() throws {
+        let packed = try packed()
+        defer { try? FileManager.default.removeItem(atPath: packed.directory) }
+        for keep in [packed.reader.size / 2, packed.reader.size - 1, 100] {
+            let copy = packed.directory + "/cut-\(keep).svz"
+            let bytes = try Data(contentsOf: URL(fileURLWithPath: packed.archive)).prefix(Int(keep))
+            try bytes.write(to: URL(fileURLWithPath: copy))
+            let result = try Harness.sigvault(["verify", copy, "--trust", "Fixtures/pki/root.pem", "--at", Harness.verifyTime, "--json"])
+            #expect(result.exitCode == 1 || result.exitCode == 65, "cut at \(keep): \(result.stderr)")
+        }
+    }
+
+    @Test func appendedBytesAreFound() throws {
+        let packed = try packed()
+        defer { try? FileManager.default.removeItem(atPath: packed.directory) }
+        let handle = try #require(FileHandle(forWritingAtPath: packed.archive))
+        handle.seekToEndOfFile()
+        handle.write(Data("junk".utf8))
+        try handle.close()
+        let result = try Harness.sigvault(["verify", packed.archive, "--at", Harness.verifyTime])
+        #expect(result.exitCode == 1 || result.exitCode == 65)
+    }
+
+    // MARK: Crafted archives: members missing, duplicated, renamed, reordered, extra, unsafe.
+
+    enum Craft: String, CaseIterable, CustomTestStringConvertible {
+        case missing, duplicated, renamed, reordered, extra
+        var testDescription: String { rawValue }
+        var expectedCode: String {
+            switch self {
+            case .missing: return "missing"
+            case .duplicated: return "duplicated"
+            case .renamed: return "extra"
+            case .reordered: return "reordered"
+            case .extra: return "extra"
+            }
+        }
+    }
+
+    @Test(arguments: Craft.allCases)
+    func craftedMemberListIsFound(_ craft: Craft) throws {
+        let packed = try packed()
+        defer { try? FileManager.default.removeItem(atPath: packed.directory) }
+        var members = try CraftedArchive.members(of: packed.reader)
+        let manifest = members.removeLast()
+        let documentIndex = try #require(members.firstIndex { $0.path.description.hasSuffix("contract.pdf") })
+        switch craft {
+        case .missing: members.remove(at: documentIndex)
+        case .duplicated: members.insert(members[documentIndex], at: documentIndex + 1)
+        case .renamed: members[documentIndex].path = ArchivePath("data/Fixtures/cases/expired-timestamped/contract-renamed.pdf")
+        case .reordered: members.swapAt(documentIndex, documentIndex + 1)
+        case .extra: members.insert(CraftedArchive.Member(path: ArchivePath("data/planted.txt"), bytes: Array("planted".utf8)), at: 1)
+        }
+        let crafted = packed.directory + "/crafted.svz"
+        try CraftedArchive.write(members + [manifest], to: crafted)
+        let (exitCode, problems) = try verifyProblems(crafted)
+        #expect(exitCode == 1)
+        let codes = problems.compactMap { $0["code"] as? String }
+        #expect(codes.contains(craft.expectedCode), "\(problems)")
+        if craft == .renamed { #expect(codes.contains("missing")) }
+    }
+}
+
+/// Writes archives whose members differ from their manifest, with a consistent index and trailer,
+/// as an attacker or a buggy tool could.
+enum CraftedArchive {
+    struct Member {
+        var path: ArchivePath
+        var bytes: [UInt8]
+        var symlinkTarget: [UInt8]? = nil
+    }
+
+    static func members(of reader: ArchiveReader) throws -> [Member] {
+        try reader.members.map { record in
+            var bytes: [UInt8] = []
+            let extracted = try reader.extract(record) { bytes.append(contentsOf: $0) }
+            return Member(path: ArchivePath(bytes: extracted.header.path), bytes: bytes)
+        }
+    }
+
+    /// The last member is the manifest; its bytes are written as given.
+    static func write(_ members: [Member], to path: String) throws {
+        let output = try AtomicOutputFile(destination: path, overwrite: true)
+        let writer = try ArchiveWriter(output: output, scratchDirectory: (path as NSString).deletingLastPathComponent, compressionLevel: 1)
+        var last: ArchiveWriter.Placement?
+        var manifestDigest: [UInt8] = []
+        for member in members {
+            let kind: TarEntryKind = member.symlinkTarget.map { .symbolicLink(target: $0) } ?? .regularFile(size: Int64(member.bytes.count))
+            try writer.beginMember(path: member.path, kind: kind, mode: 0o644, modificationTime: 0)
+            try member.bytes.withUnsafeBytes { try writer.writeMemberData($0) }
+            let placement = try writer.endMember()
+            let digest = Hasher.digest(member.bytes)
+            try writer.record(MemberRecord(
+                pathSHA256: Hasher.digest(member.path.bytes), firstFrame: placement.firstFrame, frameCount: placement.frameCount,
+                streamOffset: placement.streamOffset, dataOffset: placement.dataOffset, contentSize: UInt64(member.bytes.count),
+                contentSHA256: digest, compressedSHA256: placement.compressedSHA256,
+                manifestLineOffset: 0, manifestLineLength: 0, manifestLineSHA256: [UInt8](repeating: 0, count: 32)))
+            last = placement
+            manifestDigest = digest
+        }
+        try writer.finish(manifest: last!, manifestSHA256: manifestDigest)
+        try output.commit(overwrite: true)
+    }
+}
