@@ -1,0 +1,143 @@
+import Foundation
+import Testing
+import SigVaultFormat
+
+/// What pack takes in, and the exit codes of docs/CLI.md.
+@Suite struct PackTests {
+    @Test func inputWithDotDotIsRefused() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let result = try Harness.sigvault(["pack", "Fixtures/../Fixtures/cases/unsigned", "-o", directory + "/a.svz"])
+        #expect(result.exitCode == 64)
+        #expect(result.stderr.contains("'..'"))
+        #expect(!FileManager.default.fileExists(atPath: directory + "/a.svz"))
+    }
+
+    @Test func missingInputAndExistingOutput() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let missing = try Harness.sigvault(["pack", "no/such/path", "-o", directory + "/a.svz"])
+        #expect(missing.exitCode == 66)
+        #expect(missing.stderr.contains("no/such/path"))
+        try Data("precious".utf8).write(to: URL(fileURLWithPath: directory + "/a.svz"))
+        let exists = try Harness.sigvault(["pack", "Fixtures/cases/unsigned", "-o", directory + "/a.svz"])
+        #expect(exists.exitCode == 73)
+        #expect(try String(contentsOfFile: directory + "/a.svz", encoding: .utf8) == "precious")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == ["a.svz"])
+    }
+
+    @Test func usageAndInvalidInputExitCodes() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let badTime = try Harness.sigvault(["verify", "whatever.svz", "--at", "yesterday"])
+        #expect(badTime.exitCode == 64)
+        try Data("not an archive at all".utf8).write(to: URL(fileURLWithPath: directory + "/x.svz"))
+        let notArchive = try Harness.sigvault(["verify", directory + "/x.svz"])
+        #expect(notArchive.exitCode == 65)
+        #expect(notArchive.stderr.hasPrefix("sigvault: error: \(directory)/x.svz"))
+        let missing = try Harness.sigvault(["verify", directory + "/none.svz"])
+        #expect(missing.exitCode == 66)
+        let list = try Harness.sigvault(["list", directory + "/x.svz"])
+        #expect(list.exitCode == 65)
+    }
+
+    @Test func pathsAreMadeRelativeAndFilesReachedTwiceArchivedOnce() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let archive = directory + "/a.svz"
+        let result = try Harness.sigvault(["pack", "./Fixtures/cases/unsigned", "Fixtures/cases/unsigned/readme.txt",
+                                           Harness.fixtures + "/cases/demo/meeting-agenda.txt", "-o", archive, "--at", Harness.verifyTime])
+        #expect(result.exitCode == 0, "\(result.stderr)")
+        let listing = try Harness.run("/usr/bin/tar", ["--zstd", "-tf", archive])
+        let names = listing.stdout.split(separator: "\n").map(String.init)
+        #expect(names.filter { $0 == "data/Fixtures/cases/unsigned/readme.txt" }.count == 1)
+        #expect(names.contains(String(("data" + Harness.fixtures + "/cases/demo/meeting-agenda.txt"))))
+        #expect(!names.contains { $0.hasPrefix("/") || $0.contains("./") })
+        #expect(names.first == "VERIFY.md")
+        #expect(names.last == "manifest.jsonl")
+    }
+
+    @Test func namesThatAreNotUTF8RoundTrip() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let source = directory + "/src"
+        try FileManager.default.createDirectory(atPath: source, withIntermediateDirectories: true)
+        var raw = Array((source + "/caf").utf8) + [0xE9] + Array(".txt".utf8) + [0]
+        let fd = raw.withUnsafeMutableBufferPointer { buffer in
+            buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buffer.count) { open($0, O_WRONLY | O_CREAT, 0o644) }
+        }
+        #expect(fd >= 0)
+        _ = "latin-1 name".withCString { write(fd, $0, 12) }
+        close(fd)
+        let archive = directory + "/a.svz"
+        let pack = try Harness.sigvault(["pack", "src", "-o", archive, "--at", Harness.verifyTime], cwd: directory)
+        #expect(pack.exitCode == 0, "\(pack.stderr)")
+        let verify = try Harness.sigvault(["verify", archive, "--at", Harness.verifyTime, "--json"])
+        #expect(verify.exitCode == 0, "\(verify.stdout)")
+        #expect(verify.stdout.contains("src/caf\\\\xE9.txt"))
+        let target = directory + "/out"
+        let restore = try Harness.sigvault(["restore", archive, "--to", target, "src/caf\\xE9.txt"])
+        #expect(restore.exitCode == 0, "\(restore.stderr)")
+        raw = Array((target + "/src/caf").utf8) + [0xE9] + Array(".txt".utf8) + [0]
+        let restored = raw.withUnsafeMutableBufferPointer { buffer in
+            buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buffer.count) { access($0, F_OK) }
+        }
+        #expect(restored == 0)
+    }
+
+    @Test func fifosAreSkippedWithAWarning() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let source = directory + "/src"
+        try FileManager.default.createDirectory(atPath: source, withIntermediateDirectories: true)
+        try Data("x".utf8).write(to: URL(fileURLWithPath: source + "/a.txt"))
+        #expect(mkfifo(source + "/pipe", 0o644) == 0)
+        let pack = try Harness.sigvault(["pack", "src", "-o", directory + "/a.svz", "--at", Harness.verifyTime], cwd: directory)
+        #expect(pack.exitCode == 0)
+        #expect(pack.stderr.contains("sigvault: warning: src/pipe: skipped"))
+    }
+
+    @Test func packReportsSignaturesThatDoNotPassButStillWritesTheArchive() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let (archive, result) = try Harness.pack(["Fixtures/cases/tampered-document"], in: directory)
+        #expect(result.exitCode == 2)
+        #expect(result.stdout.contains("TOTAL_FAILED/HASH_FAILURE"))
+        #expect(FileManager.default.fileExists(atPath: archive))
+    }
+
+    @Test func archiveOpensWithStockTarAndZstd() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let (archive, _) = try Harness.pack(["Fixtures/cases/demo"], in: directory)
+        let out = directory + "/x"
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let tar = try Harness.run("/usr/bin/tar", ["--zstd", "-xf", archive, "-C", out])
+        #expect(tar.exitCode == 0, "\(tar.stderr)")
+        // The manifest's SHA-256 is the fingerprint list prints; every member line matches its file.
+        let list = try Harness.sigvault(["list", archive, "--json"])
+        let fingerprint = try Harness.json(list.stdout)["fingerprint"] as? String
+        let sum = try Harness.run("/usr/bin/sha256sum", [out + "/manifest.jsonl"])
+        #expect(sum.stdout.hasPrefix(fingerprint ?? "?"))
+        let manifest = try String(contentsOfFile: out + "/manifest.jsonl", encoding: .utf8)
+        var checked = 0
+        for line in manifest.split(separator: "\n") {
+            let object = try Harness.json(String(line))
+            guard object["type"] as? String == "member", let path = object["path"] as? String, object["role"] as? String != "symlink" else { continue }
+            let data = try Data(contentsOf: URL(fileURLWithPath: out + "/" + path))
+            #expect(ToolHash.sha256(data) == object["sha256"] as? String, "\(path)")
+            checked += 1
+        }
+        #expect(checked > 5)
+    }
+}
+
+enum ToolHash {
+    static func sha256(_ data: Data) -> String {
+        let file = NSTemporaryDirectory() + "sigvault-hash-" + UUID().uuidString
+        try? data.write(to: URL(fileURLWithPath: file))
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let result = try? Harness.run("/usr/bin/sha256sum", [file])
+        return String(result?.stdout.prefix(64) ?? "")
+    }
+}
