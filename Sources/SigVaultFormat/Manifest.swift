@@ -164,6 +164,8 @@ public struct TimeStampRecord: Codable, Sendable {
     /// What the imprint covers: "signature-value", "signature-file" or "document".
     public var covers: String
     public var genTime: String?
+    /// Whether pack found the token valid (informative: verify decides again).
+    public var valid: Bool?
     public var sha256: String
     public var tsaChain: [String]
     public var crls: [String]

@@ -36,6 +36,8 @@ public struct RevocationStatus: Sendable {
 public struct TimeStampValidation: Sendable {
     public let token: TimeStampToken
     public let covered: TimeStampCandidate.Covered
+    /// A file name, or nil for a token embedded as a CAdES signature time-stamp.
+    public let origin: String?
     public let genTime: Date
     public let valid: Bool
     public let reason: String
@@ -66,11 +68,14 @@ public struct TimeStampCandidate: Sendable {
     public let covered: Covered
     /// The bytes or file the imprint must match.
     public let data: SignedContent
+    /// Where the token came from, for reports: a file name, or nil for a CAdES attribute.
+    public let origin: String?
 
-    public init(token: TimeStampToken, covered: Covered, data: SignedContent) {
+    public init(token: TimeStampToken, covered: Covered, data: SignedContent, origin: String? = nil) {
         self.token = token
         self.covered = covered
         self.data = data
+        self.origin = origin
     }
 }
 
@@ -92,7 +97,7 @@ public struct SignatureValidator: Sendable {
         let genTime = token.genTime
         func result(_ valid: Bool, _ reason: String, tsa: Certificate? = nil, chain: [Certificate] = [],
                     evidence: [RevocationEvidence] = []) -> TimeStampValidation {
-            TimeStampValidation(token: token, covered: candidate.covered, genTime: genTime, valid: valid, reason: reason, tsaSubject: tsa?.subject,
+            TimeStampValidation(token: token, covered: candidate.covered, origin: candidate.origin, genTime: genTime, valid: valid, reason: reason, tsaSubject: tsa?.subject,
                                 tsaChain: chain, revocationEvidence: evidence)
         }
         guard let algorithm = token.imprintAlgorithm else {
@@ -206,7 +211,7 @@ public struct SignatureValidator: Sendable {
         }
         let chain = built.chain
         let checked = policy.allowPartialChain ? chain : Array(chain.dropLast())
-        let provenText = proven.map { "proven by time-stamp at \(ISO.format($0))" } ?? "no time-stamp: validated at \(ISO.format(best))"
+        let provenText = proven.map { "proven by time-stamp at \(ISO.format($0))" } ?? "no valid time-stamp proves when the signature existed, so it is judged at \(ISO.format(best))"
         if best < signer.notBefore {
             return finish(Verdict(.totalFailed, .notYetValid, "the signer's certificate was not yet valid at \(ISO.format(best))"), best: best, chain: chain)
         }

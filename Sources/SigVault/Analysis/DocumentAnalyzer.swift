@@ -32,7 +32,7 @@ struct SignatureOutcome {
 }
 
 struct DocumentResult {
-    let group: DocumentGroup
+    var group: DocumentGroup
     let signatures: [SignatureOutcome]
     let documentTimeStamps: [TimeStampValidation]
     /// Worst verdict of its signatures; nil for unsigned documents.
@@ -120,21 +120,21 @@ struct DocumentAnalyzer {
         var outcomes: [SignatureOutcome] = []
         var documentTokens: [TimeStampCandidate] = []
         var fileTokens: [ArchivePath: [TimeStampCandidate]] = [:]
-        var tokenFailures: [TimeStampValidation] = []
-        _ = tokenFailures
+        var unreadableTokens: [String] = []
         for (tokenFile, covered) in group.tokenFiles {
-            guard let bytes = try? source.bytes(of: tokenFile), let token = try? TimeStampToken(responseOrToken: bytes) else { continue }
-            if covered == group.document && group.kind != .enveloping {
-                if let content = try? source.content(of: covered) {
-                    documentTokens.append(TimeStampCandidate(token: token, covered: .document, data: content))
-                }
-            } else if let content = try? source.content(of: covered) {
-                let kind: TimeStampCandidate.Covered = group.signatureFiles.contains(covered) ? .signatureFile : .document
-                if kind == .document {
-                    documentTokens.append(TimeStampCandidate(token: token, covered: .document, data: content))
-                } else {
-                    fileTokens[covered, default: []].append(TimeStampCandidate(token: token, covered: .signatureFile, data: content))
-                }
+            let origin = ArchivePath.escaped(tokenFile.bytes)
+            let token: TimeStampToken
+            do {
+                token = try TimeStampToken(responseOrToken: try source.bytes(of: tokenFile))
+            } catch {
+                unreadableTokens.append("\(origin): not a usable RFC 3161 token or response: \(error)")
+                continue
+            }
+            guard let content = try? source.content(of: covered) else { continue }
+            if group.signatureFiles.contains(covered) && covered != group.document {
+                fileTokens[covered, default: []].append(TimeStampCandidate(token: token, covered: .signatureFile, data: content, origin: origin))
+            } else {
+                documentTokens.append(TimeStampCandidate(token: token, covered: .document, data: content, origin: origin))
             }
         }
         for file in group.signatureFiles {
@@ -172,6 +172,8 @@ struct DocumentAnalyzer {
                 outcomes.append(SignatureOutcome(file: file, signerIndex: verification.index, verdict: validation.verdict, validation: validation))
             }
         }
-        return DocumentResult(group: group, signatures: outcomes, documentTimeStamps: documentTokens.map { validator.validate($0) })
+        var result = DocumentResult(group: group, signatures: outcomes, documentTimeStamps: documentTokens.map { validator.validate($0) })
+        result.group.notes += unreadableTokens
+        return result
     }
 }

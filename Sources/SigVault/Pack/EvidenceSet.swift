@@ -51,13 +51,15 @@ struct EvidenceSet {
 
     /// Turns an analysis into the manifest's document record, adding the material it used.
     static func record(for result: DocumentResult, collecting evidence: inout EvidenceSet, validator: SignatureValidator) -> DocumentRecord {
-        func tokenRecord(_ validation: TimeStampValidation, source: String, file: ArchivePath?, covers: String) -> TimeStampRecord {
+        func tokenRecord(_ validation: TimeStampValidation, source: String, covers: String) -> TimeStampRecord {
             let chain = evidence.add(validation.tsaChain.isEmpty ? validation.token.certificates : validation.tsaChain)
             let revocation = evidence.add(validation.revocationEvidence + relevantRevocationData(for: validation.tsaChain, validator: validator))
-            return TimeStampRecord(source: source, file: file.map { ArchivePath.escaped(ArchivePath("data/").joined($0).bytes) },
-                                   covers: covers, genTime: ISOTime.format(validation.genTime),
-                                   sha256: Hex.encode(Hasher.digest(validation.token.der)), tsaChain: chain,
-                                   crls: revocation.crls, ocsp: revocation.ocsp)
+            var record = TimeStampRecord(source: source, file: validation.origin.map { "data/" + $0 },
+                                         covers: covers, genTime: ISOTime.format(validation.genTime),
+                                         sha256: Hex.encode(Hasher.digest(validation.token.der)), tsaChain: chain,
+                                         crls: revocation.crls, ocsp: revocation.ocsp)
+            record.valid = validation.valid
+            return record
         }
         var signatures: [SignatureRecord] = []
         for outcome in result.signatures {
@@ -72,13 +74,13 @@ struct EvidenceSet {
             let chainDigests = evidence.add(chain)
             let revocation = evidence.add(validation.revocationEvidence + relevantRevocationData(for: chain, validator: validator))
             let tokens = validation.timeStamps.map { stamp in
-                tokenRecord(stamp, source: stamp.covered == .signatureValue ? "embedded" : "file", file: nil, covers: stamp.covered.rawValue)
+                tokenRecord(stamp, source: stamp.origin == nil ? "embedded" : "file", covers: stamp.covered.rawValue)
             }
             signatures.append(SignatureRecord(file: file, signerIndex: outcome.signerIndex, signer: validation.signerCertificate?.subject,
                                               chain: chainDigests, crls: revocation.crls, ocsp: revocation.ocsp,
                                               timeStamps: tokens, digestAlgorithm: validation.digestAlgorithm))
         }
-        let documentStamps = result.documentTimeStamps.map { tokenRecord($0, source: "file", file: nil, covers: "document") }
+        let documentStamps = result.documentTimeStamps.map { tokenRecord($0, source: "file", covers: "document") }
         let verdict = result.verdict
         var record = DocumentRecord(kind: result.group.kind.rawValue, signatures: signatures, documentTimeStamps: documentStamps,
                                     packIndication: verdict?.indication.rawValue, packSubIndication: verdict?.subIndication?.rawValue)

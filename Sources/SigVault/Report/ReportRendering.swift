@@ -23,6 +23,7 @@ extension VerifyReport {
                 : "UNSIGNED"
             lines.append("\(verdict)  \(document.path)")
             if let poe = document.proofOfExistence { lines.append("    proven to exist at \(poe)") }
+            if let reason = document.reason, !document.signed { lines.append("    note: \(reason)") }
             for signature in document.signatures {
                 let sub = signature.subIndication.map { "/\($0)" } ?? ""
                 lines.append("    signature \(signature.file) #\(signature.signerIndex): \(signature.indication)\(sub)")
@@ -32,12 +33,13 @@ extension VerifyReport {
                 }
                 if let best = signature.bestSignatureTime { lines.append("      best signature time: \(best)") }
                 for stamp in signature.timeStamps {
-                    lines.append("      time-stamp over the \(stamp.covers) at \(stamp.genTime): \(stamp.valid ? "valid" : "no proof")\(stamp.used ? " (proves the signature)" : "") — \(stamp.reason)")
+                    let origin = stamp.file.map { " in \($0)" } ?? " (CAdES attribute)"
+                    lines.append("      time-stamp\(origin) over the \(stamp.covers) at \(stamp.genTime): \(stamp.valid ? "valid" : "no proof")\(stamp.used ? ", proves the signature" : "") — \(stamp.reason)")
                 }
                 lines.append("      \(signature.reason)")
             }
             for stamp in document.documentTimeStamps {
-                lines.append("    time-stamp over the document at \(stamp.genTime): \(stamp.valid ? "valid" : "no proof") — \(stamp.reason)")
+                lines.append("    time-stamp\(stamp.file.map { " in \($0)" } ?? "") over the document at \(stamp.genTime): \(stamp.valid ? "valid, proves the document existed (not the signature)" : "no proof") — \(stamp.reason)")
             }
         }
         lines.append("")

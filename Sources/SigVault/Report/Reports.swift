@@ -136,6 +136,8 @@ public struct SignatureReport: Codable, Sendable {
 }
 
 public struct TimeStampReport: Codable, Sendable {
+    /// The token's file, or null for a CAdES signature time-stamp inside the CMS.
+    public var file: String?
     public var covers: String
     public var genTime: String
     public var tsa: String?
@@ -146,6 +148,7 @@ public struct TimeStampReport: Codable, Sendable {
 
     public func encode(to encoder: Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(file, forKey: .file)
         try container.encode(covers, forKey: .covers)
         try container.encode(genTime, forKey: .genTime)
         try container.encode(tsa, forKey: .tsa)
@@ -191,6 +194,7 @@ extension SignatureReport {
 
 extension TimeStampReport {
     init(_ validation: TimeStampValidation, used: Bool) {
+        file = validation.origin
         covers = validation.covered.rawValue
         genTime = ISOTime.format(validation.genTime)
         tsa = validation.tsaSubject

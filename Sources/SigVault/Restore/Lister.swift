@@ -32,7 +32,7 @@ public struct Lister {
             guard case .member(let member)? = try? ManifestLine.decode(line), member.role == .document,
                   let path = member.archivePath else { return }
             let record = member.document
-            let times = (record?.signatures ?? []).flatMap { $0.timeStamps }.compactMap { $0.genTime }.sorted()
+            let times = (record?.signatures ?? []).flatMap { $0.timeStamps }.filter { $0.valid != false }.compactMap { $0.genTime }.sorted()
             documents.append(ListedDocument(
                 path: ArchivePath.escaped(path.droppingPrefix(ArchiveLayout.dataPrefix).bytes), signed: (record?.kind ?? "unsigned") != "unsigned",
                 size: member.size, sha256: member.sha256, signers: (record?.signatures ?? []).compactMap(\.signer),
