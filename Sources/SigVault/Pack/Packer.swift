@@ -128,16 +128,17 @@ public struct Packer {
             try writer.beginMember(path: path, kind: kind, mode: mode, modificationTime: mtime)
             let hasher = Hasher(.sha256)
             let size = try fill(writer, hasher)
-            let placement = try writer.endMember()
             let digest = hasher.finalize()
             var member = ManifestMember(path: path, role: role, size: size, sha256: Hex.encode(digest))
             decorate(&member)
             let (lineOffset, lineLength, lineHash) = try appendLine(.member(member))
-            try writer.record(MemberRecord(
-                pathSHA256: Hasher.digest(path.bytes), firstFrame: placement.firstFrame, frameCount: placement.frameCount,
-                streamOffset: placement.streamOffset, dataOffset: placement.dataOffset, contentSize: UInt64(size),
-                contentSHA256: digest, compressedSHA256: placement.compressedSHA256,
-                manifestLineOffset: lineOffset, manifestLineLength: lineLength, manifestLineSHA256: lineHash))
+            try writer.endMember { placement in
+                try writer.record(MemberRecord(
+                    pathSHA256: Hasher.digest(path.bytes), firstFrame: placement.firstFrame, frameCount: placement.frameCount,
+                    streamOffset: placement.streamOffset, dataOffset: placement.dataOffset, contentSize: UInt64(size),
+                    contentSHA256: digest, compressedSHA256: placement.compressedSHA256,
+                    manifestLineOffset: lineOffset, manifestLineLength: lineLength, manifestLineSHA256: lineHash))
+            }
             summary.members += 1
         }
         func storeBytes(_ path: ArchivePath, _ role: MemberRole, _ bytes: [UInt8], decorate: (inout ManifestMember) -> Void = { _ in }) throws {
@@ -212,7 +213,7 @@ public struct Packer {
         let manifestSize = Int64(manifest.size)
         try writer.beginMember(path: manifestPath, kind: .regularFile(size: manifestSize), mode: 0o644, modificationTime: now)
         try manifest.readAll { chunk in try chunk.withUnsafeBytes { try writer.writeMemberData($0) } }
-        let placement = try writer.endMember()
+        let placement = try writer.endMemberAndWait()
         let manifestDigest = manifestHasher.finalize()
         try writer.record(MemberRecord(
             pathSHA256: Hasher.digest(manifestPath.bytes), firstFrame: placement.firstFrame, frameCount: placement.frameCount,
