@@ -8,17 +8,19 @@ work="$here/demo-work"
 rm -rf "$work" && mkdir -p "$work"
 cd "$here/Fixtures"
 pki=pki
+# A fixed "now", years after the signer's certificate expired, so the demo never depends on the clock.
+at=2030-01-01T00:00:00Z
 step() { printf '\n\033[1m== %s\033[0m\n$ %s\n' "$1" "$2"; }
 
-step "1. pack the demo documents" "sigvault pack cases/demo --trust pki/root.pem --certs pki/certs --crls pki/crl/current --ocsp pki/ocsp -o demo.svz"
-"$sigvault" pack cases/demo --trust $pki/root.pem --certs $pki/certs --crls $pki/crl/current --ocsp $pki/ocsp -o "$work/demo.svz"
+step "1. pack the demo documents" "sigvault pack cases/demo --trust pki/root.pem --certs pki/certs --crls pki/crl/current --ocsp pki/ocsp --at $at -o demo.svz"
+"$sigvault" pack cases/demo --trust $pki/root.pem --certs $pki/certs --crls $pki/crl/current --ocsp $pki/ocsp --at $at -o "$work/demo.svz"
 echo "(exit $?)"
 
-step "2. verify it today (the signer's certificate expired in 2024)" "sigvault verify demo.svz --trust pki/root.pem"
-"$sigvault" verify "$work/demo.svz" --trust $pki/root.pem
+step "2. verify it in 2030 (the signer's certificate expired in 2024; the time-stamps prove the signatures existed before)" "sigvault verify demo.svz --trust pki/root.pem --at $at"
+"$sigvault" verify "$work/demo.svz" --trust $pki/root.pem --at $at
 echo "(exit $?)"
 
-step "3. tamper a copy (flip one byte in the middle) and verify again" "sigvault verify tampered.svz --trust pki/root.pem"
+step "3. tamper a copy (flip one byte a third of the way in) and verify again" "sigvault verify tampered.svz --trust pki/root.pem --at $at"
 cp "$work/demo.svz" "$work/tampered.svz"
 size=$(stat -c %s "$work/tampered.svz")
 python3 - "$work/tampered.svz" $((size / 3)) <<'PY'
@@ -27,7 +29,7 @@ path, offset = sys.argv[1], int(sys.argv[2])
 with open(path, "r+b") as f:
     f.seek(offset); b = f.read(1); f.seek(offset); f.write(bytes([b[0] ^ 0x40]))
 PY
-"$sigvault" verify "$work/tampered.svz" --trust $pki/root.pem | head -12
+"$sigvault" verify "$work/tampered.svz" --trust $pki/root.pem --at $at | head -8
 echo "(exit ${PIPESTATUS[0]})"
 
 step "4. list, then restore one document with its evidence" "sigvault restore demo.svz --to restored cases/demo/<document>"
