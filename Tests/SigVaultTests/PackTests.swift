@@ -141,3 +141,29 @@ enum ToolHash {
         return String(result?.stdout.prefix(64) ?? "")
     }
 }
+
+/// Exit code 3: an unreadable source is reported and the rest archived. Runs pack as `nobody`,
+/// since root reads everything.
+@Suite struct UnreadableSourceTests {
+    @Test(.enabled(if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv")))
+    func unreadableFileIsReportedAndTheRestArchived() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        #expect(chmod(directory, 0o777) == 0)
+        let source = directory + "/src"
+        try FileManager.default.createDirectory(atPath: source, withIntermediateDirectories: true)
+        try Data("readable".utf8).write(to: URL(fileURLWithPath: source + "/ok.txt"))
+        try Data("secret".utf8).write(to: URL(fileURLWithPath: source + "/locked.txt"))
+        #expect(chmod(source + "/locked.txt", 0) == 0)
+        let archive = directory + "/a.svz"
+        let result = try Harness.run("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", Harness.binary,
+                                                          "pack", "src", "-o", archive, "--at", Harness.verifyTime], cwd: directory)
+        #expect(result.exitCode == 3, "\(result.stderr)")
+        #expect(result.stderr.contains("src/locked.txt: cannot open"))
+        let listing = try Harness.run("/usr/bin/tar", ["--zstd", "-tf", archive])
+        #expect(listing.stdout.contains("data/src/ok.txt"))
+        #expect(!listing.stdout.contains("locked.txt"))
+        let verify = try Harness.sigvault(["verify", archive, "--at", Harness.verifyTime])
+        #expect(verify.exitCode == 0)
+    }
+}

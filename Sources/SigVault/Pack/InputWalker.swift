@@ -53,6 +53,14 @@ struct InputWalker {
         case S_IFREG:
             let name = ArchivePath(bytes: relative)
             guard !relative.isEmpty else { return }
+            // Find unreadable files now, so they are reported once and left out of the analysis.
+            let probe = POSIX.withPath(path) { open($0, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) }
+            guard probe >= 0 else {
+                warnings.append("\(display): cannot open: \(POSIX.errorText); not archived")
+                unreadable = true
+                return
+            }
+            close(probe)
             found[name] = InputFile(relativePath: name, filesystemPath: path, kind: .regular(size: Int64(info.st_size)),
                                     mode: UInt32(info.st_mode & 0o7777), modificationTime: Int64(info.st_mtim.tv_sec))
         case S_IFLNK:
