@@ -193,6 +193,29 @@ final class ArchiveReader: @unchecked Sendable {
         return member
     }
 
+    /// Streams the manifest once and hands each member line to `body` with its index record (line
+    /// i+1 describes member i), checking each line against the SHA-256 the index holds for it.
+    /// Cheaper than `manifestLine(of:)` when most members are wanted.
+    func forEachManifestMember(_ body: (Int, MemberRecord, ManifestMember) throws -> Void) throws {
+        var lineNumber = 0
+        let digest = try forEachManifestLine { line in
+            defer { lineNumber += 1 }
+            let memberIndex = lineNumber - 1
+            guard memberIndex >= 0, memberIndex < members.count - 1 else { return }
+            let record = members[memberIndex]
+            guard Hasher.digest(line) == record.manifestLineSHA256 else {
+                throw SigVaultError(.integrityOrFailed, "\(path): manifest line \(lineNumber + 1) does not match its SHA-256 in the index")
+            }
+            guard case .member(let member) = try ManifestLine.decode(line) else {
+                throw SigVaultError(.invalidInput, "\(path): manifest line \(lineNumber + 1) is not a member line")
+            }
+            try body(memberIndex, record, member)
+        }
+        if let trailer, trailer.manifestSHA256 != digest {
+            throw SigVaultError(.integrityOrFailed, "\(path): the manifest does not match its SHA-256 in the trailer")
+        }
+    }
+
     /// Streams the manifest's lines in order (the manifest is checked against the trailer after).
     func forEachManifestLine(_ body: ([UInt8]) throws -> Void) throws -> [UInt8] {
         guard let manifest = manifestRecord else { throw SigVaultError(.invalidInput, "\(path): \(layoutProblem ?? "no manifest")") }

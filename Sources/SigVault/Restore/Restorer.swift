@@ -48,8 +48,7 @@ public struct Restorer {
         // Which documents: named ones through the index alone, or all through the manifest.
         var selected: [(ArchivePath, MemberRecord, ManifestMember)] = []
         if options.documents.isEmpty {
-            for record in reader.members.dropLast() {
-                let member = try reader.manifestLine(of: record)
+            try reader.forEachManifestMember { _, record, member in
                 if member.role == .document, let path = member.archivePath { selected.append((path, record, member)) }
             }
         } else {

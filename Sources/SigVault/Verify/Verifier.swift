@@ -76,8 +76,8 @@ public struct Verifier {
         var summary = VerifyReport.Summary()
         summary.members = scan.entries.count
         let anchors = try MaterialLoader.anchors(options.trust)
-        if reader.layoutProblem == nil {
-            let results = try validate(reader: reader, anchors: anchors)
+        if reader.layoutProblem == nil, fingerprint != nil {
+            let results = (try? validate(reader: reader, anchors: anchors)) ?? []
             for result in results {
                 documents.append(DocumentReport(result))
                 summary.documents += 1
@@ -364,13 +364,9 @@ public struct Verifier {
         let pool = EvidencePool()
         var dataNames: [ArchivePath] = []
         var records: [ArchivePath: MemberRecord] = [:]
-        var scratch: ArchiveSource?
-        _ = scratch
         // Evidence members go into the pool; data members are grouped as pack grouped them.
-        for record in reader.members.dropLast() {
-            let member: ManifestMember
-            do { member = try reader.manifestLine(of: record) } catch { continue }
-            guard let path = member.archivePath else { continue }
+        try reader.forEachManifestMember { _, record, member in
+            guard let path = member.archivePath else { return }
             records[path] = record
             switch member.role {
             case .certificate:
@@ -382,11 +378,10 @@ public struct Verifier {
             case .document, .signature, .timeStamp:
                 dataNames.append(path.droppingPrefix(ArchiveLayout.dataPrefix))
             case .symbolicLink, .verifyGuide:
-                continue
+                return
             }
         }
         let source = try ArchiveSource(reader: reader, records: records)
-        scratch = source
         let groups = DocumentAnalyzer.group(dataNames) { name in
             guard let bytes = try? source.bytes(of: name) else { return nil }
             return try? SignedData(bytes: bytes)
