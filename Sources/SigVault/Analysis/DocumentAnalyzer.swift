@@ -131,7 +131,7 @@ struct DocumentAnalyzer {
                 continue
             }
             guard let content = try? source.content(of: covered) else { continue }
-            if group.signatureFiles.contains(covered) && covered != group.document {
+            if group.signatureFiles.contains(covered) {  // for .p7m the document is the signature file
                 fileTokens[covered, default: []].append(TimeStampCandidate(token: token, covered: .signatureFile, data: content, origin: origin))
             } else {
                 documentTokens.append(TimeStampCandidate(token: token, covered: .document, data: content, origin: origin))
