@@ -1,0 +1,203 @@
+#!/usr/bin/env bash
+# The benchmark behind `make bench` (docs/PERFORMANCE.md): one deterministic ~1.3 GB corpus, then, on the
+# same data, sigvault pack / verify / restore-one against tar|zstd, zstd -dc|openssl dgst and a full
+# decompression, with a PASS/MISS table and one TSV line appended to bench-work/results.tsv.
+#
+#   ./scripts/bench.sh path/to/release/sigvault
+#
+# The corpus lives in bench-work/corpus and is kept for the next run; it is regenerated only when it or
+# its stamp is missing (delete bench-work/ to force it). The page cache is not dropped (that needs root
+# and would disturb whatever else runs on the machine), so every measured command runs twice and the
+# second (warm-cache) run is reported.
+set -euo pipefail
+
+if [ $# -ne 1 ]; then
+    echo "usage: $0 path/to/release/sigvault" >&2
+    exit 64
+fi
+sigvault=$(realpath "$1")
+[ -x "$sigvault" ] || { echo "bench: $sigvault is not an executable" >&2; exit 66; }
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+work="$here/bench-work"
+corpus="$work/corpus"
+stamp="$work/corpus.stamp"
+AT=2026-06-01T00:00:00Z
+GENERATOR_VERSION=1
+mkdir -p "$work"
+cd "$work"
+
+# --- tools -------------------------------------------------------------------------------------------
+need=()
+[ -x /usr/bin/time ] || need+=(time)
+command -v zstd >/dev/null || need+=(zstd)
+command -v openssl >/dev/null || need+=(openssl)
+command -v python3 >/dev/null || need+=(python3)
+if [ ${#need[@]} -gt 0 ]; then
+    sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
+    echo "bench: installing ${need[*]}"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+# --- corpus ------------------------------------------------------------------------------------------
+# 20,000 small files of 1-64 KiB (even-numbered: words from a fixed list; odd: random bytes) in 100
+# folders, 10 random files of 10-50 MB, one 200 MB text-like file and one 200 MB random file.
+# Seeded Python PRNG, fixed mtimes: the same bytes and metadata on every machine.
+if [ ! -f "$stamp" ] || [ ! -d "$corpus" ] || [ "$(head -1 "$stamp")" != "generator $GENERATOR_VERSION" ]; then
+    echo "bench: generating the corpus in $corpus (about 1.3 GB, one minute or two)"
+    rm -rf "$corpus" "$corpus.tmp" "$stamp"
+    python3 - "$corpus.tmp" <<'PY'
+import os, random, sys
+
+root = sys.argv[1]
+rng = random.Random(20260601)
+MTIME = 1767225600  # 2026-01-01T00:00:00Z
+WORDS = """the of and to in is that for it as with was on be by at this have from or one had not but what all
+were when we there can an your which their said if do will each about how up out them then she many some so
+these would other into has more her two like him see time could no make than first been its who now people
+my made over did down only way find use may water long little very after words called just where most know
+get through back much before go good new write our used me man too any day same right look think also around
+another came come work three word must because does part even place well such here take why things help put
+years different away again off went old number great tell men say small every found still between name
+should home big give air line set own under read last never us left end along while might next sound below
+saw something thought both few those always looked show large often together asked house world going want
+school important until form food keep children feet land side without boy once animals life enough took
+sometimes four head above kind began almost live page got earth need far hand high year mother light parts
+country father let night following picture being study second eyes soon times story boys since white days
+ever paper hard near sentence better best across during today others however sure means knew try told young
+miles sun ways thing whole hear example heard several change answer room sea against top turned learn point
+city play toward five using himself usually contract invoice signed clause party agreement payment""".split()
+
+def text(n):
+    """n bytes of lines of words from the fixed list."""
+    out, size = [], 0
+    while size < n:
+        line = " ".join(rng.choices(WORDS, k=rng.randint(6, 18))) + ".\n"
+        out.append(line)
+        size += len(line)
+    return "".join(out).encode()[:n]
+
+def write(path, n, kind):
+    with open(path, "wb") as f:
+        left = n
+        while left:
+            chunk = min(left, 1 << 20)
+            f.write(text(chunk) if kind == "text" else rng.randbytes(chunk))
+            left -= chunk
+    os.utime(path, (MTIME, MTIME))
+
+os.makedirs(root)
+for d in range(100):
+    folder = os.path.join(root, "small", "d%03d" % d)
+    os.makedirs(folder)
+    for i in range(200):
+        n = d * 200 + i
+        kind = "text" if n % 2 == 0 else "random"
+        write(os.path.join(folder, "f%05d.%s" % (n, "txt" if kind == "text" else "bin")), rng.randint(1024, 65536), kind)
+os.makedirs(os.path.join(root, "large"))
+for i in range(10):
+    write(os.path.join(root, "large", "random%02d.bin" % i), rng.randint(10_000_000, 50_000_000), "random")
+os.makedirs(os.path.join(root, "huge"))
+write(os.path.join(root, "huge", "text-200MB.txt"), 200_000_000, "text")
+write(os.path.join(root, "huge", "random-200MB.bin"), 200_000_000, "random")
+for dirpath, dirnames, _ in os.walk(root, topdown=False):
+    os.utime(dirpath, (MTIME, MTIME))
+PY
+    mv "$corpus.tmp" "$corpus"
+    files=$(find "$corpus" -type f | wc -l)
+    bytes=$(find "$corpus" -type f -printf '%s\n' | awk '{s += $1} END {printf "%d", s}')
+    printf 'generator %s\nfiles %s\nbytes %s\n' "$GENERATOR_VERSION" "$files" "$bytes" > "$stamp"
+else
+    echo "bench: reusing the corpus in $corpus"
+fi
+corpus_files=$(sed -n 's/^files //p' "$stamp")
+corpus_bytes=$(sed -n 's/^bytes //p' "$stamp")
+corpus_mb=$(awk -v b="$corpus_bytes" 'BEGIN {printf "%.1f", b / 1e6}')
+
+# --- measuring ---------------------------------------------------------------------------------------
+# measure NAME PREPARE COMMAND...: runs PREPARE then COMMAND twice; keeps the second run's wall time
+# (nanosecond clock around /usr/bin/time), peak RSS (/usr/bin/time %M, KiB; for a pipeline run through
+# bash it is the largest of its processes) and exit code; stdout and stderr go to NAME.out / NAME.err.
+declare -A SEC RSS RC
+measure() {
+    local name=$1 prepare=$2; shift 2
+    local run start end rc
+    for run in 1 2; do
+        $prepare
+        rc=0
+        start=$(date +%s%N)
+        /usr/bin/time -f '%e %M' -o "$work/$name.time" "$@" >"$work/$name.out" 2>"$work/$name.err" || rc=$?
+        end=$(date +%s%N)
+    done
+    SEC[$name]=$(awk -v a="$start" -v b="$end" 'BEGIN {printf "%.3f", (b - a) / 1e9}')
+    RSS[$name]=$(tail -1 "$work/$name.time" | awk '{print $2}')
+    RC[$name]=$rc
+    printf '  %-14s %8s s  peak RSS %7.1f MiB  exit %s\n' "$name" "${SEC[$name]}" "$(awk -v k="${RSS[$name]}" 'BEGIN {print k / 1024}')" "$rc"
+}
+nothing() { :; }
+clean_archive() { rm -f "$work/corpus.svz"; }
+clean_tarzst() { rm -f "$work/corpus.tar.zst"; }
+clean_restored() { rm -rf "$work/restored"; }
+mbps() { awk -v b="$corpus_bytes" -v s="$1" 'BEGIN {printf "%.1f", b / 1e6 / s}'; }
+mib() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }
+
+commit=$(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo unknown)
+dirty=$(git -C "$here" status --porcelain --untracked-files=no -- Sources Package.swift 2>/dev/null | wc -l)
+echo "bench: $("$sigvault" --version 2>/dev/null || echo sigvault) at commit $commit$([ "$dirty" = 0 ] || echo " (+ uncommitted changes in Sources/)")"
+echo "bench: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "bench: corpus $corpus_files files, $corpus_mb MB; every figure is the second (warm-cache) of two runs"
+
+echo "(a) pack"
+measure pack clean_archive "$sigvault" pack corpus -o corpus.svz --at "$AT"
+measure tar_zstd clean_tarzst bash -o pipefail -c 'tar -cf - corpus | zstd -q -3 -T0 > corpus.tar.zst'
+echo "(b) verify"
+measure verify nothing "$sigvault" verify corpus.svz --at "$AT"
+measure zstd_dgst nothing bash -o pipefail -c 'zstd -q -dc corpus.tar.zst | openssl dgst -sha256'
+echo "(c) restore one small document"
+doc=$("$sigvault" list corpus.svz --json | python3 -c '
+import json, sys
+paths = [d["path"] for d in json.load(sys.stdin)["documents"]]
+want = "corpus/small/d042/f08420.txt"
+print(want if want in paths else sorted(p for p in paths if "/small/" in p)[0])')
+doc_size=$(stat -c %s "$work/$doc")
+measure restore_one clean_restored "$sigvault" restore corpus.svz --to restored "$doc"
+measure zstd_full nothing bash -c 'zstd -q -dc corpus.svz > /dev/null'
+cmp -s "$work/restored/$doc" "$work/$doc" && restored_ok=yes || restored_ok=NO
+
+# --- results -----------------------------------------------------------------------------------------
+archive_bytes=$(stat -c %s corpus.svz)
+tarzst_bytes=$(stat -c %s corpus.tar.zst)
+pack_mbps=$(mbps "${SEC[pack]}");  tar_mbps=$(mbps "${SEC[tar_zstd]}")
+verify_mbps=$(mbps "${SEC[verify]}"); dgst_mbps=$(mbps "${SEC[zstd_dgst]}")
+restore_pct=$(awk -v a="${SEC[restore_one]}" -v b="${SEC[zstd_full]}" 'BEGIN {printf "%.2f", 100 * a / b}')
+size_pct=$(awk -v a="$archive_bytes" -v b="$tarzst_bytes" 'BEGIN {printf "%.1f", 100 * a / b}')
+peak_kib=$(printf '%s\n' "${RSS[pack]}" "${RSS[verify]}" "${RSS[restore_one]}" | sort -n | tail -1)
+verdict() { if awk "BEGIN {exit !($1)}"; then echo PASS; else echo MISS; fi; }
+pack_v=$(verdict "${SEC[pack]} <= ${SEC[tar_zstd]}")
+verify_v=$(verdict "${SEC[verify]} <= ${SEC[zstd_dgst]}")
+restore_v=$(verdict "$restore_pct < 5")
+memory_v=$(verdict "$peak_kib < 100 * 1024")
+
+echo
+printf '%-34s %-36s %-44s %s\n' "measure" "sigvault" "baseline / target" "result"
+printf '%-34s %-36s %-44s %s\n' "pack throughput (a)" "${SEC[pack]} s = $pack_mbps MB/s" "tar|zstd -3 -T0: ${SEC[tar_zstd]} s = $tar_mbps MB/s" "$pack_v"
+printf '%-34s %-36s %-44s %s\n' "verify throughput (b)" "${SEC[verify]} s = $verify_mbps MB/s" "zstd -dc|openssl dgst: ${SEC[zstd_dgst]} s = $dgst_mbps MB/s" "$verify_v"
+printf '%-34s %-36s %-44s %s\n' "restore one document (c)" "${SEC[restore_one]} s = $restore_pct % of full" "zstd -dc archive: ${SEC[zstd_full]} s; < 5 %" "$restore_v"
+printf '%-34s %-36s %-44s %s\n' "peak RSS pack / verify / restore" "$(mib "${RSS[pack]}") / $(mib "${RSS[verify]}") / $(mib "${RSS[restore_one]}") MiB" "< 100 MiB" "$memory_v"
+printf '%-34s %-36s %-44s %s\n' "archive size (d)" "$archive_bytes B = $size_pct % of tar.zst" "tar.zst: $tarzst_bytes B" "(info)"
+echo
+echo "corpus $corpus_bytes B in $corpus_files files; restored document: $doc ($doc_size B, byte-identical: $restored_ok)"
+echo "exit codes: pack ${RC[pack]}, verify ${RC[verify]}, restore ${RC[restore_one]}; baselines ${RC[tar_zstd]} ${RC[zstd_dgst]} ${RC[zstd_full]}"
+for name in pack verify restore_one; do
+    if [ -s "$work/$name.err" ]; then
+        echo "sigvault $name wrote $(wc -l < "$work/$name.err") line(s) on stderr (bench-work/$name.err), first ones:"
+        head -5 "$work/$name.err" | sed 's/^/    /'
+    fi
+done
+
+results="$work/results.tsv"
+columns="date	commit	dirty_sources	cores	loadavg1	corpus_bytes	corpus_files	pack_s	pack_MBps	pack_rss_KiB	pack_rc	tarzstd_s	tarzstd_MBps	verify_s	verify_MBps	verify_rss_KiB	verify_rc	zstddgst_s	zstddgst_MBps	restore_one_s	restore_one_rss_KiB	restore_one_rc	zstd_full_s	restore_pct	archive_bytes	tarzst_bytes	size_pct	pack	verify	restore	memory"
+[ -s "$results" ] || echo "$columns" > "$results"
+printf '%s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)	$commit	$dirty	$(nproc)	$(cut -d' ' -f1 /proc/loadavg)	$corpus_bytes	$corpus_files	${SEC[pack]}	$pack_mbps	${RSS[pack]}	${RC[pack]}	${SEC[tar_zstd]}	$tar_mbps	${SEC[verify]}	$verify_mbps	${RSS[verify]}	${RC[verify]}	${SEC[zstd_dgst]}	$dgst_mbps	${SEC[restore_one]}	${RSS[restore_one]}	${RC[restore_one]}	${SEC[zstd_full]}	$restore_pct	$archive_bytes	$tarzst_bytes	$size_pct	$pack_v	$verify_v	$restore_v	$memory_v" >> "$results"
+echo "results appended to $results"
