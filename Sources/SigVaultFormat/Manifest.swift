@@ -9,9 +9,14 @@ public enum ManifestLine: Sendable {
     case end(ManifestEnd)
 
     public static func decode(_ line: [UInt8]) throws -> ManifestLine {
+        try decode(line, with: JSONDecoder())
+    }
+
+    /// Decodes with a caller's decoder; member lines, by far the most, are decoded once.
+    public static func decode(_ line: [UInt8], with decoder: JSONDecoder) throws -> ManifestLine {
         struct Probe: Decodable { let type: String }
-        let decoder = JSONDecoder()
         let data = Data(line)
+        if let member = try? decoder.decode(ManifestMember.self, from: data), member.type == "member" { return .member(member) }
         let probe = try decoder.decode(Probe.self, from: data)
         switch probe.type {
         case "header": return .header(try decoder.decode(ManifestHeader.self, from: data))
@@ -25,6 +30,11 @@ public enum ManifestLine: Sendable {
     public func encoded() throws -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return try encoded(with: encoder)
+    }
+
+    /// As `encoded()`, with a caller's encoder (set to sorted keys) reused across lines.
+    public func encoded(with encoder: JSONEncoder) throws -> [UInt8] {
         switch self {
         case .header(let value): return Array(try encoder.encode(value))
         case .member(let value): return Array(try encoder.encode(value))

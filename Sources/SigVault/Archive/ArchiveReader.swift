@@ -100,11 +100,12 @@ final class ArchiveReader: @unchecked Sendable {
 
     /// Streams one member through libarchive, checking its frames, its tar name and its size, and
     /// passing at most `record.contentSize` content bytes to `consumer`.
-    func extract(_ record: MemberRecord, consumer: (UnsafeRawBufferPointer) throws -> Void) throws -> ExtractedMember {
+    func extract(_ record: MemberRecord, decompressor: ZstdFrameDecompressor? = nil,
+                 consumer: (UnsafeRawBufferPointer) throws -> Void) throws -> ExtractedMember {
         guard record.firstFrame + record.frameCount <= UInt64(frames.count) else {
             throw SigVaultError(.invalidInput, "\(path): index member points past the frame table")
         }
-        let decompressor = ZstdFrameDecompressor(maximumContentSize: ArchiveReader.maximumFrameContent)
+        let decompressor = decompressor ?? ZstdFrameDecompressor(maximumContentSize: ArchiveReader.maximumFrameContent)
         let compressedHasher = Hasher(.sha256)
         var next = Int(record.firstFrame)
         let end = Int(record.firstFrame + record.frameCount)

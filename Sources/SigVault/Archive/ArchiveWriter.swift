@@ -8,24 +8,36 @@ import SigVaultFormat
 /// boundaries (and every `frameSize` bytes inside large members), then the index and trailer
 /// skippable frames.
 ///
-/// Frames are compressed on a pool of threads while the caller reads and hashes the next files;
-/// they are written in order, and each member's index record is completed when its last frame is
-/// written. Index records are spilled to scratch files, and at most `maximumFramesInFlight` frames
-/// are held in memory, so memory does not grow with the number or size of members.
-final class ArchiveWriter {
+/// Three kinds of thread share the work: the caller reads, hashes and frames files; a pool
+/// compresses frames; one serial writer waits for frames in order, writes them, hashes the
+/// compressed bytes and completes each member's index record when its last frame is out. At most
+/// `maximumFramesInFlight` frames are held in memory and index records are spilled to scratch
+/// files, so memory does not grow with the number or size of members.
+final class ArchiveWriter: @unchecked Sendable {
     static let frameSize = 1 << 20
-    static let maximumFramesInFlight = 6
+    static let maximumFramesInFlight = 8
 
     private let output: AtomicOutputFile
     private let compressionLevel: Int32
     private var tar: TarWriter!
     private var pending: [UInt8] = []
-    private var compressedOffset: UInt64 = 0
     private var streamOffset: UInt64 = 0
     private var frameCount: UInt64 = 0
+
+    // Touched only on `writerQueue`.
+    private var compressedOffset: UInt64 = 0
     private let frameSpill: SpillFile
     private let memberSpill: SpillFile
     private(set) var memberCount: UInt64 = 0
+
+    private let pool = DispatchQueue(label: "sigvault.compress", attributes: .concurrent)
+    private let writerQueue = DispatchQueue(label: "sigvault.write")
+    private let slots = DispatchSemaphore(value: ArchiveWriter.maximumFramesInFlight)
+    private let compressors = CompressorPool()
+    private let errorLock = NSLock()
+    private var writeError: Error?
+    private var current: OpenMember?
+    private var memberBytes: UInt64 = 0
 
     /// A frame being compressed on the pool.
     private final class FrameJob: @unchecked Sendable {
@@ -33,44 +45,29 @@ final class ArchiveWriter {
         var frame: [UInt8] = []
         var error: Error?
         let done = DispatchSemaphore(value: 0)
-        let member: OpenMember?
-        init(input: [UInt8], member: OpenMember?) {
-            self.input = input
-            self.member = member
-        }
+        init(input: [UInt8]) { self.input = input }
     }
 
-    /// A member whose frames are not all written yet.
-    final class OpenMember {
+    /// A member whose frames are not all written yet (state owned by the writer queue).
+    final class OpenMember: @unchecked Sendable {
         let firstFrame: UInt64
         let streamOffset: UInt64
-        var dataOffset: UInt64 = 0
-        var frameCount: UInt64 = 0
-        var framesWritten: UInt64 = 0
-        var ended = false
         var compressedOffset: UInt64?
         var compressedLength: UInt64 = 0
+        var framesWritten: UInt64 = 0
         let compressedHasher = Hasher(.sha256)
-        /// Called once the last frame is written, with the finished placement.
-        var completion: ((Placement) throws -> Void)?
         init(firstFrame: UInt64, streamOffset: UInt64) {
             self.firstFrame = firstFrame
             self.streamOffset = streamOffset
         }
     }
 
-    private var inFlight: [FrameJob] = []
-    private let pool = DispatchQueue(label: "sigvault.compress", attributes: .concurrent)
-    private let compressors = CompressorPool()
-    private var current: OpenMember?
-    private var memberBytes: UInt64 = 0
-
     init(output: AtomicOutputFile, scratchDirectory: String, compressionLevel: Int32) throws {
         self.output = output
         self.compressionLevel = compressionLevel
         self.frameSpill = try SpillFile(directory: scratchDirectory, name: "sigvault-frames")
         self.memberSpill = try SpillFile(directory: scratchDirectory, name: "sigvault-members")
-        pending.reserveCapacity(ArchiveWriter.frameSize * 2)
+        pending.reserveCapacity(ArchiveWriter.frameSize)
         self.tar = try TarWriter { [unowned self] bytes in
             self.pending.append(contentsOf: bytes)
             self.memberBytes += UInt64(bytes.count)
@@ -78,11 +75,31 @@ final class ArchiveWriter {
         }
     }
 
+    private func pendingError() -> Error? {
+        errorLock.lock()
+        defer { errorLock.unlock() }
+        return writeError
+    }
+
+    private func fail(_ error: Error) {
+        errorLock.lock()
+        if writeError == nil { writeError = error }
+        errorLock.unlock()
+    }
+
     private func submitFrame(count: Int) throws {
         guard count > 0 else { return }
-        let job = FrameJob(input: Array(pending[0..<count]), member: current)
-        pending.removeFirst(count)
-        current?.frameCount += 1
+        slots.wait()
+        if let error = pendingError() {
+            slots.signal()
+            throw error
+        }
+        let job = FrameJob(input: Array(pending[0..<count]))
+        if count == pending.count {
+            pending.removeAll(keepingCapacity: true)
+        } else {
+            pending.removeFirst(count)
+        }
         frameCount += 1
         streamOffset += UInt64(count)
         let level = compressionLevel
@@ -97,40 +114,38 @@ final class ArchiveWriter {
             }
             job.done.signal()
         }
-        inFlight.append(job)
-        while inFlight.count > ArchiveWriter.maximumFramesInFlight { try writeOldestFrame() }
+        let member = current
+        writerQueue.async { [self] in
+            job.done.wait()
+            defer { slots.signal() }
+            guard pendingError() == nil else { return }
+            do {
+                if let error = job.error { throw error }
+                try write(job, member: member)
+            } catch {
+                fail(error)
+            }
+        }
     }
 
-    /// Waits for the oldest frame, writes it, records it, and completes its member if it was the last.
-    private func writeOldestFrame() throws {
-        let job = inFlight.removeFirst()
-        job.done.wait()
-        if let error = job.error { throw error }
+    /// On the writer queue: writes a compressed frame and records it.
+    private func write(_ job: FrameJob, member: OpenMember?) throws {
         try output.write(job.frame)
         var record: [UInt8] = []
         ArchiveIndexLayout.encode(FrameRecord(compressedOffset: compressedOffset, compressedLength: UInt64(job.frame.count),
                                               uncompressedLength: UInt64(job.input.count)), into: &record)
         try frameSpill.append(record)
-        if let member = job.member {
+        if let member {
             if member.compressedOffset == nil { member.compressedOffset = compressedOffset }
             member.compressedLength += UInt64(job.frame.count)
             member.compressedHasher.update(job.frame)
             member.framesWritten += 1
-            try completeIfDone(member)
         }
         compressedOffset += UInt64(job.frame.count)
     }
 
-    private func completeIfDone(_ member: OpenMember) throws {
-        guard member.ended, member.framesWritten == member.frameCount, let completion = member.completion else { return }
-        member.completion = nil
-        try completion(Placement(firstFrame: member.firstFrame, frameCount: member.frameCount, streamOffset: member.streamOffset,
-                                 dataOffset: member.dataOffset, compressedOffset: member.compressedOffset ?? compressedOffset,
-                                 compressedLength: member.compressedLength, compressedSHA256: member.compressedHasher.finalize()))
-    }
-
     /// Where a finished member sits.
-    struct Placement {
+    struct Placement: Sendable {
         var firstFrame: UInt64
         var frameCount: UInt64
         var streamOffset: UInt64
@@ -145,33 +160,46 @@ final class ArchiveWriter {
         current = OpenMember(firstFrame: frameCount, streamOffset: streamOffset)
         memberBytes = 0
         try tar.writeHeader(path: path.bytes, kind: kind, mode: mode, modificationTime: modificationTime)
-        current?.dataOffset = memberBytes
+        headerLength = memberBytes
     }
 
     func writeMemberData(_ buffer: UnsafeRawBufferPointer) throws { try tar.writeData(buffer) }
 
-    /// Ends the member; `completion` runs (on this thread) once all its frames are written,
-    /// possibly during a later call.
-    func endMember(completion: @escaping (Placement) throws -> Void) throws {
+    /// Ends the member. `completion` runs on the writer thread once all its frames are written,
+    /// in archive order; it may call `record(_:)`.
+    func endMember(completion: @escaping @Sendable (Placement) throws -> Void) throws {
+        let dataOffset = headerLength
         try tar.finishEntry()
         try submitFrame(count: pending.count)
         guard let member = current else { return }
         current = nil
-        member.ended = true
-        member.completion = completion
-        try completeIfDone(member)
+        let frames = frameCount - member.firstFrame
+        writerQueue.async { [self] in
+            guard pendingError() == nil else { return }
+            do {
+                try completion(Placement(firstFrame: member.firstFrame, frameCount: frames, streamOffset: member.streamOffset,
+                                         dataOffset: dataOffset, compressedOffset: member.compressedOffset ?? compressedOffset,
+                                         compressedLength: member.compressedLength, compressedSHA256: member.compressedHasher.finalize()))
+            } catch {
+                fail(error)
+            }
+        }
     }
 
-    /// Ends the member and waits for its frames (used for the manifest, whose placement the
-    /// trailer needs).
+    /// The current member's tar header length (its bytes before the content).
+    private var headerLength: UInt64 = 0
+
+    /// Ends the member and waits until it is written (the trailer needs the manifest's placement).
     func endMemberAndWait() throws -> Placement {
-        var placement: Placement?
-        try endMember { placement = $0 }
-        while placement == nil, !inFlight.isEmpty { try writeOldestFrame() }
-        guard let placement else { throw SigVaultError(.ioError, "internal error: member frames not written") }
+        let box = PlacementBox()
+        try endMember { box.value = $0 }
+        writerQueue.sync {}
+        if let error = pendingError() { throw error }
+        guard let placement = box.value else { throw SigVaultError(.ioError, "internal error: member frames not written") }
         return placement
     }
 
+    /// Appends a member's index record; call it from an `endMember` completion (writer thread).
     func record(_ member: MemberRecord) throws {
         var bytes: [UInt8] = []
         member.encode(into: &bytes)
@@ -183,8 +211,10 @@ final class ArchiveWriter {
     /// trailer.
     func finish(manifest: Placement, manifestSHA256: [UInt8]) throws {
         try tar.close()
+        current = nil
         try submitFrame(count: pending.count)
-        while !inFlight.isEmpty { try writeOldestFrame() }
+        writerQueue.sync {}
+        if let error = pendingError() { throw error }
         let indexOffset = compressedOffset
         let payloadLength = ArchiveIndexLayout.headerSize + Int(frameSpill.size) + Int(memberSpill.size)
         let indexHasher = Hasher(.sha256)
@@ -207,6 +237,10 @@ final class ArchiveWriter {
         let body = trailer.encodedBody()
         try output.write(ZstdFrames.skippableFrame(variant: Trailer.skippableVariant, payload: body + Hasher.digest(body)))
     }
+}
+
+private final class PlacementBox: @unchecked Sendable {
+    var value: ArchiveWriter.Placement?
 }
 
 /// Reusable zstd contexts shared by the compression threads.

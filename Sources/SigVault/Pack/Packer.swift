@@ -112,8 +112,10 @@ public struct Packer {
                                        compressionLevel: options.compressionLevel)
         let manifest = try SpillFile(directory: scratch.isEmpty ? "." : scratch, name: "sigvault-manifest")
         let manifestHasher = Hasher(.sha256)
+        let lineEncoder = JSONEncoder()
+        lineEncoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         func appendLine(_ line: ManifestLine) throws -> (UInt64, UInt64, [UInt8]) {
-            let bytes = try line.encoded()
+            let bytes = try line.encoded(with: lineEncoder)
             let offset = manifest.size
             try manifest.append(bytes + [0x0A])
             manifestHasher.update(bytes + [0x0A])

@@ -16,14 +16,14 @@ extension VerifyReport {
             for problem in integrity.problems { lines.append("  - [\(problem.code)] \(problem.message)") }
         }
         lines.append("proof of time: \(proofOfTime.statement)")
-        for document in documents {
+        // Signed documents get a block each; unsigned ones a line each, at the end.
+        for document in documents where document.signed {
             lines.append("")
             let verdict = document.signed
                 ? [document.indication, document.subIndication].compactMap { $0 }.joined(separator: "/")
                 : "UNSIGNED"
             lines.append("\(verdict)  \(document.path)")
             if let poe = document.proofOfExistence { lines.append("    proven to exist at \(poe)") }
-            if let reason = document.reason, !document.signed { lines.append("    note: \(reason)") }
             for signature in document.signatures {
                 let sub = signature.subIndication.map { "/\($0)" } ?? ""
                 lines.append("    signature \(signature.file) #\(signature.signerIndex): \(signature.indication)\(sub)")
@@ -40,6 +40,17 @@ extension VerifyReport {
             }
             for stamp in document.documentTimeStamps {
                 lines.append("    time-stamp\(stamp.file.map { " in \($0)" } ?? "") over the document at \(stamp.genTime): \(stamp.valid ? "valid, proves the document existed (not the signature)" : "no proof") — \(stamp.reason)")
+            }
+        }
+        let unsigned = documents.filter { !$0.signed }
+        if !unsigned.isEmpty {
+            lines.append("")
+            lines.append("unsigned documents (archived and intact, no signature to validate):")
+            for document in unsigned {
+                var line = "  UNSIGNED  \(document.path)"
+                if let poe = document.proofOfExistence { line += "  (a time-stamp proves it existed at \(poe))" }
+                if let reason = document.reason { line += "  note: \(reason)" }
+                lines.append(line)
             }
         }
         lines.append("")

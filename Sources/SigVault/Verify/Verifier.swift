@@ -25,7 +25,7 @@ public struct Verifier {
     struct ScannedEntry {
         let path: ArchivePath
         let size: Int64
-        let sha256: [UInt8]
+        let sha256: Digest32
         let streamOffset: Int64
         let isRegular: Bool
         var damaged = false
@@ -49,27 +49,22 @@ public struct Verifier {
         }
 
         // 2. The manifest: the last entry, hashed against the trailer.
-        var manifestMembers: [ManifestMember] = []
         var fingerprint: String?
-        if let manifestEntry = scan.entries.last, manifestEntry.path == ArchivePath(ArchiveLayout.manifestName), !manifestEntry.damaged {
-            fingerprint = Hex.encode(manifestEntry.sha256)
-            if let trailer = reader.trailer, trailer.manifestSHA256 != manifestEntry.sha256 {
+        let listed = scan.manifest?.listed ?? []
+        if let manifestEntry = scan.entries.last, manifestEntry.path == ArchivePath(ArchiveLayout.manifestName), !manifestEntry.damaged,
+           let manifest = scan.manifest {
+            fingerprint = Hex.encode(manifestEntry.sha256.bytes)
+            if let trailer = reader.trailer, Digest32(trailer.manifestSHA256) != manifestEntry.sha256 {
                 problem("manifest", ArchiveLayout.manifestName, "the manifest's SHA-256 does not match the trailer")
             }
-            for (number, line) in scan.manifestLines.enumerated() {
-                guard let parsed = try? ManifestLine.decode(line) else {
-                    problem("manifest", ArchiveLayout.manifestName, "manifest line \(number + 1) is not valid JSON of the format")
-                    continue
-                }
-                if case .member(let member) = parsed { manifestMembers.append(member) }
-            }
+            for message in manifest.problems { problem("manifest", ArchiveLayout.manifestName, message) }
         } else {
             problem("manifest", ArchiveLayout.manifestName, "the manifest cannot be read: the archive does not end with an intact manifest member")
         }
 
         // 3. Members against the manifest, in order.
         let scanned = scan.entries.filter { $0.path != ArchivePath(ArchiveLayout.manifestName) }
-        if fingerprint != nil { compare(manifest: manifestMembers, scanned: scanned, problem: problem) }
+        if fingerprint != nil { compare(manifest: listed, scanned: scanned, problem: problem) }
 
         // 5. Signatures.
         var documents: [DocumentReport] = []
@@ -77,7 +72,7 @@ public struct Verifier {
         summary.members = scan.entries.count
         let anchors = try MaterialLoader.anchors(options.trust)
         if reader.layoutProblem == nil, fingerprint != nil {
-            let results = (try? validate(reader: reader, anchors: anchors)) ?? []
+            let results = (try? validate(reader: reader, anchors: anchors, listed: listed, entries: scan.entries)) ?? []
             for result in results {
                 documents.append(DocumentReport(result))
                 summary.documents += 1
@@ -106,7 +101,7 @@ public struct Verifier {
 
     struct Scan {
         var entries: [ScannedEntry] = []
-        var manifestLines: [[UInt8]] = []
+        var manifest: ManifestCollector?
         var memberCompressedDigests: [[UInt8]] = []
     }
 
@@ -165,27 +160,22 @@ public struct Verifier {
             problem("frames", nil, "the tar stream does not end with its end-of-archive blocks only")
         }
 
-        let results = ResultSlots<Result<(ScannedEntry, [[UInt8]]), Error>>(count: reader.members.count)
+        let results = ResultSlots<Result<ScannedEntry, Error>>(count: reader.members.count)
         let manifestIndex = reader.members.count - 1
+        let collector = ManifestCollector()
         DispatchQueue.concurrentPerform(iterations: min(2, max(1, reader.members.count))) { worker in
+            let decompressor = ZstdFrameDecompressor(maximumContentSize: ArchiveReader.maximumFrameContent)
             var index = worker
             while index < reader.members.count {
                 let record = reader.members[index]
-                var lines: [[UInt8]] = []
-                var partial: [UInt8] = []
                 let isManifest = index == manifestIndex
                 results.set(index, Result {
-                    let extracted = try reader.extract(record) { chunk in
-                        guard isManifest else { return }
-                        partial.append(contentsOf: chunk)
-                        while let newline = partial.firstIndex(of: 0x0A) {
-                            lines.append(Array(partial[..<newline]))
-                            partial.removeSubrange(...newline)
-                        }
+                    let extracted = try reader.extract(record, decompressor: decompressor) { chunk in
+                        if isManifest { collector.feed(chunk) }
                     }
-                    if !partial.isEmpty { lines.append(partial) }
+                    if isManifest { collector.finish() }
                     let entry = ScannedEntry(path: ArchivePath(bytes: extracted.header.path), size: extracted.size,
-                                             sha256: extracted.contentSHA256, streamOffset: Int64(record.streamOffset),
+                                             sha256: Digest32(extracted.contentSHA256), streamOffset: Int64(record.streamOffset),
                                              isRegular: extracted.header.isRegularFile)
                     if extracted.compressedSHA256 != record.compressedSHA256 {
                         throw SigVaultError(.integrityOrFailed, "its compressed bytes do not match their SHA-256 in the index")
@@ -194,23 +184,23 @@ public struct Verifier {
                         || record.contentSize != UInt64(extracted.size) {
                         throw SigVaultError(.integrityOrFailed, "the index entry does not match the member \(ArchivePath.escaped(extracted.header.path))")
                     }
-                    return (entry, lines)
+                    return entry
                 })
                 index += 2
             }
         }
         for (index, slot) in results.values.enumerated() {
             switch slot {
-            case .success(let (entry, lines))?:
+            case .success(let entry)?:
                 scan.entries.append(entry)
-                if index == manifestIndex { scan.manifestLines = lines }
+                if index == manifestIndex { scan.manifest = collector }
             case .failure(let error)?:
                 let record = reader.members[index]
                 let name = index == manifestIndex ? ArchiveLayout.manifestName
                     : (try? reader.manifestLine(of: record)).map(\.path) ?? "member \(index + 1)"
                 let reason = (error as? SigVaultError)?.message ?? "\(error)"
                 problem("damaged", name, "\(name) is damaged: \(reason)")
-                var placeholder = ScannedEntry(path: ArchivePath.unescaped(name) ?? ArchivePath(name), size: -1, sha256: [],
+                var placeholder = ScannedEntry(path: ArchivePath.unescaped(name) ?? ArchivePath(name), size: -1, sha256: Digest32([]),
                                                streamOffset: Int64(record.streamOffset), isRegular: true)
                 placeholder.damaged = true
                 scan.entries.append(placeholder)
@@ -282,22 +272,22 @@ public struct Verifier {
                 let hasher = Hasher(.sha256)
                 var size: Int64 = 0
                 let isManifest = header.path == Array(ArchiveLayout.manifestName.utf8)
-                var partial: [UInt8] = []
+                let collector = ManifestCollector()
                 while true {
                     let got = try buffer.withUnsafeMutableBytes { try tar.readData(into: $0) }
                     if got == 0 { break }
                     size += Int64(got)
-                    buffer.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[0..<got])) }
-                    if isManifest {
-                        partial.append(contentsOf: buffer[0..<got])
-                        while let newline = partial.firstIndex(of: 0x0A) {
-                            scan.manifestLines.append(Array(partial[..<newline]))
-                            partial.removeSubrange(...newline)
-                        }
+                    buffer.withUnsafeBytes { raw in
+                        let chunk = UnsafeRawBufferPointer(rebasing: raw[0..<got])
+                        hasher.update(chunk)
+                        if isManifest { collector.feed(chunk) }
                     }
                 }
-                if isManifest && !partial.isEmpty { scan.manifestLines.append(partial) }
-                scan.entries.append(ScannedEntry(path: ArchivePath(bytes: header.path), size: size, sha256: hasher.finalize(),
+                if isManifest {
+                    collector.finish()
+                    scan.manifest = collector
+                }
+                scan.entries.append(ScannedEntry(path: ArchivePath(bytes: header.path), size: size, sha256: Digest32(hasher.finalize()),
                                                  streamOffset: header.streamOffset, isRegular: header.isRegularFile))
             }
         } catch {
@@ -316,15 +306,20 @@ public struct Verifier {
         return scan
     }
 
-    private func compare(manifest: [ManifestMember], scanned: [ScannedEntry], problem: (String, String?, String) -> Void) {
-        var listed: [ArchivePath: ManifestMember] = [:]
+    private func compare(manifest: [ListedMember], scanned: [ScannedEntry], problem: (String, String?, String) -> Void) {
+        // The usual case, everything in order and equal, needs no tables.
+        if manifest.count == scanned.count,
+           zip(manifest, scanned).allSatisfy({ $0.path == $1.path && $0.size == $1.size && $0.sha256 == $1.sha256 && !$1.damaged }) {
+            for entry in scanned where !entry.path.isSafeRelative {
+                problem("unsafe", entry.path.description, "member name \(entry.path) is not a safe relative path")
+            }
+            return
+        }
+        var listed: [ArchivePath: ListedMember] = [:]
         var order: [ArchivePath] = []
         for member in manifest {
-            guard let path = member.archivePath else {
-                problem("manifest", member.path, "manifest path \(member.path) is not a valid escaped name")
-                continue
-            }
-            if listed[path] != nil { problem("duplicated", member.path, "the manifest lists \(member.path) twice") }
+            let path = member.path
+            if listed[path] != nil { problem("duplicated", path.description, "the manifest lists \(path) twice") }
             listed[path] = member
             order.append(path)
         }
@@ -343,7 +338,7 @@ public struct Verifier {
         for entry in scanned {
             guard let member = listed[entry.path], !reported.contains(entry.path), !entry.damaged else { continue }
             reported.insert(entry.path)
-            if member.size != entry.size || member.sha256 != Hex.encode(entry.sha256) {
+            if member.size != entry.size || member.sha256 != entry.sha256 {
                 problem("content", entry.path.description, "member \(entry.path) does not match its size and SHA-256 in the manifest")
             }
             if !entry.path.isSafeRelative || entry.path.hasPrefix("/") {
@@ -360,14 +355,15 @@ public struct Verifier {
         }
     }
 
-    private func validate(reader: ArchiveReader, anchors: TrustAnchors) throws -> [DocumentResult] {
+    private func validate(reader: ArchiveReader, anchors: TrustAnchors, listed: [ListedMember], entries: [ScannedEntry]) throws -> [DocumentResult] {
         let pool = EvidencePool()
         var dataNames: [ArchivePath] = []
-        var records: [ArchivePath: MemberRecord] = [:]
-        // Evidence members go into the pool; data members are grouped as pack grouped them.
-        try reader.forEachManifestMember { _, record, member in
-            guard let path = member.archivePath else { return }
-            records[path] = record
+        var records: [ArchivePath: Int] = [:]
+        // Members were checked against the manifest in order; only listed names are looked at.
+        for (index, member) in listed.enumerated() {
+            guard index < reader.members.count - 1, entries[safe: index]?.path == member.path else { continue }
+            let record = reader.members[index]
+            records[member.path] = index
             switch member.role {
             case .certificate:
                 if let bytes = try? reader.contents(of: record), let list = try? Certificate.parseAll(bytes) { pool.add(list) }
@@ -376,9 +372,9 @@ public struct Verifier {
             case .ocsp:
                 if let bytes = try? reader.contents(of: record), let response = try? OCSPResponse(der: bytes) { pool.add(response) }
             case .document, .signature, .timeStamp:
-                dataNames.append(path.droppingPrefix(ArchiveLayout.dataPrefix))
+                dataNames.append(member.path.droppingPrefix(ArchiveLayout.dataPrefix))
             case .symbolicLink, .verifyGuide:
-                return
+                continue
             }
         }
         let source = try ArchiveSource(reader: reader, records: records)
@@ -400,11 +396,11 @@ public struct Verifier {
 /// Serves archive members to the analyzer: small ones in memory, documents as private scratch files.
 final class ArchiveSource: MemberSource {
     let reader: ArchiveReader
-    let records: [ArchivePath: MemberRecord]
+    let records: [ArchivePath: Int]
     let scratchDirectory: String
     private var extracted: [ArchivePath: String] = [:]
 
-    init(reader: ArchiveReader, records: [ArchivePath: MemberRecord]) throws {
+    init(reader: ArchiveReader, records: [ArchivePath: Int]) throws {
         self.reader = reader
         self.records = records
         let template = NSTemporaryDirectory() + "/sigvault-verify-XXXXXX"
@@ -416,10 +412,10 @@ final class ArchiveSource: MemberSource {
     deinit { try? FileManager.default.removeItem(atPath: scratchDirectory) }
 
     private func record(_ path: ArchivePath) throws -> MemberRecord {
-        guard let record = records[ArchivePath(ArchiveLayout.dataPrefix).joined(path)] else {
+        guard let index = records[ArchivePath(ArchiveLayout.dataPrefix).joined(path)] else {
             throw SigVaultError(.invalidInput, "\(path): not in the archive")
         }
-        return record
+        return reader.members[index]
     }
 
     func bytes(of path: ArchivePath) throws -> [UInt8] { try reader.contents(of: record(path), limit: 64 << 20) }
@@ -442,4 +438,76 @@ final class ArchiveSource: MemberSource {
 
 extension Array {
     subscript(safe index: Int) -> Element? { indices.contains(index) ? self[index] : nil }
+}
+
+/// A SHA-256 held inline (no heap allocation per member).
+struct Digest32: Hashable, Sendable {
+    let words: (UInt64, UInt64, UInt64, UInt64)
+
+    init(_ bytes: [UInt8]) {
+        guard bytes.count == 32 else { words = (0, 0, 0, 0); return }
+        func word(_ at: Int) -> UInt64 { bytes[at..<(at + 8)].reduce(0) { $0 << 8 | UInt64($1) } }
+        words = (word(0), word(8), word(16), word(24))
+    }
+
+    init?(hex: String) {
+        guard let bytes = OpenSSLBridge.Hex.decode(hex), bytes.count == 32 else { return nil }
+        self.init(bytes)
+    }
+
+    var bytes: [UInt8] {
+        [words.0, words.1, words.2, words.3].flatMap { word in (0..<8).reversed().map { UInt8(truncatingIfNeeded: word >> (8 * UInt64($0))) } }
+    }
+
+    static func == (lhs: Digest32, rhs: Digest32) -> Bool { lhs.words == rhs.words }
+    func hash(into hasher: inout Swift.Hasher) {
+        hasher.combine(words.0)
+        hasher.combine(words.1)
+    }
+}
+
+/// What verify keeps of a manifest member line.
+struct ListedMember: Sendable {
+    let path: ArchivePath
+    let size: Int64
+    let sha256: Digest32
+    let role: MemberRole
+}
+
+/// Decodes manifest lines as the manifest streams past, keeping only what verify compares.
+final class ManifestCollector: @unchecked Sendable {
+    private(set) var listed: [ListedMember] = []
+    private(set) var problems: [String] = []
+    private var partial: [UInt8] = []
+    private var lineNumber = 0
+    private let decoder = JSONDecoder()
+
+    func feed(_ chunk: UnsafeRawBufferPointer) {
+        partial.append(contentsOf: chunk)
+        var start = 0
+        while let newline = partial[start...].firstIndex(of: 0x0A) {
+            take(Array(partial[start..<newline]))
+            start = newline + 1
+        }
+        partial.removeFirst(start)
+    }
+
+    func finish() {
+        if !partial.isEmpty { take(partial) }
+        partial = []
+    }
+
+    private func take(_ line: [UInt8]) {
+        lineNumber += 1
+        guard let parsed = try? ManifestLine.decode(line, with: decoder) else {
+            problems.append("manifest line \(lineNumber) is not valid JSON of the format")
+            return
+        }
+        guard case .member(let member) = parsed else { return }
+        guard let path = member.archivePath, let digest = Digest32(hex: member.sha256) else {
+            problems.append("manifest line \(lineNumber) has an invalid path or SHA-256")
+            return
+        }
+        listed.append(ListedMember(path: path, size: member.size, sha256: digest, role: member.role))
+    }
 }
