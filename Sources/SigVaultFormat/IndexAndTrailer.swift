@@ -1,16 +1,19 @@
 import Foundation
 
-/// Where one zstd data frame sits in the file. See docs/FORMAT.md §5.
+/// Where one zstd data frame sits in the file, and the SHA-256 of its bytes as stored.
+/// See docs/FORMAT.md §5.
 public struct FrameRecord: Sendable, Equatable {
     public var compressedOffset: UInt64
     public var compressedLength: UInt64
     public var uncompressedLength: UInt64
-    public init(compressedOffset: UInt64, compressedLength: UInt64, uncompressedLength: UInt64) {
+    public var compressedSHA256: [UInt8]
+    public init(compressedOffset: UInt64, compressedLength: UInt64, uncompressedLength: UInt64, compressedSHA256: [UInt8]) {
         self.compressedOffset = compressedOffset
         self.compressedLength = compressedLength
         self.uncompressedLength = uncompressedLength
+        self.compressedSHA256 = compressedSHA256
     }
-    public static let encodedSize = 24
+    public static let encodedSize = 56
 }
 
 /// Where one tar member sits, and the digests that let it be checked alone.
@@ -25,7 +28,8 @@ public struct MemberRecord: Sendable, Equatable {
     public var dataOffset: UInt64
     public var contentSize: UInt64
     public var contentSHA256: [UInt8]
-    /// SHA-256 of the member's zstd frames as stored (compressed bytes).
+    /// SHA-256 over the concatenated `compressedSHA256` of the member's frames, in order: binds the
+    /// member's record to exactly those frames.
     public var compressedSHA256: [UInt8]
     /// The member's line in the manifest content (offset and length, without the newline).
     public var manifestLineOffset: UInt64
@@ -93,11 +97,13 @@ public enum ArchiveIndexLayout {
         appendLE(&out, frame.compressedOffset)
         appendLE(&out, frame.compressedLength)
         appendLE(&out, frame.uncompressedLength)
+        out.append(contentsOf: frame.compressedSHA256)
     }
 
     public static func decodeFrame(_ bytes: ArraySlice<UInt8>) -> FrameRecord {
         var reader = ByteReader(bytes)
-        return FrameRecord(compressedOffset: reader.u64(), compressedLength: reader.u64(), uncompressedLength: reader.u64())
+        return FrameRecord(compressedOffset: reader.u64(), compressedLength: reader.u64(), uncompressedLength: reader.u64(),
+                           compressedSHA256: reader.bytes(32))
     }
 
     /// Parses the index payload (without the 8-byte skippable frame header).

@@ -49,7 +49,7 @@ import SigVaultFormat
         let member = MemberRecord(pathSHA256: Array(repeating: 1, count: 32), firstFrame: 2, frameCount: 3, streamOffset: 4, dataOffset: 512,
                                   contentSize: 6, contentSHA256: Array(repeating: 2, count: 32), compressedSHA256: Array(repeating: 3, count: 32),
                                   manifestLineOffset: 7, manifestLineLength: 8, manifestLineSHA256: Array(repeating: 4, count: 32))
-        let frame = FrameRecord(compressedOffset: 10, compressedLength: 20, uncompressedLength: 30)
+        let frame = FrameRecord(compressedOffset: 10, compressedLength: 20, uncompressedLength: 30, compressedSHA256: Array(repeating: 5, count: 32))
         var payload = ArchiveIndexLayout.header(memberCount: 1, frameCount: 1)
         ArchiveIndexLayout.encode(frame, into: &payload)
         member.encode(into: &payload)

@@ -71,14 +71,20 @@ final class ArchiveReader: @unchecked Sendable {
         return members.first { $0.pathSHA256 == digest }
     }
 
-    /// Reads one frame at `record` and returns its decompressed bytes, hashing the compressed bytes.
+    /// Reads one frame at `record`, checks its bytes against the frame's SHA-256 and returns them
+    /// decompressed; `compressedHasher` receives the frame's digest (a member's digests hash to its
+    /// record's `compressedSHA256`).
     func decompressFrame(_ record: FrameRecord, decompressor: ZstdFrameDecompressor, compressedHasher: Hasher?) throws -> [UInt8] {
         guard record.compressedLength <= UInt64(ZstdFrames.compressBound(ArchiveReader.maximumFrameContent)),
               record.compressedOffset + record.compressedLength <= size else {
             throw SigVaultError(.invalidInput, "\(path): index entry for a frame at \(record.compressedOffset) is out of bounds")
         }
         let bytes = try read(at: record.compressedOffset, count: Int(record.compressedLength))
-        compressedHasher?.update(bytes)
+        let digest = Hasher.digest(bytes)
+        guard digest == record.compressedSHA256 else {
+            throw ArchiveIOError(.malformed, "the frame at offset \(record.compressedOffset) does not match its SHA-256 in the index")
+        }
+        compressedHasher?.update(digest)
         var output: [UInt8] = []
         try bytes.withUnsafeBytes { raw in
             let kind = try ZstdFrames.inspect(raw)

@@ -34,15 +34,17 @@ final class ArchiveWriter: @unchecked Sendable {
     private let writerQueue = DispatchQueue(label: "sigvault.write")
     private let slots = DispatchSemaphore(value: ArchiveWriter.maximumFramesInFlight)
     private let compressors = CompressorPool()
+    private let buffers = BufferPool(capacity: ZstdFrames.compressBound(ArchiveWriter.frameSize))
     private let errorLock = NSLock()
     private var writeError: Error?
     private var current: OpenMember?
     private var memberBytes: UInt64 = 0
 
-    /// A frame being compressed on the pool.
+    /// A frame being compressed (and its compressed bytes hashed) on the pool.
     private final class FrameJob: @unchecked Sendable {
-        let input: [UInt8]
+        var input: [UInt8]
         var frame: [UInt8] = []
+        var digest: [UInt8] = []
         var error: Error?
         let done = DispatchSemaphore(value: 0)
         init(input: [UInt8]) { self.input = input }
@@ -94,7 +96,9 @@ final class ArchiveWriter: @unchecked Sendable {
             slots.signal()
             throw error
         }
-        let job = FrameJob(input: Array(pending[0..<count]))
+        var input = buffers.take()
+        input.append(contentsOf: pending[0..<count])
+        let job = FrameJob(input: input)
         if count == pending.count {
             pending.removeAll(keepingCapacity: true)
         } else {
@@ -104,11 +108,19 @@ final class ArchiveWriter: @unchecked Sendable {
         streamOffset += UInt64(count)
         let level = compressionLevel
         let compressors = self.compressors
+        let buffers = self.buffers
         pool.async {
             let compressor = compressors.take(level: level)
             defer { compressors.give(compressor) }
             do {
-                job.frame = try job.input.withUnsafeBytes { input in try compressor.compressFrame(input) { Array($0) } }
+                var frame = buffers.take()
+                try job.input.withUnsafeBytes { input in
+                    try compressor.compressFrame(input) { compressed in
+                        frame.append(contentsOf: compressed)
+                        job.digest = Hasher.digest(compressed)
+                    }
+                }
+                job.frame = frame
             } catch {
                 job.error = error
             }
@@ -125,6 +137,8 @@ final class ArchiveWriter: @unchecked Sendable {
             } catch {
                 fail(error)
             }
+            buffers.give(job.input)
+            buffers.give(job.frame)
         }
     }
 
@@ -133,12 +147,12 @@ final class ArchiveWriter: @unchecked Sendable {
         try output.write(job.frame)
         var record: [UInt8] = []
         ArchiveIndexLayout.encode(FrameRecord(compressedOffset: compressedOffset, compressedLength: UInt64(job.frame.count),
-                                              uncompressedLength: UInt64(job.input.count)), into: &record)
+                                              uncompressedLength: UInt64(job.input.count), compressedSHA256: job.digest), into: &record)
         try frameSpill.append(record)
         if let member {
             if member.compressedOffset == nil { member.compressedOffset = compressedOffset }
             member.compressedLength += UInt64(job.frame.count)
-            member.compressedHasher.update(job.frame)
+            member.compressedHasher.update(job.digest)
             member.framesWritten += 1
         }
         compressedOffset += UInt64(job.frame.count)
@@ -241,6 +255,36 @@ final class ArchiveWriter: @unchecked Sendable {
 
 private final class PlacementBox: @unchecked Sendable {
     var value: ArchiveWriter.Placement?
+}
+
+/// Reusable byte buffers, so frames do not allocate (and page-fault) fresh memory each time.
+final class BufferPool: @unchecked Sendable {
+    private let lock = NSLock()
+    private var idle: [[UInt8]] = []
+    let capacity: Int
+
+    init(capacity: Int) { self.capacity = capacity }
+
+    /// An empty buffer with at least `capacity` reserved.
+    func take() -> [UInt8] {
+        lock.lock()
+        let buffer = idle.popLast()
+        lock.unlock()
+        if var buffer {
+            buffer.removeAll(keepingCapacity: true)
+            return buffer
+        }
+        var fresh: [UInt8] = []
+        fresh.reserveCapacity(capacity)
+        return fresh
+    }
+
+    func give(_ buffer: [UInt8]) {
+        guard buffer.capacity >= capacity else { return }
+        lock.lock()
+        if idle.count < 32 { idle.append(buffer) }
+        lock.unlock()
+    }
 }
 
 /// Reusable zstd contexts shared by the compression threads.

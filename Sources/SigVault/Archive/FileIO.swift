@@ -84,7 +84,8 @@ final class AtomicOutputFile {
     func write(_ bytes: UnsafeRawBufferPointer) throws {
         bytesWritten += UInt64(bytes.count)
         if buffer.count + bytes.count > (1 << 20) { try flush() }
-        if bytes.count >= (1 << 20) {
+        if bytes.count >= (1 << 16) {
+            try flush()
             try POSIX.writeAll(fd, bytes, path: destination)
         } else {
             buffer.append(contentsOf: bytes)

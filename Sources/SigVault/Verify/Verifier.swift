@@ -248,11 +248,15 @@ public struct Verifier {
                             || reader.frames[frameNumber].compressedLength != UInt64(length) {
                             throw ArchiveIOError(.malformed, "frame \(frameNumber) at offset \(position) is not where the index places it")
                         }
+                        let digest = Hasher.digest(frameBytes)
+                        if digest != reader.frames[frameNumber].compressedSHA256 {
+                            throw ArchiveIOError(.malformed, "frame \(frameNumber) at offset \(position) does not match its SHA-256 in the index")
+                        }
                         let member = memberOfFrame[frameNumber]
                         if member >= 0 {
                             let hasher = hashers[member] ?? Hasher(.sha256)
                             hashers[member] = hasher
-                            hasher.update(frameBytes)
+                            hasher.update(digest)
                         }
                     }
                     var output: [UInt8] = []
