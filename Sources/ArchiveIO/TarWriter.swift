@@ -17,6 +17,9 @@ public final class TarWriter {
     final class SinkBox {
         let sink: (UnsafeRawBufferPointer) throws -> Void
         var error: Error?
+        /// Cleared on deinit: the end blocks libarchive writes while being freed go nowhere, since
+        /// the sink's owner may be gone.
+        var active = true
         init(_ sink: @escaping (UnsafeRawBufferPointer) throws -> Void) { self.sink = sink }
     }
 
@@ -30,6 +33,7 @@ public final class TarWriter {
         else { throw ArchiveIOError(.library, "libarchive setup failed: \(TarWriter.errorText(archive))") }
         let status = archive_write_open2(archive, Unmanaged.passUnretained(box).toOpaque(), nil, { _, clientData, buffer, length in
             let box = Unmanaged<SinkBox>.fromOpaque(clientData!).takeUnretainedValue()
+            guard box.active else { return length }
             do {
                 try box.sink(UnsafeRawBufferPointer(start: buffer, count: length))
                 return length
@@ -42,7 +46,7 @@ public final class TarWriter {
     }
 
     deinit {
-        if !closed { archive_write_close(archive) }
+        box.active = false
         archive_write_free(archive)
     }
 

@@ -149,7 +149,7 @@ enum CraftedArchiveWithManifest {
         for (name, bytes, member) in members {
             try writer.beginMember(path: name, kind: .regularFile(size: Int64(bytes.count)), mode: 0o644, modificationTime: 0)
             try bytes.withUnsafeBytes { try writer.writeMemberData($0) }
-            let placement = try writer.endMemberAndWait()
+            let placement = try writer.endMemberAndWait().placement
             let line = try ManifestLine.member(member).encoded()
             let offset = UInt64(manifest.count)
             manifest += line + [0x0A]
@@ -163,7 +163,7 @@ enum CraftedArchiveWithManifest {
         let manifestPath = ArchivePath("manifest.jsonl")
         try writer.beginMember(path: manifestPath, kind: .regularFile(size: Int64(manifest.count)), mode: 0o644, modificationTime: 0)
         try manifest.withUnsafeBytes { try writer.writeMemberData($0) }
-        let placement = try writer.endMemberAndWait()
+        let placement = try writer.endMemberAndWait().placement
         try writer.record(MemberRecord(
             pathSHA256: Hasher.digest(manifestPath.bytes), firstFrame: placement.firstFrame, frameCount: placement.frameCount,
             streamOffset: placement.streamOffset, dataOffset: placement.dataOffset, contentSize: UInt64(manifest.count),

@@ -156,7 +156,7 @@ enum CraftedArchive {
             let kind: TarEntryKind = member.symlinkTarget.map { .symbolicLink(target: $0) } ?? .regularFile(size: Int64(member.bytes.count))
             try writer.beginMember(path: member.path, kind: kind, mode: 0o644, modificationTime: 0)
             try member.bytes.withUnsafeBytes { try writer.writeMemberData($0) }
-            let placement = try writer.endMemberAndWait()
+            let placement = try writer.endMemberAndWait().placement
             let digest = Hasher.digest(member.bytes)
             try writer.record(MemberRecord(
                 pathSHA256: Hasher.digest(member.path.bytes), firstFrame: placement.firstFrame, frameCount: placement.frameCount,

@@ -8,154 +8,29 @@ import SigVaultFormat
 /// boundaries (and every `frameSize` bytes inside large members), then the index and trailer
 /// skippable frames.
 ///
-/// Three kinds of thread share the work: the caller reads, hashes and frames files; a pool
-/// compresses frames; one serial writer waits for frames in order, writes them, hashes the
-/// compressed bytes and completes each member's index record when its last frame is out. At most
-/// `maximumFramesInFlight` frames are held in memory and index records are spilled to scratch
-/// files, so memory does not grow with the number or size of members.
+/// Work is spread over threads in two ways. A member that fits in one frame is a job of its own:
+/// a pool thread reads it, hashes it, frames it with its own tar writer and compresses it. A larger
+/// member is read and hashed on the caller's thread, and its frames are compressed on the pool. One
+/// serial writer takes the units in submission order, writes the frames, and hands each finished
+/// member to its completion, in archive order. At most `maximumUnitsInFlight` units are held in
+/// memory and index records are spilled to scratch files, so memory does not grow with the number
+/// or size of members.
 final class ArchiveWriter: @unchecked Sendable {
     static let frameSize = 1 << 20
-    static let maximumFramesInFlight = 8
+    static let maximumUnitsInFlight = 8
 
-    private let output: AtomicOutputFile
-    private let compressionLevel: Int32
-    private var tar: TarWriter!
-    private var pending: [UInt8] = []
-    private var streamOffset: UInt64 = 0
-    private var frameCount: UInt64 = 0
-
-    // Touched only on `writerQueue`.
-    private var compressedOffset: UInt64 = 0
-    private let frameSpill: SpillFile
-    private let memberSpill: SpillFile
-    private(set) var memberCount: UInt64 = 0
-
-    private let pool = DispatchQueue(label: "sigvault.compress", attributes: .concurrent)
-    private let writerQueue = DispatchQueue(label: "sigvault.write")
-    private let slots = DispatchSemaphore(value: ArchiveWriter.maximumFramesInFlight)
-    private let compressors = CompressorPool()
-    private let buffers = BufferPool(capacity: ZstdFrames.compressBound(ArchiveWriter.frameSize))
-    private let errorLock = NSLock()
-    private var writeError: Error?
-    private var current: OpenMember?
-    private var memberBytes: UInt64 = 0
-
-    /// A frame being compressed (and its compressed bytes hashed) on the pool.
-    private final class FrameJob: @unchecked Sendable {
-        var input: [UInt8]
-        var frame: [UInt8] = []
-        var digest: [UInt8] = []
-        var error: Error?
-        let done = DispatchSemaphore(value: 0)
-        init(input: [UInt8]) { self.input = input }
+    /// A member's name and metadata.
+    struct MemberHeader: Sendable {
+        var path: ArchivePath
+        var mode: UInt32
+        var modificationTime: Int64
     }
 
-    /// A member whose frames are not all written yet (state owned by the writer queue).
-    final class OpenMember: @unchecked Sendable {
-        let firstFrame: UInt64
-        let streamOffset: UInt64
-        var compressedOffset: UInt64?
-        var compressedLength: UInt64 = 0
-        var framesWritten: UInt64 = 0
-        let compressedHasher = Hasher(.sha256)
-        init(firstFrame: UInt64, streamOffset: UInt64) {
-            self.firstFrame = firstFrame
-            self.streamOffset = streamOffset
-        }
-    }
-
-    init(output: AtomicOutputFile, scratchDirectory: String, compressionLevel: Int32) throws {
-        self.output = output
-        self.compressionLevel = compressionLevel
-        self.frameSpill = try SpillFile(directory: scratchDirectory, name: "sigvault-frames")
-        self.memberSpill = try SpillFile(directory: scratchDirectory, name: "sigvault-members")
-        pending.reserveCapacity(ArchiveWriter.frameSize)
-        self.tar = try TarWriter { [unowned self] bytes in
-            self.pending.append(contentsOf: bytes)
-            self.memberBytes += UInt64(bytes.count)
-            while self.pending.count >= ArchiveWriter.frameSize { try self.submitFrame(count: ArchiveWriter.frameSize) }
-        }
-    }
-
-    private func pendingError() -> Error? {
-        errorLock.lock()
-        defer { errorLock.unlock() }
-        return writeError
-    }
-
-    private func fail(_ error: Error) {
-        errorLock.lock()
-        if writeError == nil { writeError = error }
-        errorLock.unlock()
-    }
-
-    private func submitFrame(count: Int) throws {
-        guard count > 0 else { return }
-        slots.wait()
-        if let error = pendingError() {
-            slots.signal()
-            throw error
-        }
-        var input = buffers.take()
-        input.append(contentsOf: pending[0..<count])
-        let job = FrameJob(input: input)
-        if count == pending.count {
-            pending.removeAll(keepingCapacity: true)
-        } else {
-            pending.removeFirst(count)
-        }
-        frameCount += 1
-        streamOffset += UInt64(count)
-        let level = compressionLevel
-        let compressors = self.compressors
-        let buffers = self.buffers
-        pool.async {
-            let compressor = compressors.take(level: level)
-            defer { compressors.give(compressor) }
-            do {
-                var frame = buffers.take()
-                try job.input.withUnsafeBytes { input in
-                    try compressor.compressFrame(input) { compressed in
-                        frame.append(contentsOf: compressed)
-                        job.digest = Hasher.digest(compressed)
-                    }
-                }
-                job.frame = frame
-            } catch {
-                job.error = error
-            }
-            job.done.signal()
-        }
-        let member = current
-        writerQueue.async { [self] in
-            job.done.wait()
-            defer { slots.signal() }
-            guard pendingError() == nil else { return }
-            do {
-                if let error = job.error { throw error }
-                try write(job, member: member)
-            } catch {
-                fail(error)
-            }
-            buffers.give(job.input)
-            buffers.give(job.frame)
-        }
-    }
-
-    /// On the writer queue: writes a compressed frame and records it.
-    private func write(_ job: FrameJob, member: OpenMember?) throws {
-        try output.write(job.frame)
-        var record: [UInt8] = []
-        ArchiveIndexLayout.encode(FrameRecord(compressedOffset: compressedOffset, compressedLength: UInt64(job.frame.count),
-                                              uncompressedLength: UInt64(job.input.count), compressedSHA256: job.digest), into: &record)
-        try frameSpill.append(record)
-        if let member {
-            if member.compressedOffset == nil { member.compressedOffset = compressedOffset }
-            member.compressedLength += UInt64(job.frame.count)
-            member.compressedHasher.update(job.digest)
-            member.framesWritten += 1
-        }
-        compressedOffset += UInt64(job.frame.count)
+    /// Where a small member's content comes from.
+    enum SmallSource: Sendable {
+        case bytes([UInt8])
+        case file(path: [UInt8], size: Int64)
+        case symbolicLink(target: [UInt8])
     }
 
     /// Where a finished member sits.
@@ -169,51 +44,352 @@ final class ArchiveWriter: @unchecked Sendable {
         var compressedSHA256: [UInt8]
     }
 
-    func beginMember(path: ArchivePath, kind: TarEntryKind, mode: UInt32, modificationTime: Int64) throws {
-        precondition(pending.isEmpty, "a member must start on a frame boundary")
-        current = OpenMember(firstFrame: frameCount, streamOffset: streamOffset)
-        memberBytes = 0
-        try tar.writeHeader(path: path.bytes, kind: kind, mode: mode, modificationTime: modificationTime)
-        headerLength = memberBytes
+    /// A finished member, handed to its completion on the writer thread.
+    struct Outcome: Sendable {
+        var placement: Placement
+        var size: Int64
+        var contentSHA256: [UInt8]
     }
 
-    func writeMemberData(_ buffer: UnsafeRawBufferPointer) throws { try tar.writeData(buffer) }
+    typealias Completion = @Sendable (Outcome) throws -> Void
 
-    /// Ends the member. `completion` runs on the writer thread once all its frames are written,
-    /// in archive order; it may call `record(_:)`.
-    func endMember(completion: @escaping @Sendable (Placement) throws -> Void) throws {
-        let dataOffset = headerLength
-        try tar.finishEntry()
-        try submitFrame(count: pending.count)
-        guard let member = current else { return }
-        current = nil
-        let frames = frameCount - member.firstFrame
+    private let output: AtomicOutputFile
+    private let compressionLevel: Int32
+    private var tar: TarWriter!
+    private var pending: [UInt8] = []
+    private var memberBytes: UInt64 = 0
+    private var headerLength: UInt64 = 0
+    private var streaming: StreamingMember?
+
+    // Touched only on `writerQueue`.
+    private var compressedOffset: UInt64 = 0
+    private var frameCount: UInt64 = 0
+    private var streamOffset: UInt64 = 0
+    private let frameSpill: SpillFile
+    private let memberSpill: SpillFile
+    private(set) var memberCount: UInt64 = 0
+
+    private let pool = DispatchQueue(label: "sigvault.compress", attributes: .concurrent)
+    private let writerQueue = DispatchQueue(label: "sigvault.write")
+    private let slots = DispatchSemaphore(value: ArchiveWriter.maximumUnitsInFlight)
+    private let compressors = CompressorPool()
+    private let tarWriters = TarCapturePool()
+    private let buffers = BufferPool(capacity: ZstdFrames.compressBound(ArchiveWriter.frameSize))
+    private let errorLock = NSLock()
+    private var writeError: Error?
+
+    /// One compressed frame.
+    private struct Frame {
+        var bytes: [UInt8]
+        var uncompressedLength: Int
+        var digest: [UInt8]
+    }
+
+    /// A unit of work whose result the writer waits for.
+    private final class Job: @unchecked Sendable {
+        var frames: [Frame] = []
+        var size: Int64 = 0
+        var contentSHA256: [UInt8] = []
+        var headerLength: UInt64 = 0
+        var error: Error?
+        let done = DispatchSemaphore(value: 0)
+    }
+
+    /// A large member being streamed from the caller's thread (writer-side state).
+    private final class StreamingMember: @unchecked Sendable {
+        var firstFrame: UInt64 = 0
+        var streamOffset: UInt64 = 0
+        var compressedOffset: UInt64?
+        var compressedLength: UInt64 = 0
+        let digests = Hasher(.sha256)
+        let contentHasher = Hasher(.sha256)
+        var size: Int64 = 0
+        var started = false
+    }
+
+    init(output: AtomicOutputFile, scratchDirectory: String, compressionLevel: Int32) throws {
+        self.output = output
+        self.compressionLevel = compressionLevel
+        self.frameSpill = try SpillFile(directory: scratchDirectory, name: "sigvault-frames")
+        self.memberSpill = try SpillFile(directory: scratchDirectory, name: "sigvault-members")
+        pending.reserveCapacity(ArchiveWriter.frameSize)
+        self.tar = try TarWriter { [unowned self] bytes in
+            self.pending.append(contentsOf: bytes)
+            self.memberBytes += UInt64(bytes.count)
+            while self.pending.count >= ArchiveWriter.frameSize { try self.submitStreamingFrame(count: ArchiveWriter.frameSize) }
+        }
+    }
+
+    // MARK: Errors shared by the threads
+
+    private func pendingError() -> Error? {
+        errorLock.lock()
+        defer { errorLock.unlock() }
+        return writeError
+    }
+
+    private func fail(_ error: Error) {
+        errorLock.lock()
+        if writeError == nil { writeError = error }
+        errorLock.unlock()
+    }
+
+    private func acquireSlot() throws {
+        slots.wait()
+        if let error = pendingError() {
+            slots.signal()
+            throw error
+        }
+    }
+
+    /// Queues `body` on the writer after `job` is done; frees the slot after.
+    private func enqueueWrite(waitingFor job: Job, _ body: @escaping @Sendable (Job) throws -> Void) {
         writerQueue.async { [self] in
+            job.done.wait()
+            defer { slots.signal() }
             guard pendingError() == nil else { return }
             do {
-                try completion(Placement(firstFrame: member.firstFrame, frameCount: frames, streamOffset: member.streamOffset,
-                                         dataOffset: dataOffset, compressedOffset: member.compressedOffset ?? compressedOffset,
-                                         compressedLength: member.compressedLength, compressedSHA256: member.compressedHasher.finalize()))
+                if let error = job.error { throw error }
+                try body(job)
             } catch {
                 fail(error)
             }
         }
     }
 
-    /// The current member's tar header length (its bytes before the content).
-    private var headerLength: UInt64 = 0
+    // MARK: Compression
 
-    /// Ends the member and waits until it is written (the trailer needs the manifest's placement).
-    func endMemberAndWait() throws -> Placement {
-        let box = PlacementBox()
-        try endMember { box.value = $0 }
-        writerQueue.sync {}
-        if let error = pendingError() { throw error }
-        guard let placement = box.value else { throw SigVaultError(.ioError, "internal error: member frames not written") }
-        return placement
+    private static func compress(_ input: ArraySlice<UInt8>, compressor: ZstdFrameCompressor, buffers: BufferPool) throws -> Frame {
+        var bytes = buffers.take()
+        var digest: [UInt8] = []
+        try input.withUnsafeBytes { raw in
+            try compressor.compressFrame(raw) { compressed in
+                bytes.append(contentsOf: compressed)
+                digest = Hasher.digest(compressed)
+            }
+        }
+        return Frame(bytes: bytes, uncompressedLength: input.count, digest: digest)
     }
 
-    /// Appends a member's index record; call it from an `endMember` completion (writer thread).
+    /// On the writer thread: writes one frame and its index record.
+    private func writeFrame(_ frame: Frame) throws -> UInt64 {
+        try output.write(frame.bytes)
+        var record: [UInt8] = []
+        ArchiveIndexLayout.encode(FrameRecord(compressedOffset: compressedOffset, compressedLength: UInt64(frame.bytes.count),
+                                              uncompressedLength: UInt64(frame.uncompressedLength), compressedSHA256: frame.digest),
+                                  into: &record)
+        try frameSpill.append(record)
+        let offset = compressedOffset
+        compressedOffset += UInt64(frame.bytes.count)
+        frameCount += 1
+        streamOffset += UInt64(frame.uncompressedLength)
+        buffers.give(frame.bytes)
+        return offset
+    }
+
+    // MARK: Small members: one job each on the pool
+
+    /// Archives a member that is read, hashed, framed and compressed on a pool thread.
+    func addSmall(_ header: MemberHeader, source: SmallSource, completion: @escaping Completion) throws {
+        precondition(streaming == nil, "finish the streaming member first")
+        try acquireSlot()
+        let job = Job()
+        let (level, compressors, tarWriters, buffers) = (compressionLevel, self.compressors, self.tarWriters, self.buffers)
+        pool.async {
+            let capture = tarWriters.take()
+            let compressor = compressors.take(level: level)
+            defer {
+                tarWriters.give(capture)
+                compressors.give(compressor)
+            }
+            do {
+                try ArchiveWriter.frameSmall(header, source: source, capture: capture, job: job)
+                var offset = 0
+                let bytes = capture.bytes
+                while offset < bytes.count {
+                    let end = min(offset + ArchiveWriter.frameSize, bytes.count)
+                    job.frames.append(try ArchiveWriter.compress(bytes[offset..<end], compressor: compressor, buffers: buffers))
+                    offset = end
+                }
+            } catch {
+                job.error = error
+            }
+            job.done.signal()
+        }
+        enqueueWrite(waitingFor: job) { [self] job in
+            let first = frameCount
+            let start = streamOffset
+            var compressedStart: UInt64?
+            var length: UInt64 = 0
+            let digests = Hasher(.sha256)
+            for frame in job.frames {
+                digests.update(frame.digest)
+                length += UInt64(frame.bytes.count)
+                let offset = try writeFrame(frame)
+                if compressedStart == nil { compressedStart = offset }
+            }
+            try completion(Outcome(
+                placement: Placement(firstFrame: first, frameCount: UInt64(job.frames.count), streamOffset: start, dataOffset: job.headerLength,
+                                     compressedOffset: compressedStart ?? compressedOffset, compressedLength: length,
+                                     compressedSHA256: digests.finalize()),
+                size: job.size, contentSHA256: job.contentSHA256))
+        }
+    }
+
+    /// On a pool thread: the member's whole tar bytes into `capture`, its content hashed.
+    private static func frameSmall(_ header: MemberHeader, source: SmallSource, capture: TarCapture, job: Job) throws {
+        capture.bytes.removeAll(keepingCapacity: true)
+        let hasher = Hasher(.sha256)
+        switch source {
+        case .symbolicLink(let target):
+            try capture.writer.writeHeader(path: header.path.bytes, kind: .symbolicLink(target: target), mode: header.mode,
+                                           modificationTime: header.modificationTime)
+            job.headerLength = UInt64(capture.bytes.count)
+        case .bytes(let content):
+            try capture.writer.writeHeader(path: header.path.bytes, kind: .regularFile(size: Int64(content.count)), mode: header.mode,
+                                           modificationTime: header.modificationTime)
+            job.headerLength = UInt64(capture.bytes.count)
+            try content.withUnsafeBytes { raw in
+                hasher.update(raw)
+                try capture.writer.writeData(raw)
+            }
+            job.size = Int64(content.count)
+        case .file(let path, let size):
+            let content = try readWholeFile(path, expectedSize: size)
+            try capture.writer.writeHeader(path: header.path.bytes, kind: .regularFile(size: size), mode: header.mode,
+                                           modificationTime: header.modificationTime)
+            job.headerLength = UInt64(capture.bytes.count)
+            try content.withUnsafeBytes { raw in
+                hasher.update(raw)
+                try capture.writer.writeData(raw)
+            }
+            job.size = size
+        }
+        try capture.writer.finishEntry()
+        job.contentSHA256 = hasher.finalize()
+    }
+
+    /// Reads exactly `expectedSize` bytes of a file without following a symbolic link.
+    static func readWholeFile(_ path: [UInt8], expectedSize: Int64) throws -> [UInt8] {
+        let display = ArchivePath.escaped(path)
+        let fd = POSIX.withPath(path) { open($0, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) }
+        guard fd >= 0 else { throw SigVaultError(.ioError, "\(display): cannot open: \(POSIX.errorText)") }
+        defer { close(fd) }
+        var content = [UInt8](repeating: 0, count: Int(expectedSize))
+        var done = 0
+        while done < content.count {
+            let got = content.withUnsafeMutableBytes { read(fd, $0.baseAddress! + done, $0.count - done) }
+            if got < 0 {
+                if errno == EINTR { continue }
+                throw SigVaultError(.ioError, "\(display): read failed: \(POSIX.errorText)")
+            }
+            if got == 0 { throw SigVaultError(.ioError, "\(display): file shrank while being archived") }
+            done += got
+        }
+        return content
+    }
+
+    // MARK: Large members: streamed from the caller's thread
+
+    /// Starts a member whose content the caller streams with `writeMemberData`.
+    func beginMember(path: ArchivePath, kind: TarEntryKind, mode: UInt32, modificationTime: Int64) throws {
+        precondition(pending.isEmpty && streaming == nil, "a member must start on a frame boundary")
+        let member = StreamingMember()
+        streaming = member
+        memberBytes = 0
+        try tar.writeHeader(path: path.bytes, kind: kind, mode: mode, modificationTime: modificationTime)
+        headerLength = memberBytes
+    }
+
+    /// Streams content: hashed here, framed, compressed on the pool.
+    func writeMemberData(_ buffer: UnsafeRawBufferPointer) throws {
+        streaming?.contentHasher.update(buffer)
+        streaming?.size += Int64(buffer.count)
+        try tar.writeData(buffer)
+    }
+
+    private func submitStreamingFrame(count: Int) throws {
+        guard count > 0 else { return }
+        try acquireSlot()
+        var filling = buffers.take()
+        filling.append(contentsOf: pending[0..<count])
+        let input = filling
+        if count == pending.count {
+            pending.removeAll(keepingCapacity: true)
+        } else {
+            pending.removeFirst(count)
+        }
+        let job = Job()
+        let (level, compressors, buffers) = (compressionLevel, self.compressors, self.buffers)
+        pool.async {
+            let compressor = compressors.take(level: level)
+            defer { compressors.give(compressor) }
+            do {
+                job.frames = [try ArchiveWriter.compress(input[...], compressor: compressor, buffers: buffers)]
+            } catch {
+                job.error = error
+            }
+            buffers.give(input)
+            job.done.signal()
+        }
+        let member = streaming
+        enqueueWrite(waitingFor: job) { [self] job in
+            for frame in job.frames {
+                if let member, !member.started {
+                    member.started = true
+                    member.firstFrame = frameCount
+                    member.streamOffset = streamOffset
+                }
+                let offset = try writeFrame(frame)
+                if let member {
+                    if member.compressedOffset == nil { member.compressedOffset = offset }
+                    member.compressedLength += UInt64(frame.bytes.count)
+                    member.digests.update(frame.digest)
+                }
+            }
+        }
+    }
+
+    /// Ends the streamed member; `completion` runs on the writer thread, in archive order.
+    func endMember(completion: @escaping Completion) throws {
+        try tar.finishEntry()
+        try submitStreamingFrame(count: pending.count)
+        guard let member = streaming else { return }
+        streaming = nil
+        let dataOffset = headerLength
+        let size = member.size
+        let contentSHA256 = member.contentHasher.finalize()
+        writerQueue.async { [self] in
+            guard pendingError() == nil else { return }
+            do {
+                let frames = frameCount - member.firstFrame
+                try completion(Outcome(
+                    placement: Placement(firstFrame: member.firstFrame, frameCount: frames, streamOffset: member.streamOffset,
+                                         dataOffset: dataOffset, compressedOffset: member.compressedOffset ?? compressedOffset,
+                                         compressedLength: member.compressedLength, compressedSHA256: member.digests.finalize()),
+                    size: size, contentSHA256: contentSHA256))
+            } catch {
+                fail(error)
+            }
+        }
+    }
+
+    /// Ends the streamed member and waits until everything queued is written.
+    func endMemberAndWait() throws -> Outcome {
+        let box = OutcomeBox()
+        try endMember { box.value = $0 }
+        try drain()
+        guard let outcome = box.value else { throw SigVaultError(.ioError, "internal error: member frames not written") }
+        return outcome
+    }
+
+    /// Waits until every queued unit is written and every completion has run.
+    func drain() throws {
+        writerQueue.sync {}
+        if let error = pendingError() { throw error }
+    }
+
+    /// Appends a member's index record; call it from a completion (writer thread) or after `drain`.
     func record(_ member: MemberRecord) throws {
         var bytes: [UInt8] = []
         member.encode(into: &bytes)
@@ -225,10 +401,8 @@ final class ArchiveWriter: @unchecked Sendable {
     /// trailer.
     func finish(manifest: Placement, manifestSHA256: [UInt8]) throws {
         try tar.close()
-        current = nil
-        try submitFrame(count: pending.count)
-        writerQueue.sync {}
-        if let error = pendingError() { throw error }
+        try submitStreamingFrame(count: pending.count)
+        try drain()
         let indexOffset = compressedOffset
         let payloadLength = ArchiveIndexLayout.headerSize + Int(frameSpill.size) + Int(memberSpill.size)
         let indexHasher = Hasher(.sha256)
@@ -253,8 +427,38 @@ final class ArchiveWriter: @unchecked Sendable {
     }
 }
 
-private final class PlacementBox: @unchecked Sendable {
-    var value: ArchiveWriter.Placement?
+private final class OutcomeBox: @unchecked Sendable {
+    var value: ArchiveWriter.Outcome?
+}
+
+/// A tar writer whose output is captured in memory (one per pool thread at a time).
+final class TarCapture: @unchecked Sendable {
+    var bytes: [UInt8] = []
+    private(set) var writer: TarWriter!
+
+    init() throws {
+        bytes.reserveCapacity(ArchiveWriter.frameSize)
+        writer = try TarWriter { [unowned self] chunk in self.bytes.append(contentsOf: chunk) }
+    }
+}
+
+final class TarCapturePool: @unchecked Sendable {
+    private let lock = NSLock()
+    private var idle: [TarCapture] = []
+
+    func take() -> TarCapture {
+        lock.lock()
+        let capture = idle.popLast()
+        lock.unlock()
+        // libarchive setup cannot fail short of memory exhaustion.
+        return capture ?? (try! TarCapture())
+    }
+
+    func give(_ capture: TarCapture) {
+        lock.lock()
+        idle.append(capture)
+        lock.unlock()
+    }
 }
 
 /// Reusable byte buffers, so frames do not allocate (and page-fault) fresh memory each time.

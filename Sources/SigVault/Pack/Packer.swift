@@ -108,118 +108,89 @@ public struct Packer {
         // Write: VERIFY.md, data members, evidence members, manifest.
         let output = try AtomicOutputFile(destination: options.output, overwrite: false)
         let scratch = (options.output as NSString).deletingLastPathComponent
-        let writer = try ArchiveWriter(output: output, scratchDirectory: scratch.isEmpty ? "." : scratch,
-                                       compressionLevel: options.compressionLevel)
-        let manifest = try SpillFile(directory: scratch.isEmpty ? "." : scratch, name: "sigvault-manifest")
-        let manifestHasher = Hasher(.sha256)
-        let lineEncoder = JSONEncoder()
-        lineEncoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        func appendLine(_ line: ManifestLine) throws -> (UInt64, UInt64, [UInt8]) {
-            let bytes = try line.encoded(with: lineEncoder)
-            let offset = manifest.size
-            try manifest.append(bytes + [0x0A])
-            manifestHasher.update(bytes + [0x0A])
-            return (offset, UInt64(bytes.count), Hasher.digest(bytes))
-        }
-        _ = try appendLine(.header(ManifestHeader(createdAt: ISOTime.format(Date()), generator: "sigvault \(SigVaultVersion.current)",
-                                                  trustAnchors: MaterialLoader.anchorDigests(anchors))))
+        let scratchDirectory = scratch.isEmpty ? "." : scratch
+        let writer = try ArchiveWriter(output: output, scratchDirectory: scratchDirectory, compressionLevel: options.compressionLevel)
+        let manifest = try ManifestBuilder(directory: scratchDirectory)
+        _ = try manifest.append(.header(ManifestHeader(createdAt: ISOTime.format(Date()), generator: "sigvault \(SigVaultVersion.current)",
+                                                       trustAnchors: MaterialLoader.anchorDigests(anchors))))
         let now = Int64(Date().timeIntervalSince1970)
 
-        func store(path: ArchivePath, role: MemberRole, kind: TarEntryKind, mode: UInt32, mtime: Int64,
-                   fill: (ArchiveWriter, Hasher) throws -> Int64, decorate: (inout ManifestMember) -> Void) throws {
-            try writer.beginMember(path: path, kind: kind, mode: mode, modificationTime: mtime)
-            let hasher = Hasher(.sha256)
-            let size = try fill(writer, hasher)
-            let digest = hasher.finalize()
-            var member = ManifestMember(path: path, role: role, size: size, sha256: Hex.encode(digest))
-            decorate(&member)
-            let (lineOffset, lineLength, lineHash) = try appendLine(.member(member))
-            try writer.endMember { placement in
+        /// Runs on the writer thread when the member is written: its manifest line, then its index record.
+        func completion(_ path: ArchivePath, _ role: MemberRole, describe: @escaping @Sendable (inout ManifestMember) -> Void) -> ArchiveWriter.Completion {
+            return { outcome in
+                var member = ManifestMember(path: path, role: role, size: outcome.size, sha256: Hex.encode(outcome.contentSHA256))
+                describe(&member)
+                let line = try manifest.append(.member(member))
+                let placement = outcome.placement
                 try writer.record(MemberRecord(
                     pathSHA256: Hasher.digest(path.bytes), firstFrame: placement.firstFrame, frameCount: placement.frameCount,
-                    streamOffset: placement.streamOffset, dataOffset: placement.dataOffset, contentSize: UInt64(size),
-                    contentSHA256: digest, compressedSHA256: placement.compressedSHA256,
-                    manifestLineOffset: lineOffset, manifestLineLength: lineLength, manifestLineSHA256: lineHash))
+                    streamOffset: placement.streamOffset, dataOffset: placement.dataOffset, contentSize: UInt64(outcome.size),
+                    contentSHA256: outcome.contentSHA256, compressedSHA256: placement.compressedSHA256,
+                    manifestLineOffset: line.offset, manifestLineLength: line.length, manifestLineSHA256: line.sha256))
+            }
+        }
+        func addBytes(_ path: ArchivePath, _ role: MemberRole, _ bytes: [UInt8]) throws {
+            try writer.addSmall(.init(path: path, mode: 0o644, modificationTime: now), source: .bytes(bytes),
+                                completion: completion(path, role) { _ in })
+            summary.members += 1
+        }
+
+        try addBytes(ArchivePath(ArchiveLayout.verifyGuideName), .verifyGuide, Array(VerifyGuide.text.utf8))
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        let smallLimit = Int64(ArchiveWriter.frameSize - 8192)
+        for file in files {
+            let path = ArchivePath(ArchiveLayout.dataPrefix).joined(file.relativePath)
+            let header = ArchiveWriter.MemberHeader(path: path, mode: file.mode, modificationTime: file.modificationTime)
+            switch file.kind {
+            case .symbolicLink(let target):
+                let escapedTarget = ArchivePath.escaped(target)
+                try writer.addSmall(header, source: .symbolicLink(target: target),
+                                    completion: completion(path, .symbolicLink) { $0.symlinkTarget = escapedTarget })
+            case .regular(let expectedSize):
+                let (role, covered) = roles[file.relativePath] ?? (.document, nil)
+                let document = role == .document ? records[file.relativePath] : nil
+                let coveredName = covered.map { ArchivePath.escaped(ArchivePath(ArchiveLayout.dataPrefix).joined($0).bytes) }
+                let (mode, mtime) = (file.mode, file.modificationTime)
+                let describe: @Sendable (inout ManifestMember) -> Void = { member in
+                    member.mode = mode
+                    member.modificationTime = mtime
+                    member.covers = coveredName
+                    member.document = document
+                }
+                if expectedSize <= smallLimit {
+                    try writer.addSmall(header, source: .file(path: file.filesystemPath, size: expectedSize),
+                                        completion: completion(path, role, describe: describe))
+                } else {
+                    try streamLargeFile(file, size: expectedSize, header: header, writer: writer, buffer: &buffer,
+                                        completion: completion(path, role, describe: describe))
+                }
+                summary.bytesIn += UInt64(expectedSize)
             }
             summary.members += 1
         }
-        func storeBytes(_ path: ArchivePath, _ role: MemberRole, _ bytes: [UInt8], decorate: (inout ManifestMember) -> Void = { _ in }) throws {
-            try store(path: path, role: role, kind: .regularFile(size: Int64(bytes.count)), mode: 0o644, mtime: now, fill: { writer, hasher in
-                try bytes.withUnsafeBytes { buffer in
-                    hasher.update(buffer)
-                    try writer.writeMemberData(buffer)
-                }
-                return Int64(bytes.count)
-            }, decorate: decorate)
-        }
-
-        try storeBytes(ArchivePath("VERIFY.md"), .verifyGuide, Array(VerifyGuide.text.utf8))
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
-        for file in files {
-            let path = ArchivePath("data/").appending("").joined(file.relativePath)
-            switch file.kind {
-            case .symbolicLink(let target):
-                try store(path: path, role: .symbolicLink, kind: .symbolicLink(target: target), mode: file.mode, mtime: file.modificationTime,
-                          fill: { _, _ in 0 }, decorate: { $0.symlinkTarget = ArchivePath.escaped(target) })
-            case .regular(let expectedSize):
-                let fd = POSIX.withPath(file.filesystemPath) { open($0, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) }
-                guard fd >= 0 else {
-                    summary.warnings.append("\(ArchivePath.escaped(file.filesystemPath)): cannot open: \(POSIX.errorText); not archived")
-                    summary.exitCode = summary.exitCode.combined(with: .partlyUnreadable)
-                    continue
-                }
-                defer { close(fd) }
-                let (role, covered) = roles[file.relativePath] ?? (.document, nil)
-                try store(path: path, role: role, kind: .regularFile(size: expectedSize), mode: file.mode, mtime: file.modificationTime, fill: { writer, hasher in
-                    var total: Int64 = 0
-                    while total < expectedSize {
-                        let want = Int(min(Int64(buffer.count), expectedSize - total))
-                        let got = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress!, want) }
-                        if got < 0 {
-                            if errno == EINTR { continue }
-                            throw SigVaultError(.ioError, "\(ArchivePath.escaped(file.filesystemPath)): read failed: \(POSIX.errorText)")
-                        }
-                        if got == 0 {
-                            throw SigVaultError(.ioError, "\(ArchivePath.escaped(file.filesystemPath)): file shrank while being archived")
-                        }
-                        try buffer.withUnsafeBytes { all in
-                            let chunk = UnsafeRawBufferPointer(rebasing: all[0..<got])
-                            hasher.update(chunk)
-                            try writer.writeMemberData(chunk)
-                        }
-                        total += Int64(got)
-                    }
-                    return total
-                }, decorate: { member in
-                    member.mode = file.mode
-                    member.modificationTime = file.modificationTime
-                    if let covered { member.covers = ArchivePath.escaped(ArchivePath("data/").joined(covered).bytes) }
-                    if role == .document { member.document = records[file.relativePath] }
-                })
-                summary.bytesIn += UInt64(expectedSize)
-            }
-        }
         for certificate in evidence.certificates.values.sorted(by: { $0.sha256Hex < $1.sha256Hex }) {
-            try storeBytes(EvidenceSet.path(certificateSHA256: certificate.sha256Hex), .certificate, certificate.der)
+            try addBytes(EvidenceSet.path(certificateSHA256: certificate.sha256Hex), .certificate, certificate.der)
         }
         for crl in evidence.revocationLists.values.sorted(by: { $0.sha256Hex < $1.sha256Hex }) {
-            try storeBytes(EvidenceSet.path(crlSHA256: crl.sha256Hex), .crl, crl.der)
+            try addBytes(EvidenceSet.path(crlSHA256: crl.sha256Hex), .crl, crl.der)
         }
         for response in evidence.ocspResponses.values.sorted(by: { $0.sha256Hex < $1.sha256Hex }) {
-            try storeBytes(EvidenceSet.path(ocspSHA256: response.sha256Hex), .ocsp, response.der)
+            try addBytes(EvidenceSet.path(ocspSHA256: response.sha256Hex), .ocsp, response.der)
         }
-        _ = try appendLine(.end(ManifestEnd(members: summary.members, documents: summary.documents, signedDocuments: summary.signedDocuments)))
+        try writer.drain()
+        _ = try manifest.append(.end(ManifestEnd(members: summary.members, documents: summary.documents, signedDocuments: summary.signedDocuments)))
 
         // The manifest member: its own index record has no manifest line.
         let manifestPath = ArchivePath(ArchiveLayout.manifestName)
-        let manifestSize = Int64(manifest.size)
-        try writer.beginMember(path: manifestPath, kind: .regularFile(size: manifestSize), mode: 0o644, modificationTime: now)
+        try writer.beginMember(path: manifestPath, kind: .regularFile(size: Int64(manifest.size)), mode: 0o644, modificationTime: now)
         try manifest.readAll { chunk in try chunk.withUnsafeBytes { try writer.writeMemberData($0) } }
-        let placement = try writer.endMemberAndWait()
-        let manifestDigest = manifestHasher.finalize()
+        let written = try writer.endMemberAndWait()
+        let manifestDigest = manifest.sha256
+        guard written.contentSHA256 == manifestDigest else { throw SigVaultError(.ioError, "internal error: manifest changed while written") }
+        let placement = written.placement
         try writer.record(MemberRecord(
             pathSHA256: Hasher.digest(manifestPath.bytes), firstFrame: placement.firstFrame, frameCount: placement.frameCount,
-            streamOffset: placement.streamOffset, dataOffset: placement.dataOffset, contentSize: UInt64(manifestSize),
+            streamOffset: placement.streamOffset, dataOffset: placement.dataOffset, contentSize: UInt64(written.size),
             contentSHA256: manifestDigest, compressedSHA256: placement.compressedSHA256,
             manifestLineOffset: 0, manifestLineLength: 0, manifestLineSHA256: [UInt8](repeating: 0, count: 32)))
         try writer.finish(manifest: placement, manifestSHA256: manifestDigest)
@@ -227,6 +198,64 @@ public struct Packer {
         try output.commit(overwrite: false)
         summary.fingerprint = Hex.encode(manifestDigest)
         return summary
+    }
+
+    /// Streams a file too large for one frame: read and hashed here, compressed on the pool.
+    private func streamLargeFile(_ file: InputFile, size expectedSize: Int64, header: ArchiveWriter.MemberHeader, writer: ArchiveWriter,
+                                 buffer: inout [UInt8], completion: @escaping ArchiveWriter.Completion) throws {
+        let display = ArchivePath.escaped(file.filesystemPath)
+        let fd = POSIX.withPath(file.filesystemPath) { open($0, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) }
+        guard fd >= 0 else { throw SigVaultError(.ioError, "\(display): cannot open: \(POSIX.errorText)") }
+        defer { close(fd) }
+        try writer.beginMember(path: header.path, kind: .regularFile(size: expectedSize), mode: header.mode, modificationTime: header.modificationTime)
+        var total: Int64 = 0
+        while total < expectedSize {
+            let want = Int(min(Int64(buffer.count), expectedSize - total))
+            let got = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress!, want) }
+            if got < 0 {
+                if errno == EINTR { continue }
+                throw SigVaultError(.ioError, "\(display): read failed: \(POSIX.errorText)")
+            }
+            if got == 0 { throw SigVaultError(.ioError, "\(display): file shrank while being archived") }
+            try buffer.withUnsafeBytes { try writer.writeMemberData(UnsafeRawBufferPointer(rebasing: $0[0..<got])) }
+            total += Int64(got)
+        }
+        try writer.endMember(completion: completion)
+    }
+}
+
+/// The manifest being written: lines spilled to a scratch file and hashed as they come. Lines are
+/// appended from the writer thread only (after the header).
+final class ManifestBuilder: @unchecked Sendable {
+    private let spill: SpillFile
+    private let hasher = Hasher(.sha256)
+    private let encoder = JSONEncoder()
+    private var digest: [UInt8]?
+
+    init(directory: String) throws {
+        spill = try SpillFile(directory: directory, name: "sigvault-manifest")
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    }
+
+    var size: UInt64 { spill.size }
+
+    /// Appends one line; returns where it is and its SHA-256 (without the newline).
+    func append(_ line: ManifestLine) throws -> (offset: UInt64, length: UInt64, sha256: [UInt8]) {
+        let bytes = try line.encoded(with: encoder)
+        let offset = spill.size
+        try spill.append(bytes + [0x0A])
+        hasher.update(bytes + [0x0A])
+        return (offset, UInt64(bytes.count), Hasher.digest(bytes))
+    }
+
+    func readAll(_ body: ([UInt8]) throws -> Void) throws { try spill.readAll(body) }
+
+    /// The SHA-256 of everything appended: the archive's fingerprint.
+    var sha256: [UInt8] {
+        if let digest { return digest }
+        let value = hasher.finalize()
+        digest = value
+        return value
     }
 }
 
