@@ -10,7 +10,6 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
-        .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
@@ -21,18 +20,13 @@ let package = Package(
 
         // Thin owning bridges: the only modules that import C.
         .target(name: "OpenSSLBridge", dependencies: ["COpenSSL"]),
-        .target(name: "ArchiveIO", dependencies: ["CArchive", "CZstd", "OpenSSLBridge"]),
+        .target(name: "ArchiveIO", dependencies: ["CArchive", "CZstd"]),
 
         // Pure-Swift on-disk format types.
-        .target(name: "SigVaultFormat", dependencies: [
-            .product(name: "SwiftASN1", package: "swift-asn1"),
-        ]),
+        .target(name: "SigVaultFormat"),
 
         // Trust and validation (ETSI EN 319 102-1).
-        .target(name: "SigVaultValidation", dependencies: [
-            "OpenSSLBridge", "SigVaultFormat",
-            .product(name: "Logging", package: "swift-log"),
-        ]),
+        .target(name: "SigVaultValidation", dependencies: ["OpenSSLBridge"]),
 
         // The archive engine: pack, verify, restore, list.
         .target(name: "SigVault", dependencies: [

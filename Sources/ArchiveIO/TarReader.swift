@@ -8,6 +8,9 @@ public struct TarEntryHeader: Sendable {
     public let isSymbolicLink: Bool
     public let symlinkTarget: [UInt8]?
     public let size: Int64
+    /// Permission bits and modification time (seconds since 1970) as recorded.
+    public let mode: UInt32
+    public let modificationTime: Int64
     /// Offset of this entry's first header byte in the uncompressed stream.
     public let streamOffset: Int64
 }
@@ -83,6 +86,8 @@ public final class TarReader {
             isSymbolicLink: type == sv_ae_iflnk(),
             symlinkTarget: target,
             size: archive_entry_size(entry),
+            mode: UInt32(archive_entry_perm(entry)),
+            modificationTime: Int64(archive_entry_mtime(entry)),
             streamOffset: archive_read_header_position(archive))
     }
 

@@ -9,6 +9,7 @@ struct ListCommand: ParsableCommand {
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
+        _ = CLI.makeLogger()
         do {
             let report = try Lister(archive: archive).run()
             if json {

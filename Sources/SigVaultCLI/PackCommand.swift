@@ -26,14 +26,7 @@ struct PackCommand: ParsableCommand {
             let summary = try Packer(options: options, logger: logger).run()
             summary.warnings.forEach(CLI.warn)
             if json {
-                let object: [String: Any] = [
-                    "archive": output, "fingerprint": summary.fingerprint, "members": summary.members,
-                    "documents": summary.documents, "signedDocuments": summary.signedDocuments,
-                    "passed": summary.passed, "notPassed": summary.notPassed, "bytesIn": summary.bytesIn,
-                    "bytesOut": summary.bytesOut, "warnings": summary.warnings, "exitCode": summary.exitCode.rawValue,
-                ]
-                let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
-                print(String(decoding: data, as: UTF8.self))
+                print(summary.jsonText(archive: output))
             } else {
                 summary.documentLines.forEach { print($0) }
                 print("packed \(summary.members) members (\(summary.documents) documents, \(summary.signedDocuments) signed, \(summary.notPassed) not passing) into \(output)")

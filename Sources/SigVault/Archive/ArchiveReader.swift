@@ -5,7 +5,8 @@ import SigVaultFormat
 
 /// Random access to an archive through its trailer and index (docs/FORMAT.md §5–6).
 final class ArchiveReader: @unchecked Sendable {
-    static let maximumFrameContent = 4 << 20
+    /// Frames hold at most 1 MiB of the tar stream (docs/FORMAT.md §2); larger ones are refused.
+    static let maximumFrameContent = 1 << 20
 
     let path: String
     let fd: Int32
@@ -43,6 +44,9 @@ final class ArchiveReader: @unchecked Sendable {
             let expected = ZstdFrames.skippableFrame(variant: Trailer.skippableVariant, payload: [UInt8](repeating: 0, count: Trailer.payloadSize))
             guard head == Array(expected[0..<8]) else { throw FormatError(.malformed, "the file does not end with a SigVault trailer frame") }
             let trailer = try Trailer.decode(Array(frame[8...]), sha256: { Hasher.digest($0) })
+            guard trailer.flags == 0, trailer.evidenceOffset == 0, trailer.evidenceLength == 0 else {
+                throw FormatError(.unsupportedVersion, "the trailer announces features (flags \(trailer.flags), evidence records) this version does not know")
+            }
             self.trailer = trailer
             guard trailer.indexOffset + trailer.indexLength == size - UInt64(Trailer.frameSize), trailer.indexLength >= 8,
                   trailer.indexLength < (1 << 34) else {
@@ -53,6 +57,8 @@ final class ArchiveReader: @unchecked Sendable {
             guard indexDigest == trailer.indexSHA256 else { throw FormatError(.malformed, "the index does not match its SHA-256 in the trailer") }
             let indexHead = ZstdFrames.skippableFrame(variant: ArchiveIndexLayout.skippableVariant, payload: [])
             guard Array(index[0..<4]) == Array(indexHead[0..<4]) else { throw FormatError(.malformed, "the index frame has the wrong magic number") }
+            let declared = index[4..<8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+            guard declared + 8 == trailer.indexLength else { throw FormatError(.malformed, "the index frame's length field disagrees with the trailer") }
             let decoded = try ArchiveIndexLayout.decode(Array(index[8...]))
             frames = decoded.frames
             members = decoded.members

@@ -131,7 +131,7 @@ enum MaterialLoader {
     }
 
     static func anchorDigests(_ anchors: TrustAnchors) -> [String] {
-        if case .certificates(let list) = anchors, list.count <= 16 { return list.map(\.sha256Hex) }
+        if case .certificates(let list) = anchors { return list.map(\.sha256Hex).sorted() }
         return []
     }
 }

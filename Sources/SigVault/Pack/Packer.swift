@@ -48,8 +48,10 @@ public struct Packer {
 
     public func run() throws -> PackSummary {
         var summary = PackSummary()
+        let started = Date()
         var walker = InputWalker()
         let files = try walker.walk(options.inputs)
+        logger.info("inputs walked", metadata: ["files": "\(files.count)", "warnings": "\(walker.warnings.count)"])
         summary.warnings += walker.warnings
         if walker.unreadable { summary.exitCode = summary.exitCode.combined(with: .partlyUnreadable) }
 
@@ -105,6 +107,8 @@ public struct Packer {
             summary.documentLines.append(ReportText.packLine(result))
         }
 
+        logger.info("signatures analysed", metadata: ["documents": "\(summary.documents)", "signed": "\(summary.signedDocuments)",
+                                                      "notPassing": "\(summary.notPassed)"])
         // Write: VERIFY.md, data members, evidence members, manifest.
         let output = try AtomicOutputFile(destination: options.output, overwrite: false)
         let scratch = (options.output as NSString).deletingLastPathComponent
@@ -197,6 +201,9 @@ public struct Packer {
         summary.bytesOut = output.bytesWritten
         try output.commit(overwrite: false)
         summary.fingerprint = Hex.encode(manifestDigest)
+        logger.info("archive written", metadata: ["archive": "\(options.output)", "members": "\(summary.members)",
+                                                  "bytesIn": "\(summary.bytesIn)", "bytesOut": "\(summary.bytesOut)",
+                                                  "seconds": "\(String(format: "%.2f", Date().timeIntervalSince(started)))"])
         return summary
     }
 
@@ -256,6 +263,28 @@ final class ManifestBuilder: @unchecked Sendable {
         let value = hasher.finalize()
         digest = value
         return value
+    }
+}
+
+extension PackSummary {
+    /// The JSON summary `pack --json` prints (docs/CLI.md).
+    public func jsonText(archive: String) -> String {
+        struct Output: Encodable {
+            let archive: String
+            let fingerprint: String
+            let members: Int
+            let documents: Int
+            let signedDocuments: Int
+            let passed: Int
+            let notPassed: Int
+            let bytesIn: UInt64
+            let bytesOut: UInt64
+            let warnings: [String]
+            let exitCode: Int32
+        }
+        return JSONOutput.encode(Output(archive: archive, fingerprint: fingerprint, members: members, documents: documents,
+                                        signedDocuments: signedDocuments, passed: passed, notPassed: notPassed, bytesIn: bytesIn,
+                                        bytesOut: bytesOut, warnings: warnings, exitCode: exitCode.rawValue))
     }
 }
 

@@ -24,6 +24,7 @@ extension VerifyReport {
                 : "UNSIGNED"
             lines.append("\(verdict)  \(document.path)")
             if let poe = document.proofOfExistence { lines.append("    proven to exist at \(poe)") }
+            for note in document.notes { lines.append("    note: \(note)") }
             for signature in document.signatures {
                 let sub = signature.subIndication.map { "/\($0)" } ?? ""
                 lines.append("    signature \(signature.file) #\(signature.signerIndex): \(signature.indication)\(sub)")
@@ -49,7 +50,7 @@ extension VerifyReport {
             for document in unsigned {
                 var line = "  UNSIGNED  \(document.path)"
                 if let poe = document.proofOfExistence { line += "  (a time-stamp proves it existed at \(poe))" }
-                if let reason = document.reason { line += "  note: \(reason)" }
+                for note in document.notes { line += "  note: \(note)" }
                 lines.append(line)
             }
         }

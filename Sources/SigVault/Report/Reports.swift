@@ -76,11 +76,13 @@ public struct DocumentReport: Codable, Sendable {
     public var subIndication: String?
     public var reason: String?
     public var proofOfExistence: String?
+    /// What pack and verify noticed beside the verdict (an unreadable token file, a missing document).
+    public var notes: [String]
     public var signatures: [SignatureReport]
     public var documentTimeStamps: [TimeStampReport]
 
     enum CodingKeys: String, CodingKey {
-        case path, signed, kind, indication, subIndication, reason, proofOfExistence, signatures, documentTimeStamps
+        case path, signed, kind, indication, subIndication, reason, proofOfExistence, notes, signatures, documentTimeStamps
     }
 
     /// Absent values are written as JSON null (docs/CLI.md promises the keys).
@@ -93,6 +95,7 @@ public struct DocumentReport: Codable, Sendable {
         try container.encode(subIndication, forKey: .subIndication)
         try container.encode(reason, forKey: .reason)
         try container.encode(proofOfExistence, forKey: .proofOfExistence)
+        try container.encode(notes, forKey: .notes)
         try container.encode(signatures, forKey: .signatures)
         try container.encode(documentTimeStamps, forKey: .documentTimeStamps)
     }
@@ -166,7 +169,8 @@ extension DocumentReport {
         kind = result.group.kind.rawValue
         indication = verdict?.indication.rawValue
         subIndication = verdict?.subIndication?.rawValue
-        reason = verdict?.reason ?? (result.group.notes.isEmpty ? nil : result.group.notes.joined(separator: "; "))
+        reason = verdict?.reason
+        notes = result.group.notes
         proofOfExistence = result.proofOfExistence.map(ISOTime.format)
         signatures = result.signatures.map(SignatureReport.init)
         documentTimeStamps = result.documentTimeStamps.map { TimeStampReport($0, used: false) }

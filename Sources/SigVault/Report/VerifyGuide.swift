@@ -15,9 +15,12 @@ enum VerifyGuide {
     4. Documents are under x/data/ byte for byte; their detached signatures (`.p7s`, `.sig`) and
        time-stamps (`.tsr`, `.tst`) sit beside them. Certificates, CRLs and OCSP responses are under
        x/evidence/, named by their SHA-256.
-    5. A signature: `openssl cms -verify -binary -purpose any -inform DER -in DOC.p7s -content DOC
-       -CAfile ROOT.pem -certfile <chain certificates> -attime <genTime as epoch> -out /dev/null`.
-       A time-stamp file: `openssl ts -verify -in DOC.tsr -data DOC -CAfile ROOT.pem -untrusted <TSA chain>`.
+    5. Certificates are stored DER; make a PEM bundle for openssl first:
+       `for c in x/evidence/certificates/*.der; do openssl x509 -inform DER -in $c; done > chain.pem`.
+       A signature: `openssl cms -verify -binary -purpose any -inform DER -in DOC.p7s -content DOC
+       -CAfile ROOT.pem -certfile chain.pem -attime <genTime as epoch> -out /dev/null` (ROOT.pem is
+       the trust anchor you trust, not one taken from the archive).
+       A time-stamp file: `openssl ts -verify -in DOC.tsr -data DOC -CAfile ROOT.pem -untrusted chain.pem`.
        Revocation: `openssl crl -inform DER -in x/evidence/crls/HASH.crl -text -noout`;
        `openssl ocsp -respin x/evidence/ocsp/HASH.der -resp_text -noverify`.
     6. The manifest's `document` objects list, per signature, the chain, CRLs, OCSP responses and

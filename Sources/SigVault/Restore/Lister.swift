@@ -11,6 +11,19 @@ public struct ListedDocument: Codable, Sendable {
     public var provenTime: String?
     public var packIndication: String?
     public var packSubIndication: String?
+
+    /// Absent values are written as JSON null, as in `verify --json`.
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(path, forKey: .path)
+        try container.encode(signed, forKey: .signed)
+        try container.encode(size, forKey: .size)
+        try container.encode(sha256, forKey: .sha256)
+        try container.encode(signers, forKey: .signers)
+        try container.encode(provenTime, forKey: .provenTime)
+        try container.encode(packIndication, forKey: .packIndication)
+        try container.encode(packSubIndication, forKey: .packSubIndication)
+    }
 }
 
 public struct ListReport: Codable, Sendable {

@@ -40,7 +40,11 @@ public struct Restorer {
         let reader = try ArchiveReader(path: options.archive)
         if let problem = reader.layoutProblem { throw SigVaultError(.invalidInput, "\(options.archive): \(problem)") }
         var summary = RestoreSummary()
-        try FileManager.default.createDirectory(atPath: options.target, withIntermediateDirectories: true)
+        do {
+            try FileManager.default.createDirectory(atPath: options.target, withIntermediateDirectories: true)
+        } catch {
+            throw SigVaultError(.cannotCreateOutput, "\(options.target): cannot create the folder: \(error.localizedDescription)")
+        }
         let root = open(options.target, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard root >= 0 else { throw SigVaultError(.cannotCreateOutput, "\(options.target): cannot open: \(POSIX.errorText)") }
         defer { close(root) }
@@ -69,6 +73,9 @@ public struct Restorer {
                 guard let relatedPath = ArchivePath.unescaped(related), let relatedRecord = reader.record(for: relatedPath) else { continue }
                 files.append((relatedPath.droppingPrefix(ArchiveLayout.dataPrefix), relatedRecord))
             }
+            guard Hex.encode(record.contentSHA256) == member.sha256, UInt64(member.size) == record.contentSize else {
+                throw SigVaultError(.integrityOrFailed, "\(options.archive): the index and the manifest disagree about \(path); run sigvault verify")
+            }
             for (name, fileRecord) in files {
                 do {
                     try write(reader: reader, record: fileRecord, expectedName: ArchivePath(ArchiveLayout.dataPrefix).joined(name),
@@ -81,6 +88,7 @@ public struct Restorer {
                 }
             }
             try writeEvidence(reader: reader, document: relative, member: member, root: root)
+            logger.debug("restored", metadata: ["document": "\(relative)", "files": "\(files.count)"])
         }
         return summary
     }
@@ -123,6 +131,11 @@ public struct Restorer {
             close(fd)
             throw SigVaultError(.integrityOrFailed, "\(options.archive): \(expectedName) does not match its SHA-256; not restored")
         }
+        // The recorded permission bits (never set-id bits) and modification time.
+        _ = fchmod(fd, mode_t(extracted.header.mode & 0o777))
+        var times = [timespec(tv_sec: time_t(extracted.header.modificationTime), tv_nsec: 0),
+                     timespec(tv_sec: time_t(extracted.header.modificationTime), tv_nsec: 0)]
+        _ = futimens(fd, &times)
         guard fsync(fd) == 0 else {
             close(fd)
             throw SigVaultError(.ioError, "\(options.target)/\(relative): fsync failed: \(POSIX.errorText)")
@@ -185,20 +198,52 @@ public struct Restorer {
             let sub = try openDirectories(root: directory, components: [Array(kind.utf8)])
             defer { close(sub) }
             let name = Array(path.components.last!)
-            try replaceFile(directory: sub, name: name, bytes: bytes)
+            try placeEvidence(directory: sub, name: name, bytes: bytes)
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        try replaceFile(directory: directory, name: Array("manifest-record.json".utf8), bytes: Array(try encoder.encode(member)))
+        try placeEvidence(directory: directory, name: Array("manifest-record.json".utf8), bytes: Array(try encoder.encode(member)))
+    }
+
+    /// Writes an evidence file unless the same bytes are already there; different bytes are replaced
+    /// only with --force.
+    private func placeEvidence(directory: Int32, name: [UInt8], bytes: [UInt8]) throws {
+        let existing = POSIX.withPath(name) { openat(directory, $0, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) }
+        if existing >= 0 {
+            var current: [UInt8] = []
+            var chunk = [UInt8](repeating: 0, count: 1 << 16)
+            while true {
+                let got = chunk.withUnsafeMutableBytes { read(existing, $0.baseAddress!, $0.count) }
+                if got <= 0 { break }
+                current += chunk[0..<got]
+                if current.count > bytes.count { break }
+            }
+            close(existing)
+            if current == bytes { return }
+            guard options.force else {
+                throw SigVaultError(.cannotCreateOutput, "\(options.target): evidence file \(ArchivePath.escaped(name)) already exists with other content (use --force to overwrite)")
+            }
+        }
+        try replaceFile(directory: directory, name: name, bytes: bytes)
     }
 
     private func replaceFile(directory: Int32, name: [UInt8], bytes: [UInt8]) throws {
         let temporary = Array(".\(UInt32.random(in: 0...UInt32.max)).sigvault-part".utf8)
         let fd = POSIX.withPath(temporary) { openat(directory, $0, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644) }
         guard fd >= 0 else { throw SigVaultError(.cannotCreateOutput, "\(options.target): cannot write evidence: \(POSIX.errorText)") }
-        try bytes.withUnsafeBytes { try POSIX.writeAll(fd, $0, path: options.target) }
-        fsync(fd)
+        do {
+            try bytes.withUnsafeBytes { try POSIX.writeAll(fd, $0, path: options.target) }
+        } catch {
+            close(fd)
+            _ = POSIX.withPath(temporary) { unlinkat(directory, $0, 0) }
+            throw error
+        }
+        let synced = fsync(fd) == 0
         close(fd)
-        _ = POSIX.withPath(temporary) { from in POSIX.withPath(name) { to in renameat(directory, from, directory, to) } }
+        guard synced, POSIX.withPath(temporary, { from in POSIX.withPath(name) { to in renameat(directory, from, directory, to) } }) == 0 else {
+            let reason = POSIX.errorText
+            _ = POSIX.withPath(temporary) { unlinkat(directory, $0, 0) }
+            throw SigVaultError(.ioError, "\(options.target): cannot write evidence file \(ArchivePath.escaped(name)): \(reason)")
+        }
     }
 }

@@ -28,11 +28,14 @@ public struct Verifier {
         let sha256: Digest32
         let streamOffset: Int64
         let isRegular: Bool
+        var symlinkTarget: [UInt8]? = nil
         var damaged = false
     }
 
     public func run() throws -> VerifyReport {
+        let started = Date()
         let reader = try ArchiveReader(path: options.archive)
+        logger.info("verifying", metadata: ["archive": "\(options.archive)", "size": "\(reader.size)"])
         var problems: [VerifyReport.Problem] = []
         func problem(_ code: String, _ member: String?, _ message: String) {
             problems.append(VerifyReport.Problem(code: code, member: member, message: message))
@@ -58,6 +61,9 @@ public struct Verifier {
                 problem("manifest", ArchiveLayout.manifestName, "the manifest's SHA-256 does not match the trailer")
             }
             for message in manifest.problems { problem("manifest", ArchiveLayout.manifestName, message) }
+            if manifest.endCount != listed.count {
+                problem("manifest", ArchiveLayout.manifestName, "the manifest's end line counts \(manifest.endCount.map(String.init) ?? "no") members, it lists \(listed.count)")
+            }
         } else {
             problem("manifest", ArchiveLayout.manifestName, "the manifest cannot be read: the archive does not end with an intact manifest member")
         }
@@ -69,10 +75,10 @@ public struct Verifier {
         // 5. Signatures.
         var documents: [DocumentReport] = []
         var summary = VerifyReport.Summary()
-        summary.members = scan.entries.count
+        summary.members = scanned.count
         let anchors = try MaterialLoader.anchors(options.trust)
         if reader.layoutProblem == nil, fingerprint != nil {
-            let results = (try? validate(reader: reader, anchors: anchors, listed: listed, entries: scan.entries)) ?? []
+            let results = try validate(reader: reader, anchors: anchors, listed: listed, entries: scan.entries)
             for result in results {
                 documents.append(DocumentReport(result))
                 summary.documents += 1
@@ -88,6 +94,8 @@ public struct Verifier {
                 }
             }
         }
+        logger.info("verified", metadata: ["problems": "\(problems.count)", "documents": "\(summary.documents)",
+                                           "seconds": "\(String(format: "%.2f", Date().timeIntervalSince(started)))"])
         var exit: ExitCode = .ok
         if !problems.isEmpty || summary.totalFailed > 0 { exit = .integrityOrFailed } else if summary.indeterminate > 0 { exit = .findings }
         return VerifyReport(
@@ -95,7 +103,9 @@ public struct Verifier {
             validationTime: ISOTime.format(options.at),
             integrity: .init(ok: problems.isEmpty, problems: problems),
             proofOfTime: .init(archiveTimeStamp: nil,
-                               statement: "the archive is self-consistent but carries no archive time-stamp: nothing in it proves when it was made"),
+                               statement: problems.isEmpty
+                                   ? "the archive is self-consistent but carries no archive time-stamp: nothing in it proves when it was made"
+                                   : "the archive is damaged, and it carries no archive time-stamp: nothing in it proves when it was made"),
             documents: documents, summary: summary, exitCode: exit.rawValue)
     }
 
@@ -176,7 +186,8 @@ public struct Verifier {
                     if isManifest { collector.finish() }
                     let entry = ScannedEntry(path: ArchivePath(bytes: extracted.header.path), size: extracted.size,
                                              sha256: Digest32(extracted.contentSHA256), streamOffset: Int64(record.streamOffset),
-                                             isRegular: extracted.header.isRegularFile)
+                                             isRegular: extracted.header.isRegularFile,
+                                             symlinkTarget: extracted.header.isSymbolicLink ? (extracted.header.symlinkTarget ?? []) : nil)
                     if extracted.compressedSHA256 != record.compressedSHA256 {
                         throw SigVaultError(.integrityOrFailed, "its compressed bytes do not match their SHA-256 in the index")
                     }
@@ -292,7 +303,8 @@ public struct Verifier {
                     scan.manifest = collector
                 }
                 scan.entries.append(ScannedEntry(path: ArchivePath(bytes: header.path), size: size, sha256: Digest32(hasher.finalize()),
-                                                 streamOffset: header.streamOffset, isRegular: header.isRegularFile))
+                                                 streamOffset: header.streamOffset, isRegular: header.isRegularFile,
+                                                 symlinkTarget: header.isSymbolicLink ? (header.symlinkTarget ?? []) : nil))
             }
         } catch {
             streamError = "\(error)"
@@ -313,7 +325,8 @@ public struct Verifier {
     private func compare(manifest: [ListedMember], scanned: [ScannedEntry], problem: (String, String?, String) -> Void) {
         // The usual case, everything in order and equal, needs no tables.
         if manifest.count == scanned.count,
-           zip(manifest, scanned).allSatisfy({ $0.path == $1.path && $0.size == $1.size && $0.sha256 == $1.sha256 && !$1.damaged }) {
+           zip(manifest, scanned).allSatisfy({ $0.path == $1.path && $0.size == $1.size && $0.sha256 == $1.sha256 && !$1.damaged
+                                              && $0.symlinkTarget == $1.symlinkTarget && ($1.isRegular || $1.symlinkTarget != nil) }) {
             for entry in scanned where !entry.path.isSafeRelative {
                 problem("unsafe", entry.path.description, "member name \(entry.path) is not a safe relative path")
             }
@@ -344,6 +357,12 @@ public struct Verifier {
             reported.insert(entry.path)
             if member.size != entry.size || member.sha256 != entry.sha256 {
                 problem("content", entry.path.description, "member \(entry.path) does not match its size and SHA-256 in the manifest")
+            }
+            if member.symlinkTarget != entry.symlinkTarget {
+                problem("content", entry.path.description, "member \(entry.path): its link target (or its being a link) differs from the manifest")
+            }
+            if !entry.isRegular && entry.symlinkTarget == nil {
+                problem("unsafe", entry.path.description, "member \(entry.path) is neither a regular file nor a symbolic link")
             }
             if !entry.path.isSafeRelative || entry.path.hasPrefix("/") {
                 problem("unsafe", entry.path.description, "member name \(entry.path) is not a safe relative path")
@@ -476,12 +495,16 @@ struct ListedMember: Sendable {
     let size: Int64
     let sha256: Digest32
     let role: MemberRole
+    let symlinkTarget: [UInt8]?
 }
 
 /// Decodes manifest lines as the manifest streams past, keeping only what verify compares.
 final class ManifestCollector: @unchecked Sendable {
     private(set) var listed: [ListedMember] = []
     private(set) var problems: [String] = []
+    /// The member count the `end` line states, if there is one.
+    private(set) var endCount: Int?
+    private var sawHeader = false
     private var partial: [UInt8] = []
     private var lineNumber = 0
     private let decoder = JSONDecoder()
@@ -507,11 +530,30 @@ final class ManifestCollector: @unchecked Sendable {
             problems.append("manifest line \(lineNumber) is not valid JSON of the format")
             return
         }
-        guard case .member(let member) = parsed else { return }
-        guard let path = member.archivePath, let digest = Digest32(hex: member.sha256) else {
-            problems.append("manifest line \(lineNumber) has an invalid path or SHA-256")
+        switch parsed {
+        case .header(let header):
+            if lineNumber != 1 { problems.append("manifest line \(lineNumber) is a second header") }
+            if header.format != "sigvault-archive" || header.version != FormatVersion.current {
+                problems.append("the manifest is \(header.format) version \(header.version), not sigvault-archive version \(FormatVersion.current)")
+            }
+            sawHeader = true
             return
+        case .end(let end):
+            endCount = end.members
+            return
+        case .member(let member):
+            if !sawHeader { problems.append("the manifest does not start with its header line") ; sawHeader = true }
+            if endCount != nil { problems.append("manifest line \(lineNumber) comes after the end line") }
+            guard let path = member.archivePath, let digest = Digest32(hex: member.sha256) else {
+                problems.append("manifest line \(lineNumber) has an invalid path or SHA-256")
+                return
+            }
+            if member.storage != "inline" {
+                problems.append("member \(path) is stored as \"\(member.storage)\", which this version cannot verify")
+            }
+            let target = member.symlinkTarget.map { ArchivePath.unescaped($0)?.bytes ?? Array($0.utf8) }
+            listed.append(ListedMember(path: path, size: member.size, sha256: digest, role: member.role,
+                                       symlinkTarget: member.role == .symbolicLink ? (target ?? []) : nil))
         }
-        listed.append(ListedMember(path: path, size: member.size, sha256: digest, role: member.role))
     }
 }
