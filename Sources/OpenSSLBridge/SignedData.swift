@@ -145,6 +145,14 @@ public final class SignedData: @unchecked Sendable {
         case malformedAttributes(String)
         case signerCertificateNotFound
         case contentUnavailable(String)
+        /// OpenSSL cannot use the signer's key or algorithm (e.g. DSA parameters inherited from the
+        /// issuer): nothing was proven either way.
+        case unsupportedKeyOrAlgorithm(String)
+    }
+
+    private static func unsupported(_ detail: String) -> Bool {
+        detail.contains("unsupported algorithm") || detail.contains("decode error") || detail.contains("unknown algorithm")
+            || detail.contains("unsupported public key")
     }
 
     public struct SignerVerification: Sendable {
@@ -171,8 +179,9 @@ public final class SignedData: @unchecked Sendable {
                 OpenSSLErrorQueue.clear()
                 if CMS_SignerInfo_verify(si) != 1 {
                     let detail = OpenSSLErrorQueue.drain()
-                    outcomes[index] = detail.contains("attribute") || detail.contains("content type")
-                        ? .malformedAttributes(detail) : .signatureInvalid(detail)
+                    outcomes[index] = SignedData.unsupported(detail) ? .unsupportedKeyOrAlgorithm(detail)
+                        : detail.contains("attribute") || detail.contains("content type") ? .malformedAttributes(detail)
+                        : .signatureInvalid(detail)
                 }
             }
         }
@@ -213,7 +222,9 @@ public final class SignedData: @unchecked Sendable {
             let result = CMS_SignerInfo_verify_content(si, chain)
             if result == 1 { outcomes[index] = .intact; continue }
             let detail = OpenSSLErrorQueue.drain()
-            if CMS_signed_get_attr_count(si) >= 0 {
+            if SignedData.unsupported(detail) {
+                outcomes[index] = .unsupportedKeyOrAlgorithm(detail)
+            } else if CMS_signed_get_attr_count(si) >= 0 {
                 outcomes[index] = detail.contains("attribute") ? .malformedAttributes(detail) : .digestMismatch(detail)
             } else {
                 outcomes[index] = .signatureInvalid(detail)

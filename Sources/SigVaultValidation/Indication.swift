@@ -31,6 +31,7 @@ public enum SubIndication: String, Codable, Sendable {
     case noPOE = "NO_POE"
     case tryLater = "TRY_LATER"
     case signedDataNotFound = "SIGNED_DATA_NOT_FOUND"
+    case cryptoConstraintsFailure = "CRYPTO_CONSTRAINTS_FAILURE"
 }
 
 /// An indication with its sub-indication and the reason in words.

@@ -189,6 +189,9 @@ public struct SignatureValidator: Sendable {
             return finish(Verdict(.indeterminate, .noSigningCertificateFound, "the signer's certificate is not in the signature or the evidence"))
         case .contentUnavailable(let detail):
             return finish(Verdict(.indeterminate, .signedDataNotFound, "the signed content is not available (\(detail))"))
+        case .unsupportedKeyOrAlgorithm(let detail):
+            return finish(Verdict(.indeterminate, .cryptoConstraintsFailure,
+                                  "the signer's key or signature algorithm cannot be processed, so the signature was not checked (\(detail))"))
         }
         guard let signer else {
             return finish(Verdict(.indeterminate, .noSigningCertificateFound, "the signer's certificate is not available"))

@@ -109,6 +109,7 @@ struct ExternalCorpusTests {
         case .malformedAttributes: return "malformedAttributes"
         case .signerCertificateNotFound: return "signerCertificateNotFound"
         case .contentUnavailable: return "contentUnavailable"
+        case .unsupportedKeyOrAlgorithm: return "unsupportedKeyOrAlgorithm"
         }
     }
 
