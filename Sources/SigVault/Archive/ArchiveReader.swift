@@ -12,8 +12,9 @@ final class ArchiveReader: @unchecked Sendable {
     let fd: Int32
     let size: UInt64
     private(set) var trailer: Trailer?
-    private(set) var frames: [FrameRecord] = []
-    private(set) var members: [MemberRecord] = []
+    /// The index tables, read from the file on demand (a million members cost no memory).
+    private(set) var frames = IndexTable<FrameRecord>.empty
+    private(set) var members = IndexTable<MemberRecord>.empty
     /// Why the trailer or index could not be used, if they could not.
     private(set) var layoutProblem: String?
     /// Computed SHA-256 of the index frame.
@@ -52,16 +53,36 @@ final class ArchiveReader: @unchecked Sendable {
                   trailer.indexLength < (1 << 34) else {
                 throw FormatError(.malformed, "the trailer places the index outside the file")
             }
-            let index = try read(at: trailer.indexOffset, count: Int(trailer.indexLength))
-            indexDigest = Hasher.digest(index)
-            guard indexDigest == trailer.indexSHA256 else { throw FormatError(.malformed, "the index does not match its SHA-256 in the trailer") }
+            // Hash the index as it streams past; only its header is kept.
+            let indexStart = try read(at: trailer.indexOffset, count: 8 + ArchiveIndexLayout.headerSize)
+            guard indexStart.count == 8 + ArchiveIndexLayout.headerSize else { throw FormatError(.malformed, "the index frame is truncated") }
             let indexHead = ZstdFrames.skippableFrame(variant: ArchiveIndexLayout.skippableVariant, payload: [])
-            guard Array(index[0..<4]) == Array(indexHead[0..<4]) else { throw FormatError(.malformed, "the index frame has the wrong magic number") }
-            let declared = index[4..<8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+            guard Array(indexStart[0..<4]) == Array(indexHead[0..<4]) else { throw FormatError(.malformed, "the index frame has the wrong magic number") }
+            let declared = UInt64(littleEndian: indexStart, at: 4, width: 4)
             guard declared + 8 == trailer.indexLength else { throw FormatError(.malformed, "the index frame's length field disagrees with the trailer") }
-            let decoded = try ArchiveIndexLayout.decode(Array(index[8...]))
-            frames = decoded.frames
-            members = decoded.members
+            guard Array(indexStart[8..<16]) == ArchiveIndexLayout.magic else { throw FormatError(.malformed, "index frame does not start with SVINDEX1") }
+            let memberCount = UInt64(littleEndian: indexStart, at: 16, width: 8)
+            let frameCount = UInt64(littleEndian: indexStart, at: 24, width: 8)
+            let indexLength = UInt64(8 + ArchiveIndexLayout.headerSize) + frameCount * UInt64(FrameRecord.encodedSize)
+                + memberCount * UInt64(MemberRecord.encodedSize)
+            guard indexLength == trailer.indexLength else {
+                throw FormatError(.malformed, "index frame length \(trailer.indexLength) does not match its counts (\(indexLength))")
+            }
+            let hasher = Hasher(.sha256)
+            var offset: UInt64 = 0
+            while offset < trailer.indexLength {
+                let chunk = try read(at: trailer.indexOffset + offset, count: Int(min(UInt64(1 << 20), trailer.indexLength - offset)))
+                guard !chunk.isEmpty else { throw FormatError(.malformed, "the index frame is truncated") }
+                hasher.update(chunk)
+                offset += UInt64(chunk.count)
+            }
+            indexDigest = hasher.finalize()
+            guard indexDigest == trailer.indexSHA256 else { throw FormatError(.malformed, "the index does not match its SHA-256 in the trailer") }
+            let framesBase = trailer.indexOffset + 8 + UInt64(ArchiveIndexLayout.headerSize)
+            frames = IndexTable(fd: fd, base: framesBase, count: Int(frameCount), recordSize: FrameRecord.encodedSize,
+                                decode: ArchiveIndexLayout.decodeFrame)
+            members = IndexTable(fd: fd, base: framesBase + frameCount * UInt64(FrameRecord.encodedSize), count: Int(memberCount),
+                                 recordSize: MemberRecord.encodedSize, decode: MemberRecord.decode)
         } catch let error as FormatError {
             layoutProblem = error.message
         } catch {
@@ -76,6 +97,7 @@ final class ArchiveReader: @unchecked Sendable {
         let digest = Hasher.digest(name.bytes)
         return members.first { $0.pathSHA256 == digest }
     }
+
 
     /// Reads one frame at `record`, checks its bytes against the frame's SHA-256 and returns them
     /// decompressed; `compressedHasher` receives the frame's digest (a member's digests hash to its
@@ -242,5 +264,59 @@ final class ArchiveReader: @unchecked Sendable {
         }
         if !partial.isEmpty { try body(partial) }
         return extracted.contentSHA256
+    }
+}
+
+extension UInt64 {
+    /// Reads `width` little-endian bytes of `bytes` at `offset`.
+    init(littleEndian bytes: [UInt8], at offset: Int, width: Int) {
+        var value: UInt64 = 0
+        for index in 0..<width { value |= UInt64(bytes[offset + index]) << (8 * UInt64(index)) }
+        self = value
+    }
+}
+
+/// A table of fixed-size index records read from the archive file on demand, a block at a time.
+/// A record that cannot be read comes back zeroed, which every digest check then rejects.
+final class IndexTable<Record>: RandomAccessCollection, @unchecked Sendable {
+    private let fd: Int32
+    private let base: UInt64
+    let count: Int
+    private let recordSize: Int
+    private let decodeRecord: (ArraySlice<UInt8>) -> Record
+    private let lock = NSLock()
+    private var blockStart = -1
+    private var block: [UInt8] = []
+    private let recordsPerBlock: Int
+
+    init(fd: Int32, base: UInt64, count: Int, recordSize: Int, decode: @escaping (ArraySlice<UInt8>) -> Record) {
+        self.fd = fd
+        self.base = base
+        self.count = count
+        self.recordSize = recordSize
+        self.decodeRecord = decode
+        self.recordsPerBlock = Swift.max(1, (256 << 10) / recordSize)
+    }
+
+    static var empty: IndexTable<Record> {
+        IndexTable(fd: -1, base: 0, count: 0, recordSize: 1) { _ in fatalError("empty index table") }
+    }
+
+    var startIndex: Int { 0 }
+    var endIndex: Int { count }
+
+    subscript(position: Int) -> Record {
+        precondition(position >= 0 && position < count, "index record \(position) out of range")
+        lock.lock()
+        defer { lock.unlock() }
+        let start = position - position % recordsPerBlock
+        if start != blockStart {
+            let records = Swift.min(recordsPerBlock, count - start)
+            block = (try? POSIX.readAt(fd, offset: base + UInt64(start * recordSize), count: records * recordSize, path: "index")) ?? []
+            if block.count < records * recordSize { block += [UInt8](repeating: 0, count: records * recordSize - block.count) }
+            blockStart = start
+        }
+        let offset = (position - start) * recordSize
+        return decodeRecord(block[offset..<(offset + recordSize)])
     }
 }
