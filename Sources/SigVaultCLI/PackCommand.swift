@@ -29,7 +29,7 @@ struct PackCommand: ParsableCommand {
                 print(summary.jsonText(archive: output))
             } else {
                 summary.documentLines.forEach { print($0) }
-                print("packed \(summary.members) members (\(summary.documents) documents, \(summary.signedDocuments) signed, \(summary.notPassed) not passing) into \(output)")
+                print("packed \(summary.members) members (\(summary.documents) documents: \(summary.signedDocuments) signed, \(summary.notPassed) of them not passing; \(summary.documents - summary.signedDocuments) unsigned) into \(output)")
                 print("fingerprint \(summary.fingerprint)")
             }
             if summary.exitCode != .ok { Foundation.exit(summary.exitCode.rawValue) }

@@ -486,7 +486,7 @@ final class BufferPool: @unchecked Sendable {
     func give(_ buffer: [UInt8]) {
         guard buffer.capacity >= capacity else { return }
         lock.lock()
-        if idle.count < 32 { idle.append(buffer) }
+        if idle.count < 2 * ArchiveWriter.maximumUnitsInFlight { idle.append(buffer) }
         lock.unlock()
     }
 }

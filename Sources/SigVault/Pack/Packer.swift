@@ -93,7 +93,6 @@ public struct Packer {
             let result = analyzer.analyze(group)
             let record = EvidenceSet.record(for: result, collecting: &evidence, validator: validator)
             records[group.document] = record
-            roles[group.document] = (.document, nil)
             for file in group.signatureFiles where file != group.document { roles[file] = (.signature, group.document) }
             for (token, covered) in group.tokenFiles { roles[token] = (.timeStamp, covered) }
             summary.documents += 1
@@ -104,7 +103,7 @@ public struct Packer {
                     summary.exitCode = summary.exitCode.combined(with: .findings)
                 }
             }
-            summary.documentLines.append(ReportText.packLine(result))
+            if result.signed || !result.group.notes.isEmpty { summary.documentLines.append(ReportText.packLine(result)) }
         }
 
         logger.info("signatures analysed", metadata: ["documents": "\(summary.documents)", "signed": "\(summary.signedDocuments)",

@@ -12,6 +12,7 @@ enum ReportText {
         let verdict = result.verdict
         var line = "\(verdictText(verdict))  \(result.group.document)"
         if let verdict, verdict.indication != .totalPassed { line += ": \(verdict.reason)" }
+        for note in result.group.notes { line += " (note: \(note))" }
         return line
     }
 }
