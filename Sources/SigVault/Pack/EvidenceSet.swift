@@ -108,8 +108,14 @@ enum MaterialLoader {
         return out.sorted()
     }
 
-    static func load(_ paths: [String], kind: String, missingIsError: Bool, _ body: ([UInt8], String) throws -> Void) throws {
+    /// Loads every file named, or found under a folder named. A file named directly must parse
+    /// (65 otherwise); a file inside a folder that does not parse is skipped with a warning.
+    @discardableResult
+    static func load(_ paths: [String], kind: String, _ body: ([UInt8], String) throws -> Void) throws -> [String] {
+        var warnings: [String] = []
         for path in paths {
+            var isDirectory: ObjCBool = false
+            let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
             for file in try files(under: path) {
                 guard let data = FileManager.default.contents(atPath: file) else {
                     throw SigVaultError(.inputMissing, "\(file): cannot read")
@@ -117,16 +123,20 @@ enum MaterialLoader {
                 do {
                     try body([UInt8](data), file)
                 } catch let error as CryptoError {
-                    throw SigVaultError(.invalidInput, "\(file): not a \(kind): \(error.message)")
+                    guard exists && isDirectory.boolValue else {
+                        throw SigVaultError(.invalidInput, "\(file): not a \(kind): \(error.message)")
+                    }
+                    warnings.append("\(file): skipped, not a \(kind)")
                 }
             }
         }
+        return warnings
     }
 
     static func anchors(_ paths: [String]) throws -> TrustAnchors {
         guard !paths.isEmpty else { return .certificates(TrustAnchors.loadSystem()) }
         var list: [Certificate] = []
-        try load(paths, kind: "certificate", missingIsError: true) { bytes, _ in list += try Certificate.parseAll(bytes) }
+        try load(paths, kind: "certificate") { bytes, _ in list += try Certificate.parseAll(bytes) }
         return .certificates(list)
     }
 

@@ -56,13 +56,13 @@ public struct Packer {
         if walker.unreadable { summary.exitCode = summary.exitCode.combined(with: .partlyUnreadable) }
 
         let pool = EvidencePool()
-        try MaterialLoader.load(options.certificates, kind: "certificate", missingIsError: true) { bytes, name in
+        summary.warnings += try MaterialLoader.load(options.certificates, kind: "certificate") { bytes, _ in
             pool.add(try Certificate.parseAll(bytes))
         }
-        try MaterialLoader.load(options.revocationLists, kind: "CRL", missingIsError: true) { bytes, name in
+        summary.warnings += try MaterialLoader.load(options.revocationLists, kind: "CRL") { bytes, _ in
             for crl in try RevocationList.parseAll(bytes) { pool.add(crl) }
         }
-        try MaterialLoader.load(options.ocspResponses, kind: "OCSP response", missingIsError: true) { bytes, name in
+        summary.warnings += try MaterialLoader.load(options.ocspResponses, kind: "OCSP response") { bytes, _ in
             pool.add(try OCSPResponse(der: bytes))
         }
         let anchors = try MaterialLoader.anchors(options.trust)

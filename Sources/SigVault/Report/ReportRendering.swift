@@ -52,6 +52,9 @@ extension VerifyReport {
                 if let poe = document.proofOfExistence { line += "  (a time-stamp proves it existed at \(poe))" }
                 for note in document.notes { line += "  note: \(note)" }
                 lines.append(line)
+                for stamp in document.documentTimeStamps where !stamp.valid {
+                    lines.append("      time-stamp\(stamp.file.map { " in \($0)" } ?? "") at \(stamp.genTime): no proof — \(stamp.reason)")
+                }
             }
         }
         lines.append("")
