@@ -167,3 +167,25 @@ enum ToolHash {
         #expect(verify.exitCode == 0)
     }
 }
+
+@Suite struct MaterialTests {
+    @Test func foldersSkipForeignFilesButNamedFilesMustParse() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let material = directory + "/certs"
+        try FileManager.default.createDirectory(atPath: material, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Harness.fixtures + "/pki/certs/intermediate.pem", toPath: material + "/intermediate.pem")
+        try Data("not a certificate".utf8).write(to: URL(fileURLWithPath: material + "/README.txt"))
+        let folder = try Harness.sigvault(["pack", "Fixtures/cases/expired-timestamped", "--certs", material, "--trust", "Fixtures/pki/root.pem",
+                                           "--crls", "Fixtures/pki/crl/current", "--at", Harness.verifyTime, "-o", directory + "/a.svz"])
+        #expect(folder.exitCode == 0, "\(folder.stderr)")
+        #expect(folder.stderr.contains("README.txt: skipped, not a certificate"))
+        let named = try Harness.sigvault(["pack", "Fixtures/cases/expired-timestamped", "--certs", material + "/README.txt",
+                                          "-o", directory + "/b.svz"])
+        #expect(named.exitCode == 65)
+        #expect(named.stderr.contains("README.txt: not a certificate"))
+        #expect(!FileManager.default.fileExists(atPath: directory + "/b.svz"))
+        let missing = try Harness.sigvault(["pack", "Fixtures/cases/expired-timestamped", "--crls", directory + "/nothing", "-o", directory + "/c.svz"])
+        #expect(missing.exitCode == 66)
+    }
+}
