@@ -131,23 +131,19 @@ public struct SignatureValidator: Sendable {
             return result(false, "TSA certificate \(certificate.subject) expired on \(ISO.format(certificate.notAfter)) and no later proof of existence covers the token",
                           tsa: tsa, chain: chain)
         }
-        var evidence: [RevocationEvidence] = []
-        for (index, certificate) in checked.enumerated() {
-            guard index + 1 < chain.count else { break }
-            let status = revocationStatus(of: certificate, issuer: chain[index + 1], at: genTime)
-            evidence += status.evidence
-            switch status.state {
-            case .revoked(let date):
-                return result(false, "TSA chain certificate \(certificate.subject) was revoked on \(ISO.format(date)), before genTime",
+        let revocation = revocationOfChain(chain, checkedCount: checked.count, at: genTime)
+        let evidence = revocation.evidence
+        switch revocation.problem {
+        case (_, let certificate, .revoked(let date))?:
+            return result(false, "TSA chain certificate \(certificate.subject) was revoked on \(ISO.format(date)), before genTime",
+                          tsa: tsa, chain: chain, evidence: evidence)
+        case (_, let certificate, _)?:
+            return result(false, "no revocation data for TSA chain certificate \(certificate.subject) issued at or after genTime",
+                          tsa: tsa, chain: chain, evidence: evidence)
+        case nil:
+            if let (certificate, date) = revocation.laterRevocations.first(where: { $0.1 <= policy.now }) {
+                return result(false, "TSA chain certificate \(certificate.subject) was revoked on \(ISO.format(date)) and no later proof of existence covers the token",
                               tsa: tsa, chain: chain, evidence: evidence)
-            case .unknown:
-                return result(false, "no revocation data for TSA chain certificate \(certificate.subject) issued at or after genTime",
-                              tsa: tsa, chain: chain, evidence: evidence)
-            case .notRevoked:
-                if let later = status.revokedLater, later <= policy.now {
-                    return result(false, "TSA chain certificate \(certificate.subject) was revoked on \(ISO.format(later)) and no later proof of existence covers the token",
-                                  tsa: tsa, chain: chain, evidence: evidence)
-                }
             }
         }
         return result(true, "valid time-stamp by \(tsa.subject) at \(ISO.format(genTime))", tsa: tsa, chain: chain, evidence: evidence)
@@ -224,30 +220,47 @@ public struct SignatureValidator: Sendable {
                                   "\(who) is valid \(ISO.format(certificate.notBefore)) to \(ISO.format(certificate.notAfter)), and \(provenText)"),
                           best: best, chain: chain)
         }
-        var evidence: [RevocationEvidence] = []
-        for (index, certificate) in checked.enumerated() {
-            guard index + 1 < chain.count else { break }
-            let status = revocationStatus(of: certificate, issuer: chain[index + 1], at: best)
-            evidence += status.evidence
-            switch status.state {
-            case .revoked(let date):
-                let sub: SubIndication = index == 0 ? .revokedNoPOE : .revokedCANoPOE
-                let who = index == 0 ? "the signer's certificate" : "CA certificate \(certificate.subject)"
-                return finish(Verdict(.indeterminate, sub, "\(who) was revoked on \(ISO.format(date)), at or before the best signature time \(ISO.format(best))"),
+        let revocation = revocationOfChain(chain, checkedCount: checked.count, at: best)
+        let evidence = revocation.evidence
+        if let (index, certificate, state) = revocation.problem {
+            let who = index == 0 ? "the signer's certificate" : "CA certificate \(certificate.subject)"
+            if case .revoked(let date) = state {
+                return finish(Verdict(.indeterminate, index == 0 ? .revokedNoPOE : .revokedCANoPOE,
+                                      "\(who) was revoked on \(ISO.format(date)), at or before the best signature time \(ISO.format(best))"),
                               best: best, chain: chain, evidence: evidence)
-            case .unknown:
-                let who = index == 0 ? "the signer's certificate" : "CA certificate \(certificate.subject)"
-                return finish(Verdict(.indeterminate, .tryLater, "no CRL or OCSP response for \(who) issued at or after \(ISO.format(best))"),
-                              best: best, chain: chain, evidence: evidence)
-            case .notRevoked:
-                continue
             }
+            return finish(Verdict(.indeterminate, .tryLater, "no CRL or OCSP response for \(who) issued at or after \(ISO.format(best))"),
+                          best: best, chain: chain, evidence: evidence)
         }
         return finish(.passed("signature intact, chain valid and not revoked at \(ISO.format(best)); \(provenText)"),
                       best: best, chain: chain, evidence: evidence)
     }
 
     // MARK: Revocation
+
+    /// The revocation of a chain's certificates below the anchor (the first `checkedCount`) at `time`.
+    public struct ChainRevocation: Sendable {
+        public var evidence: [RevocationEvidence] = []
+        /// The first certificate revoked at `time` or whose status is unknown.
+        public var problem: (index: Int, certificate: Certificate, state: RevocationStatus.State)?
+        /// Certificates the data shows revoked after `time`.
+        public var laterRevocations: [(Certificate, Date)] = []
+    }
+
+    public func revocationOfChain(_ chain: [Certificate], checkedCount: Int, at time: Date) -> ChainRevocation {
+        var result = ChainRevocation()
+        for index in 0..<min(checkedCount, chain.count - 1) {
+            let certificate = chain[index]
+            let status = revocationStatus(of: certificate, issuer: chain[index + 1], at: time)
+            result.evidence += status.evidence
+            if let later = status.revokedLater { result.laterRevocations.append((certificate, later)) }
+            if status.state != .notRevoked {
+                result.problem = (index, certificate, status.state)
+                break
+            }
+        }
+        return result
+    }
 
     /// Decides `certificate`'s status at `time` from the pool: revoked if any authentic CRL or OCSP
     /// response says it was revoked at or before `time`; not revoked if authentic data issued at or

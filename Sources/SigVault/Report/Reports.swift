@@ -6,30 +6,19 @@ import SigVaultValidation
 /// The JSON document `verify --json` prints (docs/CLI.md, "verify JSON").
 public struct VerifyReport: Codable, Sendable {
     public struct Problem: Codable, Sendable {
-        public let code: String
-        public let member: String?
-        public let message: String
+        public var code: String
+        @NullEncoded public var member: String?
+        public var message: String
 
-        public func encode(to encoder: Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(code, forKey: .code)
-            try container.encode(member, forKey: .member)
-            try container.encode(message, forKey: .message)
-        }
     }
     public struct Integrity: Codable, Sendable {
         public var ok: Bool
         public var problems: [Problem]
     }
     public struct ProofOfTime: Codable, Sendable {
-        public var archiveTimeStamp: String?
+        @NullEncoded public var archiveTimeStamp: String?
         public var statement: String
 
-        public func encode(to encoder: Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(archiveTimeStamp, forKey: .archiveTimeStamp)
-            try container.encode(statement, forKey: .statement)
-        }
     }
     public struct Summary: Codable, Sendable {
         public var members = 0
@@ -41,8 +30,8 @@ public struct VerifyReport: Codable, Sendable {
         public var indeterminate = 0
     }
     public var archive: String
-    public var fingerprint: String?
-    public var formatVersion: Int?
+    @NullEncoded public var fingerprint: String?
+    @NullEncoded public var formatVersion: Int?
     public var validationTime: String
     public var integrity: Integrity
     public var proofOfTime: ProofOfTime
@@ -50,55 +39,23 @@ public struct VerifyReport: Codable, Sendable {
     public var summary: Summary
     public var exitCode: Int32
 
-    enum CodingKeys: String, CodingKey {
-        case archive, fingerprint, formatVersion, validationTime, integrity, proofOfTime, documents, summary, exitCode
-    }
 
-    public func encode(to encoder: Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(archive, forKey: .archive)
-        try container.encode(fingerprint, forKey: .fingerprint)
-        try container.encode(formatVersion, forKey: .formatVersion)
-        try container.encode(validationTime, forKey: .validationTime)
-        try container.encode(integrity, forKey: .integrity)
-        try container.encode(proofOfTime, forKey: .proofOfTime)
-        try container.encode(documents, forKey: .documents)
-        try container.encode(summary, forKey: .summary)
-        try container.encode(exitCode, forKey: .exitCode)
-    }
 }
 
 public struct DocumentReport: Codable, Sendable {
     public var path: String
     public var signed: Bool
     public var kind: String
-    public var indication: String?
-    public var subIndication: String?
-    public var reason: String?
-    public var proofOfExistence: String?
+    @NullEncoded public var indication: String?
+    @NullEncoded public var subIndication: String?
+    @NullEncoded public var reason: String?
+    @NullEncoded public var proofOfExistence: String?
     /// What pack and verify noticed beside the verdict (an unreadable token file, a missing document).
     public var notes: [String]
     public var signatures: [SignatureReport]
     public var documentTimeStamps: [TimeStampReport]
 
-    enum CodingKeys: String, CodingKey {
-        case path, signed, kind, indication, subIndication, reason, proofOfExistence, notes, signatures, documentTimeStamps
-    }
 
-    /// Absent values are written as JSON null (docs/CLI.md promises the keys).
-    public func encode(to encoder: Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(path, forKey: .path)
-        try container.encode(signed, forKey: .signed)
-        try container.encode(kind, forKey: .kind)
-        try container.encode(indication, forKey: .indication)
-        try container.encode(subIndication, forKey: .subIndication)
-        try container.encode(reason, forKey: .reason)
-        try container.encode(proofOfExistence, forKey: .proofOfExistence)
-        try container.encode(notes, forKey: .notes)
-        try container.encode(signatures, forKey: .signatures)
-        try container.encode(documentTimeStamps, forKey: .documentTimeStamps)
-    }
 }
 
 public struct SignatureReport: Codable, Sendable {
@@ -108,57 +65,30 @@ public struct SignatureReport: Codable, Sendable {
     }
     public var file: String
     public var signerIndex: Int
-    public var signer: String?
-    public var signerSerial: String?
-    public var certificateValidity: Validity?
+    @NullEncoded public var signer: String?
+    @NullEncoded public var signerSerial: String?
+    @NullEncoded public var certificateValidity: Validity?
     public var indication: String
-    public var subIndication: String?
+    @NullEncoded public var subIndication: String?
     public var reason: String
-    public var bestSignatureTime: String?
+    @NullEncoded public var bestSignatureTime: String?
     public var chain: [String]
     public var timeStamps: [TimeStampReport]
 
-    enum CodingKeys: String, CodingKey {
-        case file, signerIndex, signer, signerSerial, certificateValidity, indication, subIndication, reason, bestSignatureTime, chain, timeStamps
-    }
 
-    public func encode(to encoder: Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(file, forKey: .file)
-        try container.encode(signerIndex, forKey: .signerIndex)
-        try container.encode(signer, forKey: .signer)
-        try container.encode(signerSerial, forKey: .signerSerial)
-        try container.encode(certificateValidity, forKey: .certificateValidity)
-        try container.encode(indication, forKey: .indication)
-        try container.encode(subIndication, forKey: .subIndication)
-        try container.encode(reason, forKey: .reason)
-        try container.encode(bestSignatureTime, forKey: .bestSignatureTime)
-        try container.encode(chain, forKey: .chain)
-        try container.encode(timeStamps, forKey: .timeStamps)
-    }
 }
 
 public struct TimeStampReport: Codable, Sendable {
     /// The token's file, or null for a CAdES signature time-stamp inside the CMS.
-    public var file: String?
+    @NullEncoded public var file: String?
     public var covers: String
     public var genTime: String
-    public var tsa: String?
+    @NullEncoded public var tsa: String?
     public var valid: Bool
     /// Whether this token set the best signature time.
     public var used: Bool
     public var reason: String
 
-    public func encode(to encoder: Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(file, forKey: .file)
-        try container.encode(covers, forKey: .covers)
-        try container.encode(genTime, forKey: .genTime)
-        try container.encode(tsa, forKey: .tsa)
-        try container.encode(valid, forKey: .valid)
-        try container.encode(used, forKey: .used)
-        try container.encode(reason, forKey: .reason)
-    }
 }
 
 extension DocumentReport {
@@ -214,5 +144,30 @@ enum JSONOutput {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         guard let data = try? encoder.encode(value) else { return "{}" }
         return String(decoding: data, as: UTF8.self)
+    }
+}
+
+/// An optional that JSON writes as `null` rather than leaving out (docs/CLI.md promises every key).
+@propertyWrapper
+public struct NullEncoded<Value: Codable & Sendable>: Codable, Sendable {
+    public var wrappedValue: Value?
+
+    public init(wrappedValue: Value?) { self.wrappedValue = wrappedValue }
+
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        wrappedValue = container.decodeNil() ? nil : try container.decode(Value.self)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        if let wrappedValue { try container.encode(wrappedValue) } else { try container.encodeNil() }
+    }
+}
+
+extension KeyedDecodingContainer {
+    /// A missing key decodes as nil.
+    public func decode<Value>(_ type: NullEncoded<Value>.Type, forKey key: Key) throws -> NullEncoded<Value> {
+        try decodeIfPresent(type, forKey: key) ?? NullEncoded(wrappedValue: nil)
     }
 }

@@ -8,22 +8,10 @@ public struct ListedDocument: Codable, Sendable {
     public var sha256: String
     public var signers: [String]
     /// Earliest genTime of the time-stamps pack recorded over its signatures (not re-validated).
-    public var provenTime: String?
-    public var packIndication: String?
-    public var packSubIndication: String?
+    @NullEncoded public var provenTime: String?
+    @NullEncoded public var packIndication: String?
+    @NullEncoded public var packSubIndication: String?
 
-    /// Absent values are written as JSON null, as in `verify --json`.
-    public func encode(to encoder: Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(path, forKey: .path)
-        try container.encode(signed, forKey: .signed)
-        try container.encode(size, forKey: .size)
-        try container.encode(sha256, forKey: .sha256)
-        try container.encode(signers, forKey: .signers)
-        try container.encode(provenTime, forKey: .provenTime)
-        try container.encode(packIndication, forKey: .packIndication)
-        try container.encode(packSubIndication, forKey: .packSubIndication)
-    }
 }
 
 public struct ListReport: Codable, Sendable {
