@@ -28,6 +28,10 @@ static inline int sv_sk_X509_CRL_num(const STACK_OF(X509_CRL) *s) { return sk_X5
 static inline X509_CRL *sv_sk_X509_CRL_value(const STACK_OF(X509_CRL) *s, int i) { return sk_X509_CRL_value(s, i); }
 static inline void sv_sk_X509_CRL_pop_free(STACK_OF(X509_CRL) *s) { sk_X509_CRL_pop_free(s, X509_CRL_free); }
 
+static inline int sv_sk_ASN1_TYPE_num(const STACK_OF(ASN1_TYPE) *s) { return sk_ASN1_TYPE_num(s); }
+static inline ASN1_TYPE *sv_sk_ASN1_TYPE_value(const STACK_OF(ASN1_TYPE) *s, int i) { return sk_ASN1_TYPE_value(s, i); }
+static inline void sv_sk_ASN1_TYPE_pop_free(STACK_OF(ASN1_TYPE) *s) { sk_ASN1_TYPE_pop_free(s, ASN1_TYPE_free); }
+
 static inline void sv_openssl_free(void *p) { OPENSSL_free(p); }
 static inline void *sv_openssl_malloc(size_t n) { return OPENSSL_malloc(n); }
 static inline long sv_bio_get_mem_data(BIO *b, char **pp) { return BIO_get_mem_data(b, pp); }
