@@ -17,6 +17,7 @@ struct VerifyCommand: ParsableCommand {
             options.trust = trust
             options.at = try CLI.parseTime(at)
             let report = try Verifier(options: options, logger: logger).run()
+            report.warnings.forEach(CLI.warn)
             print(json ? report.jsonText : report.text)
             if report.exitCode != 0 { Foundation.exit(report.exitCode) }
         } catch {

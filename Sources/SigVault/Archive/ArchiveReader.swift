@@ -110,7 +110,7 @@ final class ArchiveReader: @unchecked Sendable {
         let bytes = try read(at: record.compressedOffset, count: Int(record.compressedLength))
         let digest = Hasher.digest(bytes)
         guard digest == record.compressedSHA256 else {
-            throw ArchiveIOError(.malformed, "the frame at offset \(record.compressedOffset) does not match its SHA-256 in the index")
+            throw SigVaultError(.integrityOrFailed, "\(path): the frame at offset \(record.compressedOffset) does not match its SHA-256 in the index")
         }
         compressedHasher?.update(digest)
         var output: [UInt8] = []
@@ -118,9 +118,13 @@ final class ArchiveReader: @unchecked Sendable {
             let kind = try ZstdFrames.inspect(raw)
             guard case .data(let length, let contentSize, let checksum) = kind, length == raw.count, checksum,
                   UInt64(contentSize) == record.uncompressedLength else {
-                throw ArchiveIOError(.malformed, "frame at offset \(record.compressedOffset) does not match the index")
+                throw SigVaultError(.integrityOrFailed, "\(path): the frame at offset \(record.compressedOffset) does not match the index")
             }
-            try decompressor.decompress(frame: raw, contentSize: contentSize, into: &output)
+            do {
+                try decompressor.decompress(frame: raw, contentSize: contentSize, into: &output)
+            } catch let error as ArchiveIOError {
+                throw SigVaultError(.integrityOrFailed, "\(path): the frame at offset \(record.compressedOffset): \(error.message)")
+            }
         }
         return output
     }

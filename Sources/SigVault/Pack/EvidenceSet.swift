@@ -133,11 +133,12 @@ enum MaterialLoader {
         return warnings
     }
 
-    static func anchors(_ paths: [String]) throws -> TrustAnchors {
-        guard !paths.isEmpty else { return .certificates(TrustAnchors.loadSystem()) }
+    /// The trust anchors of `--trust`, or the system store; with warnings for skipped files.
+    static func anchors(_ paths: [String]) throws -> (TrustAnchors, [String]) {
+        guard !paths.isEmpty else { return (.certificates(TrustAnchors.loadSystem()), []) }
         var list: [Certificate] = []
-        try load(paths, kind: "certificate") { bytes, _ in list += try Certificate.parseAll(bytes) }
-        return .certificates(list)
+        let warnings = try load(paths, kind: "certificate") { bytes, _ in list += try Certificate.parseAll(bytes) }
+        return (.certificates(list), warnings)
     }
 
     static func anchorDigests(_ anchors: TrustAnchors) -> [String] {

@@ -65,7 +65,8 @@ public struct Packer {
         summary.warnings += try MaterialLoader.load(options.ocspResponses, kind: "OCSP response") { bytes, _ in
             pool.add(try OCSPResponse(der: bytes))
         }
-        let anchors = try MaterialLoader.anchors(options.trust)
+        let (anchors, trustWarnings) = try MaterialLoader.anchors(options.trust)
+        summary.warnings += trustWarnings
         let policy = ValidationPolicy(anchors: anchors, now: options.at)
         let validator = SignatureValidator(pool: pool, policy: policy)
 

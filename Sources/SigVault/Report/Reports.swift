@@ -37,6 +37,8 @@ public struct VerifyReport: Codable, Sendable {
     public var proofOfTime: ProofOfTime
     public var documents: [DocumentReport]
     public var summary: Summary
+    /// Files skipped while loading trust anchors.
+    public var warnings: [String]
     public var exitCode: Int32
 
 

@@ -84,7 +84,10 @@ public struct Restorer {
                 } catch let error as SigVaultError {
                     summary.failures.append(error.message)
                     summary.exitCode = summary.exitCode.combined(with: error.exitCode == .integrityOrFailed ? .integrityOrFailed : error.exitCode)
-                    if error.exitCode == .invalidInput || error.exitCode == .cannotCreateOutput { throw error }
+                    if error.exitCode == .invalidInput || error.exitCode == .cannotCreateOutput {
+                        let done = summary.restored.isEmpty ? "" : " (\(summary.restored.count) files were restored before this: \(summary.restored.prefix(5).joined(separator: ", "))\(summary.restored.count > 5 ? ", …" : ""))"
+                        throw SigVaultError(error.exitCode, error.message + done, hint: error.hint)
+                    }
                 }
             }
             try writeEvidence(reader: reader, document: relative, member: member, root: root)

@@ -76,8 +76,8 @@ public struct Verifier {
         var documents: [DocumentReport] = []
         var summary = VerifyReport.Summary()
         summary.members = scanned.count
-        let anchors = try MaterialLoader.anchors(options.trust)
-        if reader.layoutProblem == nil, fingerprint != nil {
+        let (anchors, trustWarnings) = try MaterialLoader.anchors(options.trust)
+        if reader.layoutProblem == nil, scan.indexUsable, fingerprint != nil {
             let results = try validate(reader: reader, anchors: anchors, listed: listed, entries: scan.entries)
             for result in results {
                 documents.append(DocumentReport(result))
@@ -106,13 +106,14 @@ public struct Verifier {
                                statement: problems.isEmpty
                                    ? "the archive is self-consistent but carries no archive time-stamp: nothing in it proves when it was made"
                                    : "the archive is damaged, and it carries no archive time-stamp: nothing in it proves when it was made"),
-            documents: documents, summary: summary, exitCode: exit.rawValue)
+            documents: documents, summary: summary, warnings: trustWarnings, exitCode: exit.rawValue)
     }
 
     struct Scan {
         var entries: [ScannedEntry] = []
         var manifest: ManifestCollector?
-        var memberCompressedDigests: [[UInt8]] = []
+        /// Whether the index lined up with the frames, so members can be found through it.
+        var indexUsable = true
     }
 
     /// Per-index result slots filled from several threads.
@@ -152,9 +153,20 @@ public struct Verifier {
             if record.firstFrame != nextFrame || record.frameCount == 0 || record.firstFrame + record.frameCount > UInt64(reader.frames.count)
                 || streamOffsets[safe: Int(record.firstFrame)] != record.streamOffset {
                 problem("index", nil, "index entry \(number + 1) does not follow the previous member's frames")
-                return scanStream(reader, problem: problem)
+                var fallback = scanStream(reader, problem: problem)
+                fallback.indexUsable = false
+                return fallback
             }
             nextFrame = record.firstFrame + record.frameCount
+        }
+        // The trailer's manifest placement must be the last member's frames.
+        if let manifest = reader.manifestRecord, manifest.frameCount > 0 {
+            let first = reader.frames[Int(manifest.firstFrame)]
+            let last = reader.frames[Int(manifest.firstFrame + manifest.frameCount - 1)]
+            if trailer.manifestOffset != first.compressedOffset
+                || trailer.manifestLength != last.compressedOffset + last.compressedLength - first.compressedOffset {
+                problem("layout", ArchiveLayout.manifestName, "the trailer places the manifest elsewhere than the index does")
+            }
         }
         // The frames after the last member hold the tar end-of-archive blocks and nothing else.
         let decompressor = ZstdFrameDecompressor(maximumContentSize: ArchiveReader.maximumFrameContent)
@@ -229,18 +241,6 @@ public struct Verifier {
         var position: UInt64 = 0
         var frameNumber = 0
         let dataEnd = reader.layoutProblem == nil ? reader.trailer!.indexOffset : reader.size
-        // Which member each frame belongs to, from the index (when usable).
-        var memberOfFrame: [Int] = []
-        if reader.layoutProblem == nil {
-            memberOfFrame = Array(repeating: -1, count: reader.frames.count)
-            for (memberIndex, record) in reader.members.enumerated() {
-                for frame in Int(record.firstFrame)..<min(Int(record.firstFrame + record.frameCount), reader.frames.count) {
-                    memberOfFrame[frame] = memberIndex
-                }
-            }
-            scan.memberCompressedDigests = []
-        }
-        var hashers: [Int: Hasher] = [:]
         var streamError: String?
         let source: () throws -> [UInt8] = {
             while position < dataEnd {
@@ -259,15 +259,8 @@ public struct Verifier {
                             || reader.frames[frameNumber].compressedLength != UInt64(length) {
                             throw ArchiveIOError(.malformed, "frame \(frameNumber) at offset \(position) is not where the index places it")
                         }
-                        let digest = Hasher.digest(frameBytes)
-                        if digest != reader.frames[frameNumber].compressedSHA256 {
+                        if Hasher.digest(frameBytes) != reader.frames[frameNumber].compressedSHA256 {
                             throw ArchiveIOError(.malformed, "frame \(frameNumber) at offset \(position) does not match its SHA-256 in the index")
-                        }
-                        let member = memberOfFrame[frameNumber]
-                        if member >= 0 {
-                            let hasher = hashers[member] ?? Hasher(.sha256)
-                            hashers[member] = hasher
-                            hasher.update(digest)
                         }
                     }
                     var output: [UInt8] = []
@@ -317,7 +310,6 @@ public struct Verifier {
             if streamError == nil && frameNumber != reader.frames.count {
                 problem("frames", nil, "the file holds \(frameNumber) data frames, the index lists \(reader.frames.count)")
             }
-            scan.memberCompressedDigests = (0..<reader.members.count).map { hashers[$0]?.finalize() ?? [] }
         }
         return scan
     }
@@ -539,6 +531,8 @@ final class ManifestCollector: @unchecked Sendable {
             sawHeader = true
             return
         case .end(let end):
+            if endCount != nil { problems.append("manifest line \(lineNumber) is a second end line") }
+            if !sawHeader { problems.append("the manifest does not start with its header line"); sawHeader = true }
             endCount = end.members
             return
         case .member(let member):
