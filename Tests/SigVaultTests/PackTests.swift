@@ -39,6 +39,12 @@ import SigVaultFormat
         #expect(missing.exitCode == 66)
         let list = try Harness.sigvault(["list", directory + "/x.svz"])
         #expect(list.exitCode == 65)
+        // 74: verify cannot make its scratch folder for the signed documents.
+        let (archive, _) = try Harness.pack(["Fixtures/cases/expired-timestamped"], in: directory)
+        let noScratch = try Harness.run(Harness.binary, ["verify", archive, "--at", Harness.verifyTime],
+                                        environment: ["TMPDIR": directory + "/does-not-exist"])
+        #expect(noScratch.exitCode == 74, "\(noScratch.stderr)")
+        #expect(noScratch.stderr.hasPrefix("sigvault: error: "))
     }
 
     @Test func pathsAreMadeRelativeAndFilesReachedTwiceArchivedOnce() throws {

@@ -27,10 +27,13 @@ enum Harness {
     }
 
     @discardableResult
-    static func run(_ executable: String, _ arguments: [String], cwd: String? = nil) throws -> Result {
+    static func run(_ executable: String, _ arguments: [String], cwd: String? = nil, environment: [String: String] = [:]) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         process.currentDirectoryURL = URL(fileURLWithPath: cwd ?? packageRoot)
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
