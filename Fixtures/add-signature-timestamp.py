@@ -2,8 +2,9 @@
 """Read a CMS SignedData signature and add CAdES signature time-stamps to its SignerInfos.
 
 The openssl CLI can time-stamp bytes but cannot put the token back into a SignerInfo, so
-make-fixtures.sh uses this helper for that one step. Only pyasn1 is needed (no pyasn1-modules):
-the few CMS types involved (RFC 5652) are declared below. Everything the helper does not need
+make-fixtures.sh uses this helper for that one step (and for putting an OCSP response into a
+token's `crls`). Only pyasn1 is needed (no pyasn1-modules): the few CMS, RFC 5940 and OCSP types
+involved are declared below. Everything the helper does not need
 to look into (certificates, signed attributes, algorithm parameters, ...) is kept as raw DER
 (`univ.Any`), so the signed attributes, and therefore the signature, stay byte-for-byte intact.
 
@@ -20,6 +21,13 @@ Commands:
       Write the first signature time-stamp token of SignerInfo #N (DER) to FILE (or stdout).
   info IN
       One line per SignerInfo: index, signer identifier, digest, unsigned attribute types.
+  add-ocsp-to-token TOKEN OCSP OUT
+      Put an OCSPResponse (DER) into a TimeStampToken's SignedData `crls` field as an RFC 5940
+      OtherRevocationInfoFormat entry, [1] IMPLICIT SEQUENCE { id-ri-ocsp-response
+      (1.3.6.1.5.5.7.16.2), OCSPResponse }, and set the SignedData version to 5 (RFC 5652 5.1:
+      required when crls holds an "other" entry). Neither field is covered by the TSA's signature,
+      so the token stays valid. Everything else (including the certificates' order, which OpenSSL
+      does not sort) is kept byte for byte.
 
 IN may be DER or PEM ("-----BEGIN CMS-----" / "PKCS7"); OUT defaults to IN's format.
 """
@@ -34,6 +42,8 @@ from pyasn1.type import namedtype, tag, univ
 
 ID_SIGNED_DATA = univ.ObjectIdentifier("1.2.840.113549.1.7.2")
 ID_AA_SIGNATURE_TIME_STAMP_TOKEN = univ.ObjectIdentifier("1.2.840.113549.1.9.16.2.14")
+ID_RI_OCSP_RESPONSE = univ.ObjectIdentifier("1.3.6.1.5.5.7.16.2")  # RFC 5940
+ID_PKIX_OCSP_BASIC = univ.ObjectIdentifier("1.3.6.1.5.5.7.48.1.1")  # RFC 6960
 
 
 def _implicit(number, constructed=True):
@@ -128,6 +138,94 @@ class ContentInfo(univ.Sequence):
         namedtype.NamedType(
             "content",
             SignedData().subtype(
+                explicitTag=tag.Tag(tag.tagClassContext, tag.tagFormatConstructed, 0)
+            ),
+        ),
+    )
+
+
+# --- Types for `add-ocsp-to-token` (RFC 5652 10.2.1 / RFC 5940 / RFC 6960) -------------------------
+
+
+class RawSequenceOf(univ.SequenceOf):
+    """A constructed value whose elements are kept as raw DER, in the order they were read."""
+
+    componentType = univ.Any()
+
+
+class OtherRevocationInfoFormat(univ.Sequence):
+    """OtherRevocationInfoFormat ::= SEQUENCE { otherRevInfoFormat OBJECT IDENTIFIER,
+    otherRevInfo ANY DEFINED BY otherRevInfoFormat }"""
+
+    componentType = namedtype.NamedTypes(
+        namedtype.NamedType("otherRevInfoFormat", univ.ObjectIdentifier()),
+        namedtype.NamedType("otherRevInfo", univ.Any()),
+    )
+
+
+class RevocationInfoChoice(univ.Choice):
+    """RevocationInfoChoice ::= CHOICE { crl CertificateList,
+    other [1] IMPLICIT OtherRevocationInfoFormat }"""
+
+    componentType = namedtype.NamedTypes(
+        # CertificateList ::= SEQUENCE { tbsCertList, signatureAlgorithm, signatureValue }: kept raw.
+        namedtype.NamedType("crl", RawSequenceOf()),
+        namedtype.NamedType(
+            "other", OtherRevocationInfoFormat().subtype(implicitTag=_implicit(1))
+        ),
+    )
+
+
+class RevocationInfoChoices(univ.SetOf):
+    componentType = RevocationInfoChoice()
+
+
+class TokenSignedData(univ.Sequence):
+    """SignedData of a TimeStampToken, for editing `crls`. `certificates` is read as a tagged
+    SEQUENCE OF raw elements so that their (unsorted) order survives re-encoding."""
+
+    componentType = namedtype.NamedTypes(
+        namedtype.NamedType("version", univ.Integer()),
+        namedtype.NamedType("digestAlgorithms", RawSet()),
+        namedtype.NamedType("encapContentInfo", univ.Any()),
+        namedtype.OptionalNamedType(
+            "certificates", RawSequenceOf().subtype(implicitTag=_implicit(0))
+        ),
+        namedtype.OptionalNamedType(
+            "crls", RevocationInfoChoices().subtype(implicitTag=_implicit(1))
+        ),
+        namedtype.NamedType("signerInfos", RawSet()),
+    )
+
+
+class TokenContentInfo(univ.Sequence):
+    componentType = namedtype.NamedTypes(
+        namedtype.NamedType("contentType", univ.ObjectIdentifier()),
+        namedtype.NamedType(
+            "content",
+            TokenSignedData().subtype(
+                explicitTag=tag.Tag(tag.tagClassContext, tag.tagFormatConstructed, 0)
+            ),
+        ),
+    )
+
+
+class ResponseBytes(univ.Sequence):
+    componentType = namedtype.NamedTypes(
+        namedtype.NamedType("responseType", univ.ObjectIdentifier()),
+        namedtype.NamedType("response", univ.OctetString()),
+    )
+
+
+class OCSPResponse(univ.Sequence):
+    """OCSPResponse ::= SEQUENCE { responseStatus ENUMERATED, responseBytes [0] EXPLICIT
+    ResponseBytes OPTIONAL }"""
+
+    componentType = namedtype.NamedTypes(
+        namedtype.NamedType("responseStatus", univ.Enumerated()),
+        namedtype.OptionalNamedType(
+            "responseBytes",
+            ResponseBytes().subtype(
                 explicitTag=tag.Tag(tag.tagClassContext, tag.tagFormatConstructed, 0)
             ),
         ),
@@ -258,6 +356,45 @@ def command_info(args):
         )
 
 
+def command_add_ocsp_to_token(args):
+    with open(args.token, "rb") as f:
+        token_der = f.read()
+    token, rest = decoder.decode(token_der, asn1Spec=TokenContentInfo())
+    if rest:
+        fail(f"{args.token}: {len(rest)} trailing bytes after the TimeStampToken")
+    if token["contentType"] != ID_SIGNED_DATA:
+        fail(f"{args.token}: contentType {token['contentType']} is not id-signedData")
+    if encoder.encode(token) != token_der:
+        fail(f"{args.token}: does not re-encode to the same bytes; refusing to modify it")
+
+    with open(args.ocsp, "rb") as f:
+        ocsp_der = f.read()
+    ocsp, rest = decoder.decode(ocsp_der, asn1Spec=OCSPResponse())
+    if rest or encoder.encode(ocsp) != ocsp_der:
+        fail(f"{args.ocsp}: not a single DER OCSPResponse")
+    if int(ocsp["responseStatus"]) != 0 or not ocsp["responseBytes"].isValue:
+        fail(f"{args.ocsp}: responseStatus {int(ocsp['responseStatus'])} is not successful (0)")
+    if ocsp["responseBytes"]["responseType"] != ID_PKIX_OCSP_BASIC:
+        fail(f"{args.ocsp}: responseType {ocsp['responseBytes']['responseType']} is not id-pkix-ocsp-basic")
+
+    signed_data = token["content"]
+    entry = RevocationInfoChoice()
+    other = entry["other"]
+    other["otherRevInfoFormat"] = ID_RI_OCSP_RESPONSE
+    other["otherRevInfo"] = univ.Any(ocsp_der)  # the OCSPResponse verbatim (it is signed)
+    signed_data["crls"].append(entry)  # creates the (empty) SET on first access
+    signed_data["version"] = max(5, int(signed_data["version"]))
+
+    output = encoder.encode(token)
+    # Re-read the result: everything but version and crls must be unchanged.
+    check, _ = decoder.decode(output, asn1Spec=TokenContentInfo())
+    for name in ("digestAlgorithms", "encapContentInfo", "certificates", "signerInfos"):
+        before, after = signed_data[name], check["content"][name]
+        if before.isValue != after.isValue or (before.isValue and encoder.encode(before) != encoder.encode(after)):
+            fail(f"internal: {name} changed while adding the OCSP response")
+    write_output(args.out, output)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -284,6 +421,14 @@ def main():
     p = sub.add_parser("info", help="list SignerInfos")
     p.add_argument("input")
     p.set_defaults(func=command_info)
+
+    p = sub.add_parser(
+        "add-ocsp-to-token", help="put an OCSPResponse into a TimeStampToken's crls (RFC 5940)"
+    )
+    p.add_argument("token", help="DER TimeStampToken (ContentInfo)")
+    p.add_argument("ocsp", help="DER OCSPResponse")
+    p.add_argument("out")
+    p.set_defaults(func=command_add_ocsp_to_token)
 
     args = parser.parse_args()
     args.func(args)

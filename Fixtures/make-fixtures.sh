@@ -299,6 +299,7 @@ w("power-of-attorney.pdf", pdf("Power of Attorney", ["I, Rob Revoked-Before, aut
 w("purchase-order.pdf", pdf("Purchase Order PO-2024-0311", ["12 x archival storage boxes, EUR 8.50 each", "Delivery: Warehouse 3, Example City"]))
 w("quote-2024-117.txt", "Quotation 2024-117\nValid until: 2024-04-30\n\n1  Digitisation of 40 folders      EUR 2,400.00\n2  Secure storage, 36 months       EUR 1,080.00\n   Total (net)                     EUR 3,480.00\n")
 w("invoice.xml", '<?xml version="1.0" encoding="UTF-8"?>\n<Invoice xmlns="urn:oasis:names:specification:ubl:schema:xsd:Invoice-2">\n  <ID>INV-2024-0042</ID>\n  <IssueDate>2024-03-01</IssueDate>\n  <DocumentCurrencyCode>EUR</DocumentCurrencyCode>\n  <LegalMonetaryTotal><PayableAmount currencyID="EUR">1428.00</PayableAmount></LegalMonetaryTotal>\n</Invoice>\n')
+w("order.xml", '<?xml version="1.0" encoding="UTF-8"?>\n<Order xmlns="urn:oasis:names:specification:ubl:schema:xsd:Order-2">\n  <ID>PO-2024-0312</ID>\n  <IssueDate>2024-03-01</IssueDate>\n  <BuyerReference>Example Records Ltd.</BuyerReference>\n  <OrderLine><LineItem><ID>1</ID><Quantity unitCode="EA">40</Quantity><Item><Name>Acid-free archive box</Name></Item></LineItem></OrderLine>\n</Order>\n')
 w("letter.txt", "Dear Ms Doe,\n\nplease find enclosed the signed minutes of our meeting of 28 February 2024.\n\nKind regards,\nValerie Valid\n")
 w("report.odt", odt("Annual retention report 2023: 1,204 records archived, 17 destroyed after their retention period."))
 w("notes.txt", "Meeting notes 2024-03-01\n- archive migration approved\n- next review in Q3\n")
@@ -513,6 +514,23 @@ sign_ts "$d" board-minutes-2024-03.txt board-minutes-2024-03.txt.p7s DER signer-
 sign_ts "$d" site-photo.png site-photo.png.sig PEM signer-expired
 row demo "make demo: three documents signed by signer-expired with time-stamps, plus meeting-agenda.txt unsigned" \
   TOTAL_PASSED - - "signatures pass today only thanks to their time-stamps; meeting-agenda.txt is reported unsigned"
+
+d=$(newcase enveloped-standalone-token)
+cms_sign signer-expired "$d/order.xml.p7m" "$DOCS/order.xml" DER -nodetach
+ts_token tsa "$d/order.xml.p7m" "$d/order.xml.p7m.tsr" response
+row enveloped-standalone-token "order.xml.p7m: enveloping CMS by signer-expired, no embedded time-stamp; order.xml.p7m.tsr is a TimeStampResp over the whole .p7m file" \
+  TOTAL_PASSED - - "a token over the whole enveloping signature file (content included) dates the signature inside it; the content is order.xml (UBL order PO-2024-0312), only inside the .p7m"
+
+# Same SignerInfo as expired-timestamped; its token carries the TSA's OCSP response in SignedData.crls
+# (RFC 5940 other [1], id-ri-ocsp-response), which OpenSSL's PKCS7 parser (openssl ts) rejects.
+d=$(newcase token-with-ocsp)
+cp "$DOCS/contract.pdf" "$d/"
+python3 "$HELPER" signature "$WORK/contract-expired.p7s" --out "$WORK/sigvalue-ocsp.bin"
+ts_token tsa "$WORK/sigvalue-ocsp.bin" "$WORK/token-plain.tst"
+python3 "$HELPER" add-ocsp-to-token "$WORK/token-plain.tst" "$PKI/ocsp/tsa-good.der" "$WORK/token-ocsp.tst"
+python3 "$HELPER" add "$WORK/contract-expired.p7s" "$d/contract.pdf.p7s" --token "0=$WORK/token-ocsp.tst"
+row token-with-ocsp "as expired-timestamped, but the token's SignedData.crls holds the TSA's OCSP response (RFC 5940 OtherRevocationInfoFormat, id-ri-ocsp-response)" \
+  TOTAL_PASSED - - "crls is outside the TSA's signed attributes, so the token stays valid; openssl ts (PKCS7 layer) cannot parse it, openssl cms can; the OCSP response is a copy of pki/ocsp/tsa-good.der"
 
 # ---------------------------------------------------------------------------------------------
 echo "== done: $(find "$PKI" "$CASES" -type f | wc -l) files"
