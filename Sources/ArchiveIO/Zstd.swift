@@ -96,9 +96,11 @@ public final class ZstdFrameDecompressor: @unchecked Sendable {
         guard contentSize <= maximumContentSize else {
             throw ArchiveIOError(.malformed, "zstd frame declares \(contentSize) bytes, more than the format's \(maximumContentSize)")
         }
-        if output.count != contentSize { output = [UInt8](repeating: 0, count: contentSize) }
-        let produced = output.withUnsafeMutableBytes { out in
-            ZSTD_decompressDCtx(context, out.baseAddress, out.count, frame.baseAddress, frame.count)
+        var produced = 0
+        // Decompress straight into uninitialised storage: no zero-fill pass.
+        output = [UInt8](unsafeUninitializedCapacity: contentSize) { buffer, initialized in
+            produced = ZSTD_decompressDCtx(context, buffer.baseAddress, contentSize, frame.baseAddress, frame.count)
+            initialized = ZSTD_isError(produced) == 0 ? min(produced, contentSize) : 0
         }
         guard ZSTD_isError(produced) == 0 else {
             throw ArchiveIOError(.malformed, "zstd frame does not decompress: \(String(cString: ZSTD_getErrorName(produced)))")

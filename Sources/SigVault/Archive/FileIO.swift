@@ -28,16 +28,23 @@ enum POSIX {
     }
 
     static func readAt(_ fd: Int32, offset: UInt64, count: Int, path: String) throws -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: count)
-        var done = 0
-        while done < count {
-            let got = out.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, count - done, off_t(offset) + off_t(done)) }
-            if got < 0 {
-                if errno == EINTR { continue }
-                throw SigVaultError(.ioError, "\(path): read failed at offset \(offset + UInt64(done)): \(errorText)")
+        var failure: Int32 = 0
+        let out = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            var done = 0
+            while done < count {
+                let got = pread(fd, buffer.baseAddress! + done, count - done, off_t(offset) + off_t(done))
+                if got < 0 {
+                    if errno == EINTR { continue }
+                    failure = errno
+                    break
+                }
+                if got == 0 { break }
+                done += got
             }
-            if got == 0 { return Array(out.prefix(done)) }
-            done += got
+            initialized = done
+        }
+        if failure != 0 {
+            throw SigVaultError(.ioError, "\(path): read failed at offset \(offset + UInt64(out.count)): \(String(cString: strerror(failure)))")
         }
         return out
     }

@@ -116,6 +116,18 @@ public struct Verifier {
         var indexUsable = true
     }
 
+    /// Hands out 0, 1, 2, … to several threads.
+    final class WorkCounter: @unchecked Sendable {
+        private let lock = NSLock()
+        private var value = 0
+        func take() -> Int {
+            lock.lock()
+            defer { lock.unlock() }
+            value += 1
+            return value - 1
+        }
+    }
+
     /// Per-index result slots filled from several threads.
     final class ResultSlots<Value>: @unchecked Sendable {
         private let lock = NSLock()
@@ -185,10 +197,16 @@ public struct Verifier {
         let results = ResultSlots<Result<ScannedEntry, Error>>(count: reader.members.count)
         let manifestIndex = reader.members.count - 1
         let collector = ManifestCollector()
-        DispatchQueue.concurrentPerform(iterations: min(2, max(1, reader.members.count))) { worker in
+        // Members are handed out one at a time, so a thread that drew a large member does not
+        // leave the other idle.
+        let next = WorkCounter()
+        DispatchQueue.concurrentPerform(iterations: min(ProcessInfo.processInfo.activeProcessorCount, max(1, reader.members.count))) { _ in
             let decompressor = ZstdFrameDecompressor(maximumContentSize: ArchiveReader.maximumFrameContent)
-            var index = worker
-            while index < reader.members.count {
+            while true {
+                // The manifest first: decoding its lines then overlaps the other members' checks.
+                let turn = next.take()
+                guard turn < reader.members.count else { break }
+                let index = turn == 0 ? manifestIndex : turn - 1
                 let record = reader.members[index]
                 let isManifest = index == manifestIndex
                 results.set(index, Result {
@@ -209,7 +227,6 @@ public struct Verifier {
                     }
                     return entry
                 })
-                index += 2
             }
         }
         for (index, slot) in results.values.enumerated() {
