@@ -275,17 +275,8 @@ final class ArchiveWriter: @unchecked Sendable {
         let fd = POSIX.withPath(path) { open($0, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) }
         guard fd >= 0 else { throw SigVaultError(.ioError, "\(display): cannot open: \(POSIX.errorText)") }
         defer { close(fd) }
-        var content = [UInt8](repeating: 0, count: Int(expectedSize))
-        var done = 0
-        while done < content.count {
-            let got = content.withUnsafeMutableBytes { read(fd, $0.baseAddress! + done, $0.count - done) }
-            if got < 0 {
-                if errno == EINTR { continue }
-                throw SigVaultError(.ioError, "\(display): read failed: \(POSIX.errorText)")
-            }
-            if got == 0 { throw SigVaultError(.ioError, "\(display): file shrank while being archived") }
-            done += got
-        }
+        let content = try POSIX.readAt(fd, offset: 0, count: Int(expectedSize), path: display)
+        guard content.count == Int(expectedSize) else { throw SigVaultError(.ioError, "\(display): file shrank while being archived") }
         return content
     }
 
