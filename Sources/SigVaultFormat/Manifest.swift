@@ -131,6 +131,10 @@ public struct DocumentRecord: Codable, Sendable {
     public var packIndication: String?
     public var packSubIndication: String?
 
+    /// The record of a document without signatures or time-stamps.
+    public static let unsigned = DocumentRecord(kind: "unsigned", signatures: [], documentTimeStamps: [],
+                                                packIndication: nil, packSubIndication: nil)
+
     public init(kind: String, signatures: [SignatureRecord], documentTimeStamps: [TimeStampRecord],
                 packIndication: String?, packSubIndication: String?) {
         self.kind = kind

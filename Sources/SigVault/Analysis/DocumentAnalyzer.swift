@@ -53,6 +53,17 @@ struct DocumentAnalyzer {
     static let envelopingExtensions = [".p7m"]
     static let tokenExtensions = [".tsr", ".tst"]
 
+    /// Whether a file could be a signature, a token, or a document one of those covers: the others
+    /// are plain unsigned documents and need no analysis.
+    static func mayTakePart(_ name: ArchivePath) -> Bool {
+        (detachedExtensions + envelopingExtensions + tokenExtensions).contains { name.hasSuffix($0) }
+    }
+
+    /// The names a signature or token file could cover (its name without each known extension).
+    static func possibleBases(_ name: ArchivePath) -> [ArchivePath] {
+        (detachedExtensions + envelopingExtensions + tokenExtensions).filter { name.hasSuffix($0) }.map { name.droppingSuffix($0) }
+    }
+
     /// Groups file names (without `data/`) into documents with their signature and token files.
     /// `parse` tells whether a file is a CMS SignedData (and whether it is detached).
     static func group(_ names: [ArchivePath], parse: (ArchivePath) -> SignedData?) -> [DocumentGroup] {

@@ -70,13 +70,17 @@ public struct Packer {
         let policy = ValidationPolicy(anchors: anchors, now: options.at)
         let validator = SignatureValidator(pool: pool, policy: policy)
 
+        // Only names that can be signatures, tokens or signed documents need a lookup table.
         let regular = files.filter { if case .regular = $0.kind { return true } else { return false } }
-        let byName = Dictionary(uniqueKeysWithValues: regular.map { ($0.relativePath, $0) })
+        let bases = Set(regular.lazy.map(\.relativePath).filter(DocumentAnalyzer.mayTakePart).flatMap(DocumentAnalyzer.possibleBases))
+        let involved = regular.filter { DocumentAnalyzer.mayTakePart($0.relativePath) || bases.contains($0.relativePath) }
+        let byName = Dictionary(uniqueKeysWithValues: involved.map { ($0.relativePath, $0) })
         let source = FilesystemSource(files: byName)
-        let groups = DocumentAnalyzer.group(regular.map(\.relativePath)) { name in
+        let groups = DocumentAnalyzer.group(involved.map(\.relativePath)) { name in
             guard let bytes = try? source.bytes(of: name) else { return nil }
             return try? SignedData(bytes: bytes)
-        }
+        }.filter { $0.kind != .unsigned || !$0.tokenFiles.isEmpty || !$0.notes.isEmpty }
+        summary.documents = regular.count
         // Signature files' embedded certificates join the pool before validation.
         for group in groups {
             for file in group.signatureFiles {
@@ -96,7 +100,7 @@ public struct Packer {
             records[group.document] = record
             for file in group.signatureFiles where file != group.document { roles[file] = (.signature, group.document) }
             for (token, covered) in group.tokenFiles { roles[token] = (.timeStamp, covered) }
-            summary.documents += 1
+            summary.documents -= group.signatureFiles.filter { $0 != group.document }.count + group.tokenFiles.count
             if result.signed {
                 summary.signedDocuments += 1
                 if result.verdict?.indication == .totalPassed { summary.passed += 1 } else {
@@ -152,7 +156,8 @@ public struct Packer {
                                     completion: completion(path, .symbolicLink) { $0.symlinkTarget = escapedTarget })
             case .regular(let expectedSize):
                 let (role, covered) = roles[file.relativePath] ?? (.document, nil)
-                let document = role == .document ? records[file.relativePath] : nil
+                // Plain files were left out of the analysis: their record is the unsigned one.
+                let document = role == .document ? (records[file.relativePath] ?? DocumentRecord.unsigned) : nil
                 let coveredName = covered.map { ArchivePath.escaped(ArchivePath(ArchiveLayout.dataPrefix).joined($0).bytes) }
                 let (mode, mtime) = (file.mode, file.modificationTime)
                 let describe: @Sendable (inout ManifestMember) -> Void = { member in
