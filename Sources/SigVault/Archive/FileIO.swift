@@ -88,12 +88,21 @@ final class AtomicOutputFile {
         }
     }
 
+    /// Writes go to the kernel in pieces of at most this size (dd on this machine copied into the
+    /// page cache faster with 128–256 KiB writes than with 1 MiB ones).
+    static let writeChunk = 256 << 10
+
     func write(_ bytes: UnsafeRawBufferPointer) throws {
         bytesWritten += UInt64(bytes.count)
-        if buffer.count + bytes.count > (1 << 20) { try flush() }
-        if bytes.count >= (1 << 16) {
+        if buffer.count + bytes.count > AtomicOutputFile.writeChunk { try flush() }
+        if bytes.count >= AtomicOutputFile.writeChunk / 4 {
             try flush()
-            try POSIX.writeAll(fd, bytes, path: destination)
+            var offset = 0
+            while offset < bytes.count {
+                let end = min(offset + AtomicOutputFile.writeChunk, bytes.count)
+                try POSIX.writeAll(fd, UnsafeRawBufferPointer(rebasing: bytes[offset..<end]), path: destination)
+                offset = end
+            }
         } else {
             buffer.append(contentsOf: bytes)
         }
