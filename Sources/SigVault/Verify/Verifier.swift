@@ -392,9 +392,21 @@ public struct Verifier {
         var dataNames: [ArchivePath] = []
         var records: [ArchivePath: Int] = [:]
         // Members were checked against the manifest in order; only listed names are looked at.
+        let bases = Set(listed.lazy.filter { $0.role != .certificate && $0.role != .crl && $0.role != .ocsp }
+            .map { $0.path.droppingPrefix(ArchiveLayout.dataPrefix) }
+            .filter(DocumentAnalyzer.mayTakePart).flatMap(DocumentAnalyzer.possibleBases))
+        var plain: [ArchivePath] = []
         for (index, member) in listed.enumerated() {
             guard index < reader.members.count - 1, entries[safe: index]?.path == member.path else { continue }
             let record = reader.members[index]
+            if member.role == .document || member.role == .signature || member.role == .timeStamp {
+                // A file that no signature or token can concern is an unsigned document: no analysis.
+                let name = member.path.droppingPrefix(ArchiveLayout.dataPrefix)
+                if !DocumentAnalyzer.mayTakePart(name) && !bases.contains(name) {
+                    plain.append(name)
+                    continue
+                }
+            }
             records[member.path] = index
             switch member.role {
             case .certificate:
@@ -421,7 +433,8 @@ public struct Verifier {
         }
         let validator = SignatureValidator(pool: pool, policy: ValidationPolicy(anchors: anchors, now: options.at))
         let analyzer = DocumentAnalyzer(validator: validator, source: source)
-        return groups.map { analyzer.analyze($0) }
+        let unsigned = plain.map { DocumentResult(group: DocumentGroup(document: $0, kind: .unsigned), signatures: [], documentTimeStamps: []) }
+        return (groups.map { analyzer.analyze($0) } + unsigned).sorted { $0.group.document < $1.group.document }
     }
 }
 
