@@ -184,3 +184,8 @@ final class SpillFile {
         }
     }
 }
+
+/// syncfs(2): flushes the whole file system holding `fd`. Glibc declares it only under
+/// _GNU_SOURCE, which the Swift Glibc module does not set.
+@_silgen_name("syncfs")
+func syncfs(_ fd: Int32) -> Int32
