@@ -92,7 +92,7 @@ import SigVaultFormat
     // MARK: Crafted archives: members missing, duplicated, renamed, reordered, extra, unsafe.
 
     enum Craft: String, CaseIterable, CustomTestStringConvertible {
-        case missing, duplicated, renamed, reordered, extra
+        case missing, duplicated, renamed, reordered, extra, secondManifest
         var testDescription: String { rawValue }
         var expectedCode: String {
             switch self {
@@ -101,6 +101,7 @@ import SigVaultFormat
             case .renamed: return "extra"
             case .reordered: return "reordered"
             case .extra: return "extra"
+            case .secondManifest: return "extra"
             }
         }
     }
@@ -118,6 +119,7 @@ import SigVaultFormat
         case .renamed: members[documentIndex].path = ArchivePath("data/Fixtures/cases/expired-timestamped/contract-renamed.pdf")
         case .reordered: members.swapAt(documentIndex, documentIndex + 1)
         case .extra: members.insert(CraftedArchive.Member(path: ArchivePath("data/planted.txt"), bytes: Array("planted".utf8)), at: 1)
+        case .secondManifest: members.insert(CraftedArchive.Member(path: ArchivePath("manifest.jsonl"), bytes: Array("{}".utf8)), at: 1)
         }
         let crafted = packed.directory + "/crafted.svz"
         try CraftedArchive.write(members + [manifest], to: crafted)

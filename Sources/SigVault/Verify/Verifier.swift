@@ -69,7 +69,9 @@ public struct Verifier {
         }
 
         // 3. Members against the manifest, in order.
-        let scanned = scan.entries.filter { $0.path != ArchivePath(ArchiveLayout.manifestName) }
+        // Only the last entry is the manifest; another entry of that name is an extra member.
+        var scanned = scan.entries
+        if scanned.last?.path == ArchivePath(ArchiveLayout.manifestName) { scanned.removeLast() }
         if fingerprint != nil { compare(manifest: listed, scanned: scanned, problem: problem) }
 
         // 5. Signatures.
@@ -182,16 +184,18 @@ public struct Verifier {
         }
         // The frames after the last member hold the tar end-of-archive blocks and nothing else.
         let decompressor = ZstdFrameDecompressor(maximumContentSize: ArchiveReader.maximumFrameContent)
-        var endBytes: [UInt8] = []
-        for frame in reader.frames.dropFirst(Int(nextFrame)) {
-            if let bytes = try? reader.decompressFrame(frame, decompressor: decompressor, compressedHasher: nil) {
-                endBytes += bytes
+        let endFrames = reader.frames.count - Int(nextFrame)
+        if endFrames != 1 {
+            problem("frames", nil, "the tar stream ends with \(endFrames) frames after the last member, not one end-of-archive frame")
+        } else {
+            let frame = reader.frames[Int(nextFrame)]
+            if frame.uncompressedLength != 1024 {
+                problem("frames", nil, "the end-of-archive frame holds \(frame.uncompressedLength) bytes, not the two 512-byte zero blocks")
+            } else if let bytes = try? reader.decompressFrame(frame, decompressor: decompressor, compressedHasher: nil) {
+                if bytes.contains(where: { $0 != 0 }) { problem("frames", nil, "the end-of-archive blocks are not all zero") }
             } else {
                 problem("frames", nil, "the end-of-archive frame at offset \(frame.compressedOffset) is damaged")
             }
-        }
-        if endBytes.count < 1024 || endBytes.contains(where: { $0 != 0 }) {
-            problem("frames", nil, "the tar stream does not end with its end-of-archive blocks only")
         }
 
         let results = ResultSlots<Result<ScannedEntry, Error>>(count: reader.members.count)
@@ -332,8 +336,11 @@ public struct Verifier {
     }
 
     private func compare(manifest: [ListedMember], scanned: [ScannedEntry], problem: (String, String?, String) -> Void) {
-        // The usual case, everything in order and equal, needs no tables.
-        if manifest.count == scanned.count,
+        // The usual case, everything in order, equal and unique, needs no more tables.
+        var names = Set<ArchivePath>()
+        names.reserveCapacity(scanned.count)
+        let unique = scanned.allSatisfy { names.insert($0.path).inserted }
+        if unique, manifest.count == scanned.count,
            zip(manifest, scanned).allSatisfy({ $0.path == $1.path && $0.size == $1.size && $0.sha256 == $1.sha256 && !$1.damaged
                                               && $0.symlinkTarget == $1.symlinkTarget && ($1.isRegular || $1.symlinkTarget != nil) }) {
             for entry in scanned where !entry.path.isSafeRelative {
@@ -396,8 +403,14 @@ public struct Verifier {
             .map { $0.path.droppingPrefix(ArchiveLayout.dataPrefix) }
             .filter(DocumentAnalyzer.mayTakePart).flatMap(DocumentAnalyzer.possibleBases))
         var plain: [ArchivePath] = []
-        for (index, member) in listed.enumerated() {
-            guard index < reader.members.count - 1, entries[safe: index]?.path == member.path else { continue }
+        // Members are found by name (entry i is index record i, checked by the scan), never by their
+        // position in the manifest: an extra or missing member must not shift the pairing.
+        var position: [ArchivePath: Int] = [:]
+        for (index, entry) in entries.enumerated() where !entry.damaged && index < reader.members.count - 1 {
+            position[entry.path] = position[entry.path] == nil ? index : -1
+        }
+        for member in listed {
+            guard let index = position[member.path], index >= 0 else { continue }
             let record = reader.members[index]
             if member.role == .document || member.role == .signature || member.role == .timeStamp {
                 // A file that no signature or token can concern is an unsigned document: no analysis.
@@ -531,18 +544,31 @@ final class ManifestCollector: @unchecked Sendable {
     private var lineNumber = 0
     private let decoder = JSONDecoder()
 
+    /// The longest manifest line accepted (a document record with many signatures stays far below).
+    static let maximumLineLength = 4 << 20
+    private var scanned = 0
+    private var overlong = false
+
     func feed(_ chunk: UnsafeRawBufferPointer) {
         partial.append(contentsOf: chunk)
         var start = 0
-        while let newline = partial[start...].firstIndex(of: 0x0A) {
-            take(Array(partial[start..<newline]))
+        // Only the new bytes are searched for a newline.
+        while let newline = partial[Swift.max(start, scanned)...].firstIndex(of: 0x0A) {
+            if !overlong { take(Array(partial[start..<newline])) } else { lineNumber += 1; overlong = false }
             start = newline + 1
+            scanned = start
         }
         partial.removeFirst(start)
+        scanned = partial.count
+        if partial.count > ManifestCollector.maximumLineLength && !overlong {
+            problems.append("manifest line \(lineNumber + 1) is longer than \(ManifestCollector.maximumLineLength) bytes")
+            overlong = true
+        }
+        if overlong { partial.removeAll(keepingCapacity: true); scanned = 0 }
     }
 
     func finish() {
-        if !partial.isEmpty { take(partial) }
+        if !partial.isEmpty && !overlong { take(partial) }
         partial = []
     }
 
