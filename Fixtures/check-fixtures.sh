@@ -16,8 +16,9 @@ INTER="$F/pki/certs/intermediate.pem"
 
 epoch() { date -u -d "$1" +%s; }
 TS_EPOCH=$(epoch 2024-03-01T10:05:00Z)      # genTime of every time-stamp
-CRL_EPOCH=$(epoch 2024-07-01T12:00:00Z)     # inside the current CRLs' validity
+CRL_EPOCH=$(epoch 2024-06-15T12:00:00Z)     # inside the current CRLs' validity (and before signer-expired* expire)
 OLD_EPOCH=$(epoch 2023-06-01T12:00:00Z)     # inside the old CRLs' validity
+AFTER_EPOCH=$(epoch 2025-01-01T12:00:00Z)   # inside the after-expiry CRLs' validity
 
 S="$(mktemp -d)"
 trap 'rm -rf "$S"' EXIT
@@ -30,6 +31,7 @@ crl_bundle() { # out dir... : root.pem + the CRLs of DIRs as PEM (openssl reads 
 crl_bundle "$S/root+current.pem" "$F/pki/crl/current"
 crl_bundle "$S/root+old.pem" "$F/pki/crl/old"
 crl_bundle "$S/root+rootonly.pem" "$F/pki/crl/root-only"
+crl_bundle "$S/root+after.pem" "$F/pki/crl/after-expiry"
 cat "$ROOT" "$F/pki/untrusted-root.pem" >"$S/both-roots.pem"
 
 FAILED=0
@@ -39,7 +41,7 @@ check() {
   if out=$("$@" 2>&1); then got=ok; else got=fail; fi
   if [[ $got == fail ]]; then
     reason=$(printf '%s\n' "$out" | sed -nE 's/.*Verify error:(.*)/\1/p; s/.*:error:[0-9A-F]+:[^:]*:[^:]*:([^:]*):.*/\1/p; s/^error [0-9]+ at [0-9]+ depth lookup: (.*)/\1/p' \
-      | sed 's/^ *//' | grep -v -x -e 'certificate verify error' -e 'verification failure' | awk '!seen[$0]++' | paste -sd ';' -)
+      | sed 's/^ *//' | { grep -v -x -e 'certificate verify error' -e 'verification failure' || true; } | awk '!seen[$0]++' | paste -sd ';' -)
   fi
   local verdict=PASS; [[ $got == "$want" ]] || { verdict=FAIL; FAILED=1; }
   printf '%s %-4s %s%s\n' "$verdict" "$got" "$label" "${reason:+  [$reason]}"
@@ -54,39 +56,96 @@ done
 
 echo
 echo "# 2. Revocation by CRL (openssl verify -crl_check_all, -CAfile root + CRLs)"
-for name in signer-valid signer-expired signer-revoked-before signer-revoked-after tsa tsa-noncritical-eku tsa-revoked ocsp-responder; do
-  want=ok; [[ $name == signer-revoked-* || $name == tsa-revoked || $name == signer-expired ]] && want=fail
-  check $want "current CRLs @2024-07-01T12:00Z  $name" \
+for name in signer-valid signer-expired signer-expired-revoked signer-revoked-before signer-revoked-after tsa tsa-noncritical-eku tsa-revoked ocsp-responder; do
+  want=ok; [[ $name == signer-revoked-* || $name == tsa-revoked || $name == signer-expired-revoked ]] && want=fail
+  check $want "current CRLs @2024-06-15T12:00Z  $name" \
     openssl verify -attime "$CRL_EPOCH" -crl_check_all -CAfile "$S/root+current.pem" -untrusted "$INTER" "$F/pki/certs/$name.pem"
 done
-for name in signer-valid signer-revoked-before signer-revoked-after tsa-revoked; do
+for name in signer-valid signer-expired-revoked signer-revoked-before signer-revoked-after tsa-revoked; do
   check ok "old CRLs     @2023-06-01T12:00Z  $name (nothing revoked yet)" \
     openssl verify -attime "$OLD_EPOCH" -crl_check_all -CAfile "$S/root+old.pem" -untrusted "$INTER" "$F/pki/certs/$name.pem"
 done
-check ok "root-only CRL @2024-07-01T12:00Z intermediate (-crl_check)" \
+check ok "root-only CRL @2024-06-15T12:00Z intermediate (-crl_check)" \
   openssl verify -attime "$CRL_EPOCH" -crl_check -CAfile "$S/root+rootonly.pem" "$INTER"
+for name in signer-valid signer-revoked-before signer-revoked-after tsa tsa-revoked; do
+  want=ok; [[ $name == signer-revoked-* || $name == tsa-revoked ]] && want=fail
+  check $want "after-expiry CRLs @2025-01-01T12:00Z  $name" \
+    openssl verify -attime "$AFTER_EPOCH" -crl_check_all -CAfile "$S/root+after.pem" -untrusted "$INTER" "$F/pki/certs/$name.pem"
+done
+# signer-expired-revoked has expired by 2025-01-01, so a time-checked verify fails on that alone;
+# -no_check_time (certificate and CRL times ignored) shows what each CRL says about it.
+check fail "current CRLs      -no_check_time  signer-expired-revoked (listed)" \
+  openssl verify -no_check_time -crl_check_all -CAfile "$S/root+current.pem" -untrusted "$INTER" "$F/pki/certs/signer-expired-revoked.pem"
+check ok "after-expiry CRLs -no_check_time  signer-expired-revoked (dropped after its expiry: the CRL is silent)" \
+  openssl verify -no_check_time -crl_check_all -CAfile "$S/root+after.pem" -untrusted "$INTER" "$F/pki/certs/signer-expired-revoked.pem"
 
 echo
-echo "# 3. OCSP responses (faketime 2024-07-01T12:00Z openssl ocsp -respin R -CAfile root -verify_other intermediate -issuer intermediate -cert C)"
+echo "# 2b. CRL contents (openssl crl -inform DER -noout -text): thisUpdate, nextUpdate, revoked serials"
+# crl_entries CRL: "serial@revocation-date,reason" for every entry, comma separated, or "none".
+crl_entries() {
+  openssl crl -inform DER -in "$1" -noout -text | awk '
+    /Serial Number:/ { serial = $3 }
+    /Revocation Date:/ { sub(/.*Revocation Date: /, ""); date = $0 }
+    /Key Compromise|Unspecified|Superseded|Affiliation Changed|Cessation Of Operation|Certificate Hold/ {
+      gsub(/^ +/, ""); out = out (out ? " " : "") serial "@" date "," $0 }
+    END { print (out ? out : "none") }'
+}
+crl_check() { # CRL expected-thisUpdate expected-nextUpdate expected-entries
+  local c="$F/pki/crl/$1" this next entries verdict=PASS
+  this=$(openssl crl -inform DER -in "$c" -noout -lastupdate | sed 's/^lastUpdate=//')
+  next=$(openssl crl -inform DER -in "$c" -noout -nextupdate | sed 's/^nextUpdate=//')
+  entries=$(crl_entries "$c")
+  [[ $this == "$2" && $next == "$3" && $entries == "$4" ]] || { verdict=FAIL; FAILED=1; }
+  printf '%s %-4s %s: %s -> %s; %s\n' "$verdict" ok "$1" "$this" "$next" "$entries"
+  [[ $verdict == PASS ]] || printf '    | expected: %s -> %s; %s\n' "$2" "$3" "$4"
+}
+R='Key Compromise'
+crl_check current/intermediate-2024-06-15.crl 'Jun 15 00:00:00 2024 GMT' 'Jul 15 00:00:00 2024 GMT' \
+  "1003@Feb  1 00:00:00 2024 GMT,$R 1004@May  1 00:00:00 2024 GMT,$R 1005@Feb  1 00:00:00 2024 GMT,$R 1103@Jan 15 00:00:00 2024 GMT,$R"
+crl_check current/root-2024-06-15.crl 'Jun 15 00:00:00 2024 GMT' 'Jul 15 00:00:00 2024 GMT' none
+crl_check root-only/root-2024-06-15.crl 'Jun 15 00:00:00 2024 GMT' 'Jul 15 00:00:00 2024 GMT' none
+crl_check old/intermediate-2023-06-01.crl 'Jun  1 00:00:00 2023 GMT' 'Jul  1 00:00:00 2023 GMT' none
+crl_check old/root-2023-06-01.crl 'Jun  1 00:00:00 2023 GMT' 'Jul  1 00:00:00 2023 GMT' none
+crl_check after-expiry/intermediate-2025-01-01.crl 'Jan  1 00:00:00 2025 GMT' 'Feb  1 00:00:00 2025 GMT' \
+  "1003@Feb  1 00:00:00 2024 GMT,$R 1004@May  1 00:00:00 2024 GMT,$R 1103@Jan 15 00:00:00 2024 GMT,$R"
+crl_check after-expiry/root-2025-01-01.crl 'Jan  1 00:00:00 2025 GMT' 'Feb  1 00:00:00 2025 GMT' none
+check ok "root-only/root-2024-06-15.crl is a byte copy of current/root-2024-06-15.crl" \
+  cmp "$F/pki/crl/root-only/root-2024-06-15.crl" "$F/pki/crl/current/root-2024-06-15.crl"
+check ok "current/intermediate-2024-06-15.crl lists signer-expired-revoked (1005), issued before its notAfter $(openssl x509 -in "$F/pki/certs/signer-expired-revoked.pem" -noout -enddate | sed 's/^notAfter=//')" \
+  bash -c 'openssl crl -inform DER -in "$1" -noout -text | grep -q "Serial Number: 1005$"' _ "$F/pki/crl/current/intermediate-2024-06-15.crl"
+check ok "after-expiry/intermediate-2025-01-01.crl does NOT list signer-expired-revoked (1005): dropped, it expired before this CRL was issued" \
+  bash -c '! openssl crl -inform DER -in "$1" -noout -text | grep -q "Serial Number: 1005$"' _ "$F/pki/crl/after-expiry/intermediate-2025-01-01.crl"
+for c in current/intermediate-2024-06-15.crl current/root-2024-06-15.crl after-expiry/intermediate-2025-01-01.crl after-expiry/root-2025-01-01.crl; do
+  issuer=$ROOT; [[ $c == */intermediate-* ]] && issuer=$INTER
+  check ok "$c: signature by $(basename "$issuer" .pem), CRL number $(openssl crl -inform DER -in "$F/pki/crl/$c" -noout -crlnumber | sed 's/^crlNumber=//')" \
+    openssl crl -inform DER -in "$F/pki/crl/$c" -noout -CAfile "$issuer"
+done
+
+echo
+echo "# 3. OCSP responses (faketime 2024-06-15T12:00Z openssl ocsp -respin R -CAfile root -verify_other intermediate -issuer intermediate -cert C)"
 ocsp_check() { # response cert expected-status
   local out status verdict=PASS
-  if out=$(faketime 2024-07-01T12:00:00Z openssl ocsp -respin "$F/pki/ocsp/$1" -CAfile "$ROOT" -verify_other "$INTER" \
+  if out=$(faketime 2024-06-15T12:00:00Z openssl ocsp -respin "$F/pki/ocsp/$1" -CAfile "$ROOT" -verify_other "$INTER" \
              -issuer "$INTER" -cert "$F/pki/certs/$2.pem" 2>&1) && grep -q '^Response verify OK' <<<"$out"; then
     status=$(sed -nE "s|^.*$2.pem: (.*)|\1|p" <<<"$out")
     if [[ $status == revoked ]]; then
       status+=" ($(sed -nE 's/^\s*Revocation Time: (.*GMT).*/\1/p' <<<"$out"), $(sed -nE 's/^\s*Reason: (.*)/\1/p' <<<"$out"))"
     fi
-    status+=", producedAt $(openssl ocsp -respin "$F/pki/ocsp/$1" -resp_text -noverify 2>/dev/null | sed -nE 's/^\s*Produced At: (.*)/\1/p')"
+    local text; text=$(openssl ocsp -respin "$F/pki/ocsp/$1" -resp_text -noverify 2>/dev/null)
+    status+=", producedAt $(sed -nE 's/^\s*Produced At: (.*)/\1/p' <<<"$text")"
+    status+=", thisUpdate $(sed -nE 's/^\s*This Update: (.*)/\1/p' <<<"$text")"
+    status+=", nextUpdate $(sed -nE 's/^\s*Next Update: (.*)/\1/p' <<<"$text")"
   else
     status="verify failed"
   fi
   [[ $status == "$3"* ]] || { verdict=FAIL; FAILED=1; }
   printf '%s %-4s %s: %s\n' "$verdict" ok "$1" "$status"
 }
-ocsp_check signer-valid-good.der signer-valid good
-ocsp_check signer-revoked-after-revoked.der signer-revoked-after revoked
-ocsp_check signer-expired-good-by-intermediate.der signer-expired good
-ocsp_check tsa-good.der tsa good
+O_TIMES=", producedAt Jun 15 00:00:00 2024 GMT, thisUpdate Jun 15 00:00:00 2024 GMT, nextUpdate Jul 16 00:00:00 2024 GMT"
+ocsp_check signer-valid-good.der signer-valid "good$O_TIMES"
+ocsp_check signer-revoked-after-revoked.der signer-revoked-after "revoked (May  1 00:00:00 2024 GMT, keyCompromise)$O_TIMES"
+ocsp_check signer-expired-good-by-intermediate.der signer-expired "good$O_TIMES"
+ocsp_check tsa-good.der tsa "good$O_TIMES"
 
 echo
 echo "# 4. CMS signatures (openssl cms -verify -binary -purpose any -attime $TS_EPOCH -CAfile root -certfile intermediate -content DOC -in SIG -out /dev/null)"
@@ -108,10 +167,15 @@ check ok "valid-enveloped: extracted content is the UBL invoice" grep -q '<ID>IN
 openssl cms -verify -binary -purpose any -attime "$TS_EPOCH" -CAfile "$ROOT" -inform DER \
   -in "$F/cases/enveloped-standalone-token/order.xml.p7m" -out "$S/order.xml" 2>/dev/null
 check ok "enveloped-standalone-token: extracted content is the UBL order" grep -q '<ID>PO-2024-0312</ID>' "$S/order.xml"
+check ok "crl-after-expiry: same supply-agreement.pdf and .p7s as expired-revoked, byte for byte" \
+  bash -c 'cmp -s "$1/supply-agreement.pdf" "$2/supply-agreement.pdf" && cmp -s "$1/supply-agreement.pdf.p7s" "$2/supply-agreement.pdf.p7s"' _ \
+  "$F/cases/expired-revoked" "$F/cases/crl-after-expiry"
+check ok "expired-revoked: signer serial $(python3 "$HELPER" info "$F/cases/expired-revoked/supply-agreement.pdf.p7s" | sed -nE 's/^#0 serial=([0-9A-F]+) .*/\1/p') = signer-expired-revoked (1005)" \
+  bash -c 'python3 "$1" info "$2" | grep -q "^#0 serial=1005 "' _ "$HELPER" "$F/cases/expired-revoked/supply-agreement.pdf.p7s"
 
 echo
 echo "# 5. Embedded signature time-stamps (helper extract; openssl ts -verify -token_in -in TOKEN -data SIGNATURE-VALUE -CAfile root -untrusted intermediate+TSAs)"
-echo "#    then the same with -attime 2024-07-01T12:00Z -crl_check_all and the current CRLs in -CAfile"
+echo "#    then the same with -attime 2024-06-15T12:00Z -crl_check_all and the current CRLs in -CAfile"
 for sig in "$F"/cases/*/*.p7s "$F"/cases/*/*.sig "$F"/cases/*/*.p7m; do
   case_name=$(basename "$(dirname "$sig")")
   n=$(python3 "$HELPER" info "$sig" | grep -c '2\.14' || true)

@@ -23,8 +23,13 @@ CASES="$FIX/cases"
 # Fixed times (UTC).
 SIGN_TIME='2024-03-01T10:00:00Z'      # every signature unless said otherwise
 TS_TIME='2024-03-01T10:05:00Z'        # every signature time-stamp / standalone token
-CRL_TIME='2024-07-01T00:00:00Z'       # current CRLs and OCSP responses
+# Current CRLs and OCSP responses: after every signature time-stamp and every revocation, but
+# BEFORE signer-expired's and signer-expired-revoked's notAfter (2024-06-30T23:59:59Z). RFC 5280
+# 3.3 lets a CA drop a certificate from CRLs issued after it expired, so revocation data issued
+# after a certificate's notAfter proves nothing about it (see README.md).
+CRL_TIME='2024-06-15T00:00:00Z'
 OLD_CRL_TIME='2023-06-01T00:00:00Z'   # old CRLs (before any revocation)
+AFTER_EXPIRY_CRL_TIME='2025-01-01T00:00:00Z'  # crl/after-expiry: after signer-expired-revoked expired
 
 # at TIME CMD...: run CMD with the clock frozen at TIME (YYYY-MM-DDTHH:MM:SSZ). libfaketime's
 # absolute "-f 'YYYY-MM-DD hh:mm:ss'" form is frozen (a plain `faketime TIME` keeps ticking, and a
@@ -42,7 +47,7 @@ trap 'rm -rf "$WORK"' EXIT
 # Clean slate
 rm -rf "$PKI" "$CASES" "$FIX/cases.tsv"
 mkdir -p "$PRIV" "$CERTS" "$PKI/untrusted" "$PKI/crl/current" "$PKI/crl/old" "$PKI/crl/root-only" \
-         "$PKI/ocsp" "$CASES"
+         "$PKI/crl/after-expiry" "$PKI/ocsp" "$CASES"
 
 # ---------------------------------------------------------------------------------------------
 # openssl configuration: one `ca` section driven by environment variables, plus extensions.
@@ -193,6 +198,7 @@ signer signer-expired         'Erin Expired'        1001 20240630235959Z
 signer signer-valid           'Valerie Valid'       1002 $ALWAYS_END
 signer signer-revoked-before  'Rob Revoked-Before'  1003 $ALWAYS_END
 signer signer-revoked-after   'Rita Revoked-After'  1004 $ALWAYS_END
+signer signer-expired-revoked 'Emil Expired-Revoked' 1005 20240630235959Z
 issue tsa                 "$O/CN=SigVault Test TSA"                      1101 $ALWAYS_START $ALWAYS_END v3_tsa             "$CERTS/tsa.pem"
 issue tsa-noncritical-eku "$O/CN=SigVault Test TSA (non-critical EKU)"   1102 $ALWAYS_START $ALWAYS_END v3_tsa_noncritical "$CERTS/tsa-noncritical-eku.pem"
 issue tsa-revoked         "$O/CN=SigVault Test TSA (revoked)"            1103 $ALWAYS_START $ALWAYS_END v3_tsa             "$CERTS/tsa-revoked.pem"
@@ -225,12 +231,27 @@ gencrl "$OLD_CRL_TIME" 30 "$PKI/crl/old/intermediate-2023-06-01.crl"
 # Revocations, each at its own time (openssl ca records "now" as the revocation date).
 revoke '2024-01-15T00:00:00Z' "$CERTS/tsa-revoked.pem"
 revoke '2024-02-01T00:00:00Z' "$CERTS/signer-revoked-before.pem"
+revoke '2024-02-01T00:00:00Z' "$CERTS/signer-expired-revoked.pem"
 revoke '2024-05-01T00:00:00Z' "$CERTS/signer-revoked-after.pem"
 
-gencrl "$CRL_TIME" 31 "$PKI/crl/current/intermediate-2024-07-01.crl"
+gencrl "$CRL_TIME" 30 "$PKI/crl/current/intermediate-2024-06-15.crl"
+
+# After-expiry CRL (2025-01-01): the intermediate has dropped signer-expired-revoked (serial 1005),
+# as RFC 5280 3.3 allows once a certificate has expired. openssl ca lists every 'R' row of its
+# database whatever the certificate's notAfter, so this CRL comes from a copy of the database
+# without that row (the CRL number continues after the current CRL's).
+cp -r "$WORK/intermediate" "$WORK/intermediate-after-expiry"
+awk -F'\t' '$4 != "1005"' "$WORK/intermediate/index.txt" >"$WORK/intermediate-after-expiry/index.txt"
+[[ $(wc -l <"$WORK/intermediate-after-expiry/index.txt") -eq $(( $(wc -l <"$WORK/intermediate/index.txt") - 1 )) ]] \
+  || { echo "make-fixtures: serial 1005 not found in the intermediate's index.txt" >&2; exit 1; }
+use_ca intermediate-after-expiry "$INTERMEDIATE" "$PRIV/intermediate-ca.key"
+gencrl "$AFTER_EXPIRY_CRL_TIME" 31 "$PKI/crl/after-expiry/intermediate-2025-01-01.crl"
+use_ca intermediate "$INTERMEDIATE" "$PRIV/intermediate-ca.key"
+
 use_ca root "$PKI/root.pem" "$PRIV/root-ca.key"
-gencrl "$CRL_TIME" 31 "$PKI/crl/current/root-2024-07-01.crl"
-cp "$PKI/crl/current/root-2024-07-01.crl" "$PKI/crl/root-only/root-2024-07-01.crl"
+gencrl "$CRL_TIME" 30 "$PKI/crl/current/root-2024-06-15.crl"
+cp "$PKI/crl/current/root-2024-06-15.crl" "$PKI/crl/root-only/root-2024-06-15.crl"
+gencrl "$AFTER_EXPIRY_CRL_TIME" 31 "$PKI/crl/after-expiry/root-2025-01-01.crl"
 
 # ocsp_response CERT-NAME RESPONDER-CERT RESPONDER-KEY OUT
 ocsp_response() {
@@ -312,6 +333,7 @@ w("data.bin", bytes((i * 37 + 11) % 256 for i in range(4096)))
 w("invoice-2024-0042.pdf", pdf("Invoice INV-2024-0042", ["Archival services February 2024", "Amount due: EUR 1,428.00", "Due date: 2024-03-31"]))
 w("board-minutes-2024-03.txt", "Minutes of the board meeting, 1 March 2024\n\n1. The archive migration to SigVault was approved.\n2. Retention of signed contracts: 10 years.\n3. Next meeting: 7 June 2024.\n")
 w("site-photo.png", png(48, 32))
+w("supply-agreement.pdf", pdf("Supply Agreement SA-2024-009", ["Supplier: ACME Storage GmbH", "Customer: Example Records Ltd.", "Signed for the supplier by Emil Expired-Revoked"]))
 w("meeting-agenda.txt", "Agenda, 7 June 2024\n1. Migration status\n2. Budget\n3. Any other business\n")
 EOF
 DOCS="$WORK/docs"
@@ -531,6 +553,20 @@ python3 "$HELPER" add-ocsp-to-token "$WORK/token-plain.tst" "$PKI/ocsp/tsa-good.
 python3 "$HELPER" add "$WORK/contract-expired.p7s" "$d/contract.pdf.p7s" --token "0=$WORK/token-ocsp.tst"
 row token-with-ocsp "as expired-timestamped, but the token's SignedData.crls holds the TSA's OCSP response (RFC 5940 OtherRevocationInfoFormat, id-ri-ocsp-response)" \
   TOTAL_PASSED - - "crls is outside the TSA's signed attributes, so the token stays valid; openssl ts (PKCS7 layer) cannot parse it, openssl cms can; the OCSP response is a copy of pki/ocsp/tsa-good.der"
+
+# signer-expired-revoked: expired 2024-06-30T23:59:59Z, revoked 2024-02-01 (before the time-stamp).
+# One signature, two cases that differ only in the revocation data packed with it.
+d=$(newcase expired-revoked)
+cp "$DOCS/supply-agreement.pdf" "$d/"
+sign_ts "$d" supply-agreement.pdf supply-agreement.pdf.p7s DER signer-expired-revoked
+row expired-revoked "signer-expired-revoked (expired 2024-06-30, revoked 2024-02-01 keyCompromise), time-stamp 2024-03-01T10:05Z" \
+  INDETERMINATE REVOKED_NO_POE - "the current intermediate CRL (2024-06-15, issued before the certificate expired) lists the revocation, which predates the only proof of existence"
+
+d=$(newcase crl-after-expiry)
+cp "$CASES/expired-revoked/supply-agreement.pdf" "$CASES/expired-revoked/supply-agreement.pdf.p7s" "$d/"
+row crl-after-expiry "same document and signature as expired-revoked, packed with only the 2025-01-01 CRLs (issued after the signer's certificate expired) and no OCSP" \
+  INDETERMINATE TRY_LATER "--crls Fixtures/pki/crl/after-expiry --ocsp NONE" \
+  "RFC 5280 3.3: a CRL issued after a certificate's notAfter may omit it although it is revoked (this one does), so its silence proves nothing; no revocation data issued between the time-stamp and the notAfter"
 
 # ---------------------------------------------------------------------------------------------
 echo "== done: $(find "$PKI" "$CASES" -type f | wc -l) files"

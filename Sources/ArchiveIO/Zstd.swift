@@ -61,7 +61,10 @@ public enum ZstdFrames {
         guard ZSTD_isError(compressed) == 0 else {
             throw ArchiveIOError(.malformed, "truncated zstd frame: \(String(cString: ZSTD_getErrorName(compressed)))")
         }
-        return .data(compressedLength: compressed, contentSize: Int(header.frameContentSize), hasChecksum: header.checksumFlag != 0)
+        guard let contentSize = Int(exactly: header.frameContentSize) else {
+            throw ArchiveIOError(.malformed, "zstd frame declares an impossible content size \(header.frameContentSize)")
+        }
+        return .data(compressedLength: compressed, contentSize: contentSize, hasChecksum: header.checksumFlag != 0)
     }
 
     /// The most bytes a data frame holding `contentSize` bytes can take.

@@ -98,3 +98,13 @@ func objectText(_ object: OpaquePointer?, numeric: Bool = false) -> String {
     guard length > 0 else { return "" }
     return String(decoding: buffer.prefix(Int(min(length, 127))).map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
+
+/// Decodes a DER GeneralizedTime (the value of an extension).
+func generalizedTime(fromDER der: [UInt8]) -> Date? {
+    der.withUnsafeBufferPointer { buffer -> Date? in
+        var cursor: UnsafePointer<UInt8>? = buffer.baseAddress
+        guard let time = d2i_ASN1_GENERALIZEDTIME(nil, &cursor, buffer.count) else { OpenSSLErrorQueue.clear(); return nil }
+        defer { ASN1_GENERALIZEDTIME_free(time) }
+        return dateFromASN1Time(UnsafePointer(time))
+    }
+}

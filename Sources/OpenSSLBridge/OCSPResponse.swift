@@ -36,6 +36,17 @@ public final class OCSPResponse: @unchecked Sendable {
 
     public var producedAt: Date { dateFromASN1Time(OCSP_resp_get0_produced_at(basic)) ?? .distantPast }
 
+    /// The archiveCutoff extension (RFC 6960 §4.4.4): the responder keeps revocation information of
+    /// certificates that expired on or after this date.
+    public var archiveCutoff: Date? {
+        let index = OCSP_BASICRESP_get_ext_by_NID(basic, NID_id_pkix_OCSP_archiveCutoff, -1)
+        guard index >= 0, let ext = OCSP_BASICRESP_get_ext(basic, index), let data = X509_EXTENSION_get_data(ext) else {
+            OpenSSLErrorQueue.clear()
+            return nil
+        }
+        return generalizedTime(fromDER: bytesOf(UnsafePointer(data)))
+    }
+
     /// Certificates carried in the response (a delegated responder's certificate and its chain).
     public var certificates: [Certificate] { CertificateStack.certificates(in: OCSP_resp_get0_certs(basic)) }
 

@@ -39,6 +39,19 @@ public final class RevocationList: @unchecked Sendable {
     public var thisUpdate: Date { dateFromASN1Time(sv_x509_crl_last_update(ref)) ?? .distantPast }
     public var nextUpdate: Date? { dateFromASN1Time(sv_x509_crl_next_update(ref)) }
 
+    /// The date of the ExpiredCertsOnCRL extension (X.509 2.5.29.60): certificates that expired on or
+    /// after it are still listed when revoked.
+    public var expiredCertificatesOnCRL: Date? {
+        guard let object = OBJ_txt2obj("2.5.29.60", 1) else { return nil }
+        defer { ASN1_OBJECT_free(object) }
+        let index = X509_CRL_get_ext_by_OBJ(ref, object, -1)
+        guard index >= 0, let ext = X509_CRL_get_ext(ref, index), let data = X509_EXTENSION_get_data(ext) else {
+            OpenSSLErrorQueue.clear()
+            return nil
+        }
+        return generalizedTime(fromDER: bytesOf(UnsafePointer(data)))
+    }
+
     /// Whether `certificate`'s subject name is this CRL's issuer.
     public func isIssued(by certificate: Certificate) -> Bool {
         X509_NAME_cmp(X509_CRL_get_issuer(ref), X509_get_subject_name(certificate.ref)) == 0

@@ -7,6 +7,8 @@ public enum SignedContent: Sendable {
     case embedded
     /// Detached content read from a file, streamed.
     case file(String)
+    /// The same, for a file whose name is not UTF-8 (raw bytes, no NUL).
+    case rawPath([UInt8])
     /// Detached content in memory.
     case bytes([UInt8])
 }
@@ -190,11 +192,17 @@ public final class SignedData: @unchecked Sendable {
         switch content {
         case .embedded:
             contentBIO = nil
-        case .file(let path):
-            guard let bio = BIO_new_file(path, "rb") else {
+        case .file, .rawPath:
+            let path: [UInt8]
+            if case .file(let text) = content { path = Array(text.utf8) } else if case .rawPath(let raw) = content { path = raw } else { path = [] }
+            let bio = (path + [0]).withUnsafeBufferPointer { buffer in
+                buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buffer.count) { BIO_new_file($0, "rb") }
+            }
+            guard let bio else {
                 OpenSSLErrorQueue.clear()
                 let reason = String(cString: strerror(errno))
-                return (0..<count).map { SignerVerification(index: $0, signerCertificate: signers[$0], outcome: outcomes[$0] ?? .contentUnavailable("\(path): \(reason)")) }
+                let name = String(decoding: path, as: UTF8.self)
+                return (0..<count).map { SignerVerification(index: $0, signerCertificate: signers[$0], outcome: outcomes[$0] ?? .contentUnavailable("\(name): \(reason)")) }
             }
             contentBIO = bio
         case .bytes(let bytes):

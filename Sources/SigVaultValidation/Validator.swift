@@ -264,7 +264,10 @@ public struct SignatureValidator: Sendable {
 
     /// Decides `certificate`'s status at `time` from the pool: revoked if any authentic CRL or OCSP
     /// response says it was revoked at or before `time`; not revoked if authentic data issued at or
-    /// after `time` does not list it (or lists a later revocation); unknown otherwise.
+    /// after `time`, and no later than the certificate's expiry, does not list it (or lists a later
+    /// revocation); unknown otherwise. Data issued after the certificate expired proves nothing by
+    /// its silence (RFC 5280 §3.3 lets a CA drop expired certificates), unless a CRL's
+    /// ExpiredCertsOnCRL or an OCSP response's archiveCutoff says it keeps them.
     public func revocationStatus(of certificate: Certificate, issuer: Certificate, at time: Date) -> RevocationStatus {
         var revokedAt: Date?
         var revokedLater: Date?
@@ -277,7 +280,8 @@ public struct SignatureValidator: Sendable {
                 if date <= time { revokedAt = min(revokedAt ?? date, date) } else { revokedLater = min(revokedLater ?? date, date) }
                 used = true
             }
-            if crl.thisUpdate >= time { fresh = true; used = true }
+            let keepsExpired = crl.expiredCertificatesOnCRL.map { $0 <= certificate.notAfter } ?? false
+            if crl.thisUpdate >= time && (crl.thisUpdate <= certificate.notAfter || keepsExpired) { fresh = true; used = true }
             if used { evidence.append(.crl(crl)) }
         }
         for response in pool.ocspResponses {
@@ -290,7 +294,11 @@ public struct SignatureValidator: Sendable {
                 if date <= time { revokedAt = min(revokedAt ?? date, date) } else { revokedLater = min(revokedLater ?? date, date) }
                 evidence.append(.ocsp(response))
             case .good:
-                if single.thisUpdate >= time { fresh = true; evidence.append(.ocsp(response)) }
+                let keepsExpired = response.archiveCutoff.map { $0 <= certificate.notAfter } ?? false
+                if single.thisUpdate >= time && (single.thisUpdate <= certificate.notAfter || keepsExpired) {
+                    fresh = true
+                    evidence.append(.ocsp(response))
+                }
             case .unknown:
                 continue
             }
@@ -303,11 +311,23 @@ public struct SignatureValidator: Sendable {
         switch data {
         case .bytes(let bytes): return Hasher.digest(bytes, algorithm)
         case .embedded: throw CryptoError(.unsupported, "no data")
-        case .file(let path):
-            guard let handle = FileHandle(forReadingAtPath: path) else { throw CryptoError(.io, "\(path): cannot open") }
-            defer { try? handle.close() }
+        case .file, .rawPath:
+            let path: [UInt8]
+            if case .file(let text) = data { path = Array(text.utf8) } else if case .rawPath(let raw) = data { path = raw } else { path = [] }
+            let fd = (path + [0]).withUnsafeBufferPointer { buffer in
+                buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buffer.count) { open($0, O_RDONLY | O_CLOEXEC) }
+            }
+            guard fd >= 0 else { throw CryptoError(.io, "\(String(decoding: path, as: UTF8.self)): cannot open") }
+            defer { close(fd) }
             let hasher = Hasher(algorithm)
-            while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update(chunk) }
+            var buffer = [UInt8](repeating: 0, count: 1 << 20)
+            while true {
+                let got = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
+                if got < 0 && errno == EINTR { continue }
+                guard got >= 0 else { throw CryptoError(.io, "\(String(decoding: path, as: UTF8.self)): read failed") }
+                if got == 0 { break }
+                buffer.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[0..<got])) }
+            }
             return hasher.finalize()
         }
     }

@@ -49,8 +49,8 @@ final class ArchiveReader: @unchecked Sendable {
                 throw FormatError(.unsupportedVersion, "the trailer announces features (flags \(trailer.flags), evidence records) this version does not know")
             }
             self.trailer = trailer
-            guard trailer.indexOffset + trailer.indexLength == size - UInt64(Trailer.frameSize), trailer.indexLength >= 8,
-                  trailer.indexLength < (1 << 34) else {
+            guard trailer.indexLength >= 8, trailer.indexLength < (1 << 34), trailer.indexOffset < size,
+                  trailer.indexOffset + trailer.indexLength == size - UInt64(Trailer.frameSize) else {
                 throw FormatError(.malformed, "the trailer places the index outside the file")
             }
             // Hash the index as it streams past; only its header is kept.
@@ -63,6 +63,10 @@ final class ArchiveReader: @unchecked Sendable {
             guard Array(indexStart[8..<16]) == ArchiveIndexLayout.magic else { throw FormatError(.malformed, "index frame does not start with SVINDEX1") }
             let memberCount = UInt64(littleEndian: indexStart, at: 16, width: 8)
             let frameCount = UInt64(littleEndian: indexStart, at: 24, width: 8)
+            // Counts are untrusted until they agree with the length (which the trailer bounds).
+            guard frameCount < (1 << 32), memberCount < (1 << 32) else {
+                throw FormatError(.malformed, "the index claims \(frameCount) frames and \(memberCount) members")
+            }
             let indexLength = UInt64(8 + ArchiveIndexLayout.headerSize) + frameCount * UInt64(FrameRecord.encodedSize)
                 + memberCount * UInt64(MemberRecord.encodedSize)
             guard indexLength == trailer.indexLength else {
@@ -104,7 +108,7 @@ final class ArchiveReader: @unchecked Sendable {
     /// record's `compressedSHA256`).
     func decompressFrame(_ record: FrameRecord, decompressor: ZstdFrameDecompressor, compressedHasher: Hasher?) throws -> [UInt8] {
         guard record.compressedLength <= UInt64(ZstdFrames.compressBound(ArchiveReader.maximumFrameContent)),
-              record.compressedOffset + record.compressedLength <= size else {
+              record.compressedOffset <= size, record.compressedLength <= size - record.compressedOffset else {
             throw SigVaultError(.invalidInput, "\(path): index entry for a frame at \(record.compressedOffset) is out of bounds")
         }
         let bytes = try read(at: record.compressedOffset, count: Int(record.compressedLength))
@@ -140,7 +144,7 @@ final class ArchiveReader: @unchecked Sendable {
     /// passing at most `record.contentSize` content bytes to `consumer`.
     func extract(_ record: MemberRecord, decompressor: ZstdFrameDecompressor? = nil,
                  consumer: (UnsafeRawBufferPointer) throws -> Void) throws -> ExtractedMember {
-        guard record.firstFrame + record.frameCount <= UInt64(frames.count) else {
+        guard record.firstFrame <= UInt64(frames.count), record.frameCount <= UInt64(frames.count) - record.firstFrame else {
             throw SigVaultError(.invalidInput, "\(path): index member points past the frame table")
         }
         let decompressor = decompressor ?? ZstdFrameDecompressor(maximumContentSize: ArchiveReader.maximumFrameContent)
@@ -150,10 +154,15 @@ final class ArchiveReader: @unchecked Sendable {
         // The member's frames hold exactly one tar entry; end blocks are appended so libarchive
         // sees a complete stream.
         var sentEnd = false
+        // The member's bytes must be exactly: its header(s), then the content at `dataOffset`, then
+        // zero padding to a 512-byte block. The raw content range is hashed here, independently of
+        // libarchive, so nothing can hide between, after or around the entry.
+        let layout = MemberLayout(dataOffset: record.dataOffset, contentSize: record.contentSize)
         let reader = try TarReader {
             if next < end {
                 let bytes = try self.decompressFrame(self.frames[next], decompressor: decompressor, compressedHasher: compressedHasher)
                 next += 1
+                layout.take(bytes)
                 return bytes
             }
             if !sentEnd { sentEnd = true; return [UInt8](repeating: 0, count: 1024) }
@@ -182,11 +191,15 @@ final class ArchiveReader: @unchecked Sendable {
         if let second = try reader.nextHeader() {
             throw SigVaultError(.invalidInput, "\(path): member \(ArchivePath.escaped(header.path)) is followed by a hidden entry \(ArchivePath.escaped(second.path)) in the same frames")
         }
-        while next < end {  // hash any frames libarchive did not need
-            _ = try decompressFrame(frames[next], decompressor: decompressor, compressedHasher: compressedHasher)
+        while next < end {  // the frames libarchive did not need
+            layout.take(try decompressFrame(frames[next], decompressor: decompressor, compressedHasher: compressedHasher))
             next += 1
         }
-        return ExtractedMember(header: header, size: total, contentSHA256: contentHasher.finalize(), compressedSHA256: compressedHasher.finalize())
+        let contentSHA256 = contentHasher.finalize()
+        guard layout.isExact, layout.rawContentSHA256() == contentSHA256 else {
+            throw SigVaultError(.invalidInput, "\(path): member \(ArchivePath.escaped(header.path)) holds more than its header, content and padding")
+        }
+        return ExtractedMember(header: header, size: total, contentSHA256: contentSHA256, compressedSHA256: compressedHasher.finalize())
     }
 
     /// Reads a whole small member into memory, checking it against its record.
@@ -204,8 +217,10 @@ final class ArchiveReader: @unchecked Sendable {
 
     /// One manifest line, read from the manifest frames that hold it, checked against the index.
     func manifestLine(of record: MemberRecord) throws -> ManifestMember {
-        guard let manifest = manifestRecord, record.manifestLineLength > 0 else {
-            throw SigVaultError(.invalidInput, "\(path): member has no manifest line")
+        guard let manifest = manifestRecord, record.manifestLineLength > 0, record.manifestLineLength <= (64 << 20),
+              record.manifestLineOffset < (1 << 48), manifest.dataOffset < (1 << 32),
+              manifest.firstFrame <= UInt64(frames.count), manifest.frameCount <= UInt64(frames.count) - manifest.firstFrame else {
+            throw SigVaultError(.invalidInput, "\(path): member has no usable manifest line")
         }
         let start = manifest.dataOffset + record.manifestLineOffset
         let stop = start + record.manifestLineLength
@@ -278,6 +293,40 @@ extension UInt64 {
         for index in 0..<width { value |= UInt64(bytes[offset + index]) << (8 * UInt64(index)) }
         self = value
     }
+}
+
+/// Follows a member's raw tar bytes: hashes the content range and checks the padding and length.
+final class MemberLayout {
+    private let dataStart: UInt64
+    private let dataEnd: UInt64
+    private let expectedLength: UInt64
+    private var position: UInt64 = 0
+    private var paddingIsZero = true
+    private let hasher = Hasher(.sha256)
+
+    init(dataOffset: UInt64, contentSize: UInt64) {
+        dataStart = dataOffset
+        dataEnd = dataOffset &+ contentSize
+        expectedLength = dataEnd &+ (512 - contentSize % 512) % 512
+    }
+
+    func take(_ bytes: [UInt8]) {
+        let start = position
+        let stop = position &+ UInt64(bytes.count)
+        if stop > dataStart && start < dataEnd {
+            let from = Int(Swift.max(dataStart, start) - start), to = Int(Swift.min(dataEnd, stop) - start)
+            bytes.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[from..<to])) }
+        }
+        if stop > dataEnd {
+            let from = Int(Swift.max(dataEnd, start) - start)
+            if bytes[from...].contains(where: { $0 != 0 }) { paddingIsZero = false }
+        }
+        position = stop
+    }
+
+    var isExact: Bool { paddingIsZero && position == expectedLength && dataEnd >= dataStart }
+
+    func rawContentSHA256() -> [UInt8] { hasher.finalize() }
 }
 
 /// A table of fixed-size index records read from the archive file on demand, a block at a time.

@@ -88,6 +88,8 @@ final class ArchiveWriter: @unchecked Sendable {
     /// A unit of work whose result the writer waits for.
     private final class Job: @unchecked Sendable {
         var frames: [Frame] = []
+        /// Why the member's source could not be read (it is then left out, not an error).
+        var unreadable: String?
         var size: Int64 = 0
         var contentSHA256: [UInt8] = []
         var headerLength: UInt64 = 0
@@ -189,8 +191,10 @@ final class ArchiveWriter: @unchecked Sendable {
 
     // MARK: Small members: one job each on the pool
 
-    /// Archives a member that is read, hashed, framed and compressed on a pool thread.
-    func addSmall(_ header: MemberHeader, source: SmallSource, completion: @escaping Completion) throws {
+    /// Archives a member that is read, hashed, framed and compressed on a pool thread. If its file
+    /// cannot be read (gone, shrunk, unreadable), the member is left out and `skipped` is told why.
+    func addSmall(_ header: MemberHeader, source: SmallSource, skipped: @escaping @Sendable (String) -> Void = { _ in },
+                  completion: @escaping Completion) throws {
         precondition(streaming == nil, "finish the streaming member first")
         try acquireSlot()
         let job = Job()
@@ -203,7 +207,13 @@ final class ArchiveWriter: @unchecked Sendable {
                 compressors.give(compressor)
             }
             do {
-                try ArchiveWriter.frameSmall(header, source: source, capture: capture, job: job)
+                do {
+                    try ArchiveWriter.frameSmall(header, source: source, capture: capture, job: job)
+                } catch let error as SigVaultError where error.exitCode == .ioError {
+                    job.unreadable = error.message
+                    job.done.signal()
+                    return
+                }
                 var offset = 0
                 let bytes = capture.bytes
                 while offset < bytes.count {
@@ -217,6 +227,10 @@ final class ArchiveWriter: @unchecked Sendable {
             job.done.signal()
         }
         enqueueWrite(waitingFor: job) { [self] job in
+            if let reason = job.unreadable {
+                skipped(reason)
+                return
+            }
             let first = frameCount
             let start = streamOffset
             var compressedStart: UInt64?

@@ -14,12 +14,24 @@ struct InputFile {
     let kind: Kind
     let mode: UInt32
     let modificationTime: Int64
+    /// Device and inode: the same name reached twice must be the same file.
+    var identity: (UInt64, UInt64) = (0, 0)
 }
 
 /// Walks the inputs without following symbolic links, as tar does.
 struct InputWalker {
     var warnings: [String] = []
     var unreadable = false
+    private var collision: String?
+
+    /// Records `file` under its name; the same name for a different file is a collision.
+    private mutating func record(_ file: InputFile, into found: inout [ArchivePath: InputFile]) {
+        if let earlier = found[file.relativePath], earlier.identity != file.identity {
+            collision = collision ?? file.relativePath.description
+            return
+        }
+        found[file.relativePath] = file
+    }
 
     /// Makes an input path relative the way tar does; refuses `..`.
     static func relativeName(of input: String) throws -> [UInt8] {
@@ -34,6 +46,7 @@ struct InputWalker {
 
     mutating func walk(_ inputs: [String]) throws -> [InputFile] {
         var found: [ArchivePath: InputFile] = [:]
+        collision = nil
         for input in inputs {
             let relative = try InputWalker.relativeName(of: input)
             var info = stat()
@@ -42,6 +55,10 @@ struct InputWalker {
                 throw SigVaultError(.inputMissing, "\(input): cannot read: \(POSIX.errorText)")
             }
             visit(path: Array(input.utf8), relative: relative, info: info, into: &found)
+            if let collision {
+                throw SigVaultError(.usage, "\(collision): two different files would be archived under this one name",
+                                    hint: "give the inputs so that their relative names differ")
+            }
         }
         return found.values.sorted { $0.relativePath < $1.relativePath }
     }
@@ -61,8 +78,10 @@ struct InputWalker {
                 return
             }
             close(probe)
-            found[name] = InputFile(relativePath: name, filesystemPath: path, kind: .regular(size: Int64(info.st_size)),
-                                    mode: UInt32(info.st_mode & 0o7777), modificationTime: Int64(info.st_mtim.tv_sec))
+            var file = InputFile(relativePath: name, filesystemPath: path, kind: .regular(size: Int64(info.st_size)),
+                                 mode: UInt32(info.st_mode & 0o7777), modificationTime: Int64(info.st_mtim.tv_sec))
+            file.identity = (UInt64(info.st_dev), UInt64(info.st_ino))
+            record(file, into: &found)
         case S_IFLNK:
             var buffer = [UInt8](repeating: 0, count: Int(PATH_MAX) + 1)
             let length = POSIX.withPath(path) { cPath in
@@ -74,8 +93,10 @@ struct InputWalker {
                 return
             }
             let name = ArchivePath(bytes: relative)
-            found[name] = InputFile(relativePath: name, filesystemPath: path, kind: .symbolicLink(target: Array(buffer.prefix(length))),
-                                    mode: UInt32(info.st_mode & 0o7777), modificationTime: Int64(info.st_mtim.tv_sec))
+            var file = InputFile(relativePath: name, filesystemPath: path, kind: .symbolicLink(target: Array(buffer.prefix(length))),
+                                 mode: UInt32(info.st_mode & 0o7777), modificationTime: Int64(info.st_mtim.tv_sec))
+            file.identity = (UInt64(info.st_dev), UInt64(info.st_ino))
+            record(file, into: &found)
         case S_IFDIR:
             guard let directory = POSIX.withPath(path, { opendir($0) }) else {
                 warnings.append("\(display): cannot open folder: \(POSIX.errorText)")

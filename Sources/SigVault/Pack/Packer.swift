@@ -122,6 +122,7 @@ public struct Packer {
         _ = try manifest.append(.header(ManifestHeader(createdAt: ISOTime.format(Date()), generator: "sigvault \(SigVaultVersion.current)",
                                                        trustAnchors: MaterialLoader.anchorDigests(anchors))))
         let now = Int64(Date().timeIntervalSince1970)
+        let skips = SkipLog()
 
         /// Runs on the writer thread when the member is written: its manifest line, then its index record.
         func completion(_ path: ArchivePath, _ role: MemberRole, describe: @escaping @Sendable (inout ManifestMember) -> Void) -> ArchiveWriter.Completion {
@@ -139,7 +140,10 @@ public struct Packer {
         }
         func addBytes(_ path: ArchivePath, _ role: MemberRole, _ bytes: [UInt8]) throws {
             try writer.addSmall(.init(path: path, mode: 0o644, modificationTime: now), source: .bytes(bytes),
-                                completion: completion(path, role) { _ in })
+                                completion: completion(path, role) { member in
+                                    member.mode = 0o644
+                                    member.modificationTime = now
+                                })
             summary.members += 1
         }
 
@@ -152,8 +156,13 @@ public struct Packer {
             switch file.kind {
             case .symbolicLink(let target):
                 let escapedTarget = ArchivePath.escaped(target)
+                let (mode, mtime) = (file.mode, file.modificationTime)
                 try writer.addSmall(header, source: .symbolicLink(target: target),
-                                    completion: completion(path, .symbolicLink) { $0.symlinkTarget = escapedTarget })
+                                    completion: completion(path, .symbolicLink) { member in
+                                        member.symlinkTarget = escapedTarget
+                                        member.mode = mode
+                                        member.modificationTime = mtime
+                                    })
             case .regular(let expectedSize):
                 let (role, covered) = roles[file.relativePath] ?? (.document, nil)
                 // Plain files were left out of the analysis: their record is the unsigned one.
@@ -168,6 +177,7 @@ public struct Packer {
                 }
                 if expectedSize <= smallLimit {
                     try writer.addSmall(header, source: .file(path: file.filesystemPath, size: expectedSize),
+                                        skipped: { skips.add($0 + "; not archived", size: expectedSize) },
                                         completion: completion(path, role, describe: describe))
                 } else {
                     try streamLargeFile(file, size: expectedSize, header: header, writer: writer, buffer: &buffer,
@@ -187,6 +197,12 @@ public struct Packer {
             try addBytes(EvidenceSet.path(ocspSHA256: response.sha256Hex), .ocsp, response.der)
         }
         try writer.drain()
+        // Files that could not be read when their turn came were left out: the rest is archived.
+        summary.members -= skips.messages.count
+        summary.documents -= skips.messages.count
+        summary.bytesIn -= skips.bytes
+        summary.warnings += skips.messages
+        if !skips.messages.isEmpty { summary.exitCode = summary.exitCode.combined(with: .partlyUnreadable) }
         _ = try manifest.append(.end(ManifestEnd(members: summary.members, documents: summary.documents, signedDocuments: summary.signedDocuments)))
 
         // The manifest member: its own index record has no manifest line.
@@ -233,6 +249,32 @@ public struct Packer {
             total += Int64(got)
         }
         try writer.endMember(completion: completion)
+    }
+}
+
+/// Files left out while writing, collected from the writer thread.
+final class SkipLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var entries: [String] = []
+    private var total: UInt64 = 0
+
+    func add(_ message: String, size: Int64) {
+        lock.lock()
+        entries.append(message)
+        total += UInt64(max(0, size))
+        lock.unlock()
+    }
+
+    var messages: [String] {
+        lock.lock()
+        defer { lock.unlock() }
+        return entries
+    }
+
+    var bytes: UInt64 {
+        lock.lock()
+        defer { lock.unlock() }
+        return total
     }
 }
 
@@ -316,14 +358,12 @@ struct FilesystemSource: MemberSource {
         if case .regular(let size) = file.kind, size > 64 << 20 {
             throw SigVaultError(.invalidInput, "\(path): too large for a signature or token file")
         }
-        guard let data = POSIX.withPath(file.filesystemPath, { FileManager.default.contents(atPath: String(cString: $0)) }) else {
-            throw SigVaultError(.ioError, "\(path): cannot read")
-        }
-        return [UInt8](data)
+        guard case .regular(let size) = file.kind else { throw SigVaultError(.invalidInput, "\(path): not a regular file") }
+        return try ArchiveWriter.readWholeFile(file.filesystemPath, expectedSize: size)
     }
 
     func content(of path: ArchivePath) throws -> SignedContent {
         guard let file = files[path] else { throw SigVaultError(.inputMissing, "\(path): not among the inputs") }
-        return .file(POSIX.withPath(file.filesystemPath) { String(cString: $0) })
+        return .rawPath(file.filesystemPath)
     }
 }

@@ -177,7 +177,7 @@ public struct Restorer: Sendable {
                 guard let path = member.archivePath else { return }
                 switch member.role {
                 case .document: selected.append((path, record, member))
-                case .signature, .timeStamp: related[path] = record
+                case .signature, .timeStamp, .certificate, .crl, .ocsp: related[path] = record
                 default: break
                 }
             }
@@ -260,7 +260,7 @@ public struct Restorer: Sendable {
                 progress.failed(error)
             }
         }
-        try writeEvidence(reader: reader, document: relative, member: member, root: root)
+        try writeEvidence(reader: reader, document: relative, member: member, root: root, known: related)
         logger.debug("restored", metadata: ["document": "\(relative)", "files": "\(files.count)"])
     }
 
@@ -269,8 +269,12 @@ public struct Restorer: Sendable {
     /// place (fsync before link or rename).
     private func write(reader: ArchiveReader, record: MemberRecord, expectedName: ArchivePath, root: Int32, relative: ArchivePath,
                        batch: PlacementBatch) throws {
-        guard relative.isSafeRelative, !relative.hasPrefix(".sigvault-evidence") else {
+        guard relative.isSafeRelative else {
             throw SigVaultError(.invalidInput, "\(options.archive): entry \(expectedName) would land outside \(options.target); refused")
+        }
+        guard relative.components.first != Array(".sigvault-evidence".utf8) else {
+            // Not fatal: an archive packed from a restored folder holds the old evidence as documents.
+            throw SigVaultError(.integrityOrFailed, "\(options.target)/\(relative): not restored, the name .sigvault-evidence is reserved for the evidence folder")
         }
         var components = relative.components
         let leaf = components.removeLast()
@@ -291,6 +295,9 @@ public struct Restorer: Sendable {
         let extracted: ArchiveReader.ExtractedMember
         do {
             extracted = try reader.extract(record) { chunk in try POSIX.writeAll(fd, chunk, path: "\(options.target)/\(relative)") }
+        } catch let error as SigVaultError where error.exitCode == .ioError {
+            close(fd)
+            throw error  // the target refused a write (full disk, file size limit): not the archive's fault
         } catch {
             close(fd)
             throw SigVaultError(.integrityOrFailed, "\(options.archive): \(expectedName): cannot be read back: \(error); not restored")
@@ -334,7 +341,8 @@ public struct Restorer: Sendable {
     }
 
     /// Writes `<target>/.sigvault-evidence/<document>/`: the manifest record and the DER files it names.
-    private func writeEvidence(reader: ArchiveReader, document: ArchivePath, member: ManifestMember, root: Int32) throws {
+    private func writeEvidence(reader: ArchiveReader, document: ArchivePath, member: ManifestMember, root: Int32,
+                               known: [ArchivePath: MemberRecord]) throws {
         // A document without signatures or time-stamps has no evidence to write.
         guard let record = member.document, !record.signatures.isEmpty || !record.documentTimeStamps.isEmpty else { return }
         let base = [Array(".sigvault-evidence".utf8)] + document.components
@@ -358,7 +366,7 @@ public struct Restorer: Sendable {
             case "crls": path = EvidenceSet.path(crlSHA256: digest)
             default: path = EvidenceSet.path(ocspSHA256: digest)
             }
-            guard let evidenceRecord = reader.record(for: path) else { continue }
+            guard let evidenceRecord = known[path] ?? (options.documents.isEmpty ? nil : reader.record(for: path)) else { continue }
             let bytes = try reader.contents(of: evidenceRecord)
             let sub = try openDirectories(root: directory, components: [Array(kind.utf8)])
             defer { close(sub) }
@@ -373,7 +381,18 @@ public struct Restorer: Sendable {
     /// Writes an evidence file unless the same bytes are already there; different bytes are replaced
     /// only with --force.
     private func placeEvidence(directory: Int32, name: [UInt8], bytes: [UInt8]) throws {
-        let existing = POSIX.withPath(name) { openat(directory, $0, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) }
+        var info = stat()
+        let present = POSIX.withPath(name) { fstatat(directory, $0, &info, AT_SYMLINK_NOFOLLOW) } == 0
+        if present && (info.st_mode & S_IFMT) != S_IFREG {
+            guard options.force, (info.st_mode & S_IFMT) != S_IFDIR else {
+                throw SigVaultError(.cannotCreateOutput, "\(options.target): evidence name \(ArchivePath.escaped(name)) is taken by something that is not a regular file")
+            }
+        }
+        let existing = present && (info.st_mode & S_IFMT) == S_IFREG
+            ? POSIX.withPath(name) { openat(directory, $0, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC) } : -1
+        if present && (info.st_mode & S_IFMT) == S_IFREG && existing < 0 && !options.force {
+            throw SigVaultError(.cannotCreateOutput, "\(options.target): evidence file \(ArchivePath.escaped(name)) exists and cannot be read (use --force to overwrite)")
+        }
         if existing >= 0 {
             var current: [UInt8] = []
             var chunk = [UInt8](repeating: 0, count: 1 << 16)

@@ -29,6 +29,8 @@ public struct Verifier {
         let streamOffset: Int64
         let isRegular: Bool
         var symlinkTarget: [UInt8]? = nil
+        var mode: UInt32? = nil
+        var modificationTime: Int64? = nil
         var damaged = false
     }
 
@@ -155,16 +157,16 @@ public struct Verifier {
             if frame.compressedOffset != expectedOffset {
                 problem("frames", nil, "frame \(number) starts at offset \(frame.compressedOffset), expected \(expectedOffset): bytes were added, removed or moved")
             }
-            expectedOffset = frame.compressedOffset + frame.compressedLength
+            expectedOffset = frame.compressedOffset &+ frame.compressedLength
             streamOffsets.append(stream)
-            stream += frame.uncompressedLength
+            stream = stream &+ frame.uncompressedLength
         }
         if expectedOffset != trailer.indexOffset {
             problem("frames", nil, "the data frames end at offset \(expectedOffset) but the index starts at \(trailer.indexOffset)")
         }
         var nextFrame: UInt64 = 0
         for (number, record) in reader.members.enumerated() {
-            if record.firstFrame != nextFrame || record.frameCount == 0 || record.firstFrame + record.frameCount > UInt64(reader.frames.count)
+            if record.firstFrame != nextFrame || record.frameCount == 0 || record.frameCount > UInt64(reader.frames.count) - record.firstFrame
                 || streamOffsets[safe: Int(record.firstFrame)] != record.streamOffset {
                 problem("index", nil, "index entry \(number + 1) does not follow the previous member's frames")
                 var fallback = scanStream(reader, problem: problem)
@@ -221,7 +223,8 @@ public struct Verifier {
                     let entry = ScannedEntry(path: ArchivePath(bytes: extracted.header.path), size: extracted.size,
                                              sha256: Digest32(extracted.contentSHA256), streamOffset: Int64(record.streamOffset),
                                              isRegular: extracted.header.isRegularFile,
-                                             symlinkTarget: extracted.header.isSymbolicLink ? (extracted.header.symlinkTarget ?? []) : nil)
+                                             symlinkTarget: extracted.header.isSymbolicLink ? (extracted.header.symlinkTarget ?? []) : nil,
+                                             mode: extracted.header.mode, modificationTime: extracted.header.modificationTime)
                     if extracted.compressedSHA256 != record.compressedSHA256 {
                         throw SigVaultError(.integrityOrFailed, "its compressed bytes do not match their SHA-256 in the index")
                     }
@@ -318,7 +321,8 @@ public struct Verifier {
                 }
                 scan.entries.append(ScannedEntry(path: ArchivePath(bytes: header.path), size: size, sha256: Digest32(hasher.finalize()),
                                                  streamOffset: header.streamOffset, isRegular: header.isRegularFile,
-                                                 symlinkTarget: header.isSymbolicLink ? (header.symlinkTarget ?? []) : nil))
+                                                 symlinkTarget: header.isSymbolicLink ? (header.symlinkTarget ?? []) : nil,
+                                                 mode: header.mode, modificationTime: header.modificationTime))
             }
         } catch {
             streamError = "\(error)"
@@ -342,7 +346,8 @@ public struct Verifier {
         let unique = scanned.allSatisfy { names.insert($0.path).inserted }
         if unique, manifest.count == scanned.count,
            zip(manifest, scanned).allSatisfy({ $0.path == $1.path && $0.size == $1.size && $0.sha256 == $1.sha256 && !$1.damaged
-                                              && $0.symlinkTarget == $1.symlinkTarget && ($1.isRegular || $1.symlinkTarget != nil) }) {
+                                              && $0.symlinkTarget == $1.symlinkTarget && ($1.isRegular || $1.symlinkTarget != nil)
+                                              && $0.metadataMatches($1) }) {
             for entry in scanned where !entry.path.isSafeRelative {
                 problem("unsafe", entry.path.description, "member name \(entry.path) is not a safe relative path")
             }
@@ -373,6 +378,9 @@ public struct Verifier {
             reported.insert(entry.path)
             if member.size != entry.size || member.sha256 != entry.sha256 {
                 problem("content", entry.path.description, "member \(entry.path) does not match its size and SHA-256 in the manifest")
+            }
+            if !member.metadataMatches(entry) {
+                problem("content", entry.path.description, "member \(entry.path): its mode or modification time in the tar header differs from the manifest")
             }
             if member.symlinkTarget != entry.symlinkTarget {
                 problem("content", entry.path.description, "member \(entry.path): its link target (or its being a link) differs from the manifest")
@@ -483,11 +491,10 @@ final class ArchiveSource: MemberSource {
         let record = try record(path)
         if record.contentSize <= 16 << 20 { return .bytes(try reader.contents(of: record)) }
         let target = scratchDirectory + "/\(extracted.count)"
-        guard let handle = FileManager.default.createFile(atPath: target, contents: nil) ? FileHandle(forWritingAtPath: target) : nil else {
-            throw SigVaultError(.ioError, "\(target): cannot create scratch file")
-        }
-        defer { try? handle.close() }
-        let result = try reader.extract(record) { handle.write(Data($0)) }
+        let fd = open(target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw SigVaultError(.ioError, "\(target): cannot create scratch file: \(POSIX.errorText)") }
+        defer { close(fd) }
+        let result = try reader.extract(record) { try POSIX.writeAll(fd, $0, path: target) }
         guard result.contentSHA256 == record.contentSHA256 else { throw SigVaultError(.integrityOrFailed, "\(path): does not match its SHA-256") }
         extracted[path] = target
         return .file(target)
@@ -531,6 +538,13 @@ struct ListedMember: Sendable {
     let sha256: Digest32
     let role: MemberRole
     let symlinkTarget: [UInt8]?
+    let mode: UInt32?
+    let modificationTime: Int64?
+
+    /// Whether a tar header's metadata is what the manifest (and so the fingerprint) says.
+    func metadataMatches(_ entry: Verifier.ScannedEntry) -> Bool {
+        (mode == nil || mode == entry.mode.map { $0 & 0o7777 }) && (modificationTime == nil || modificationTime == entry.modificationTime)
+    }
 }
 
 /// Decodes manifest lines as the manifest streams past, keeping only what verify compares.
@@ -603,7 +617,8 @@ final class ManifestCollector: @unchecked Sendable {
             }
             let target = member.symlinkTarget.map { ArchivePath.unescaped($0)?.bytes ?? Array($0.utf8) }
             listed.append(ListedMember(path: path, size: member.size, sha256: digest, role: member.role,
-                                       symlinkTarget: member.role == .symbolicLink ? (target ?? []) : nil))
+                                       symlinkTarget: member.role == .symbolicLink ? (target ?? []) : nil,
+                                       mode: member.mode, modificationTime: member.modificationTime))
         }
     }
 }
