@@ -101,7 +101,8 @@ public enum ChainBuilder {
         _ = X509_VERIFY_PARAM_set_flags(parameters, flags)
         let purposeID = purpose == .timeStamping ? X509_PURPOSE_TIMESTAMP_SIGN : X509_PURPOSE_ANY
         _ = X509_STORE_CTX_set_purpose(context, purposeID)
-        let verified = X509_verify_cert(context) == 1
+        // The context borrows the untrusted stack: keep it alive through the verification.
+        let verified = withExtendedLifetime(stack) { X509_verify_cert(context) == 1 }
         let error = Int(X509_STORE_CTX_get_error(context))
         let depth = Int(X509_STORE_CTX_get_error_depth(context))
         var chain: [Certificate] = []

@@ -338,8 +338,9 @@ final class IndexTable<Record>: RandomAccessCollection, @unchecked Sendable {
     private let recordSize: Int
     private let decodeRecord: (ArraySlice<UInt8>) -> Record
     private let lock = NSLock()
-    private var blockStart = -1
-    private var block: [UInt8] = []
+    /// A few recently read blocks, so threads reading different parts do not evict each other.
+    private var blocks: [(start: Int, bytes: [UInt8])] = []
+    private static var cachedBlocks: Int { 8 }
     private let recordsPerBlock: Int
 
     init(fd: Int32, base: UInt64, count: Int, recordSize: Int, decode: @escaping (ArraySlice<UInt8>) -> Record) {
@@ -363,13 +364,15 @@ final class IndexTable<Record>: RandomAccessCollection, @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         let start = position - position % recordsPerBlock
-        if start != blockStart {
-            let records = Swift.min(recordsPerBlock, count - start)
-            block = (try? POSIX.readAt(fd, offset: base + UInt64(start * recordSize), count: records * recordSize, path: "index")) ?? []
-            if block.count < records * recordSize { block += [UInt8](repeating: 0, count: records * recordSize - block.count) }
-            blockStart = start
-        }
         let offset = (position - start) * recordSize
+        if let cached = blocks.firstIndex(where: { $0.start == start }) {
+            return decodeRecord(blocks[cached].bytes[offset..<(offset + recordSize)])
+        }
+        let records = Swift.min(recordsPerBlock, count - start)
+        var block = (try? POSIX.readAt(fd, offset: base + UInt64(start * recordSize), count: records * recordSize, path: "index")) ?? []
+        if block.count < records * recordSize { block += [UInt8](repeating: 0, count: records * recordSize - block.count) }
+        if blocks.count >= Self.cachedBlocks { blocks.removeFirst() }
+        blocks.append((start, block))
         return decodeRecord(block[offset..<(offset + recordSize)])
     }
 }
