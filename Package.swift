@@ -26,7 +26,7 @@ let package = Package(
         .target(name: "SigVaultFormat"),
 
         // Trust and validation (ETSI EN 319 102-1).
-        .target(name: "SigVaultValidation", dependencies: ["OpenSSLBridge"]),
+        .target(name: "SigVaultValidation", dependencies: ["OpenSSLBridge", "SigVaultFormat"]),
 
         // The archive engine: pack, verify, restore, list.
         .target(name: "SigVault", dependencies: [

@@ -1,5 +1,6 @@
 import Foundation
 import OpenSSLBridge
+import SigVaultFormat
 
 /// Validation settings: who is trusted and what "now" is.
 public struct ValidationPolicy: Sendable {
@@ -128,25 +129,25 @@ public struct SignatureValidator: Sendable {
             return result(false, "TSA chain certificate \(certificate.subject) was not valid at genTime", tsa: tsa, chain: chain)
         }
         for certificate in checked where certificate.notAfter < policy.now {
-            return result(false, "TSA certificate \(certificate.subject) expired on \(ISO.format(certificate.notAfter)) and no later proof of existence covers the token",
+            return result(false, "TSA certificate \(certificate.subject) expired on \(ISOTime.format(certificate.notAfter)) and no later proof of existence covers the token",
                           tsa: tsa, chain: chain)
         }
         let revocation = revocationOfChain(chain, checkedCount: checked.count, at: genTime)
         let evidence = revocation.evidence
         switch revocation.problem {
         case (_, let certificate, .revoked(let date))?:
-            return result(false, "TSA chain certificate \(certificate.subject) was revoked on \(ISO.format(date)), before genTime",
+            return result(false, "TSA chain certificate \(certificate.subject) was revoked on \(ISOTime.format(date)), before genTime",
                           tsa: tsa, chain: chain, evidence: evidence)
         case (_, let certificate, _)?:
             return result(false, "no revocation data for TSA chain certificate \(certificate.subject) issued at or after genTime",
                           tsa: tsa, chain: chain, evidence: evidence)
         case nil:
             if let (certificate, date) = revocation.laterRevocations.first(where: { $0.1 <= policy.now }) {
-                return result(false, "TSA chain certificate \(certificate.subject) was revoked on \(ISO.format(date)) and no later proof of existence covers the token",
+                return result(false, "TSA chain certificate \(certificate.subject) was revoked on \(ISOTime.format(date)) and no later proof of existence covers the token",
                               tsa: tsa, chain: chain, evidence: evidence)
             }
         }
-        return result(true, "valid time-stamp by \(tsa.subject) at \(ISO.format(genTime))", tsa: tsa, chain: chain, evidence: evidence)
+        return result(true, "valid time-stamp by \(tsa.subject) at \(ISOTime.format(genTime))", tsa: tsa, chain: chain, evidence: evidence)
     }
 
     // MARK: Signatures
@@ -210,14 +211,14 @@ public struct SignatureValidator: Sendable {
         }
         let chain = built.chain
         let checked = policy.allowPartialChain ? chain : Array(chain.dropLast())
-        let provenText = proven.map { "proven by time-stamp at \(ISO.format($0))" } ?? "no valid time-stamp proves when the signature existed, so it is judged at \(ISO.format(best))"
+        let provenText = proven.map { "proven by time-stamp at \(ISOTime.format($0))" } ?? "no valid time-stamp proves when the signature existed, so it is judged at \(ISOTime.format(best))"
         if best < signer.notBefore {
-            return finish(Verdict(.totalFailed, .notYetValid, "the signer's certificate was not yet valid at \(ISO.format(best))"), best: best, chain: chain)
+            return finish(Verdict(.totalFailed, .notYetValid, "the signer's certificate was not yet valid at \(ISOTime.format(best))"), best: best, chain: chain)
         }
         for certificate in checked where !certificate.isValid(at: best) {
             let who = certificate == signer ? "the signer's certificate" : "CA certificate \(certificate.subject)"
             return finish(Verdict(.indeterminate, .outOfBoundsNoPOE,
-                                  "\(who) is valid \(ISO.format(certificate.notBefore)) to \(ISO.format(certificate.notAfter)), and \(provenText)"),
+                                  "\(who) is valid \(ISOTime.format(certificate.notBefore)) to \(ISOTime.format(certificate.notAfter)), and \(provenText)"),
                           best: best, chain: chain)
         }
         let revocation = revocationOfChain(chain, checkedCount: checked.count, at: best)
@@ -226,13 +227,13 @@ public struct SignatureValidator: Sendable {
             let who = index == 0 ? "the signer's certificate" : "CA certificate \(certificate.subject)"
             if case .revoked(let date) = state {
                 return finish(Verdict(.indeterminate, index == 0 ? .revokedNoPOE : .revokedCANoPOE,
-                                      "\(who) was revoked on \(ISO.format(date)), at or before the best signature time \(ISO.format(best))"),
+                                      "\(who) was revoked on \(ISOTime.format(date)), at or before the best signature time \(ISOTime.format(best))"),
                               best: best, chain: chain, evidence: evidence)
             }
-            return finish(Verdict(.indeterminate, .tryLater, "no CRL or OCSP response for \(who) issued at or after \(ISO.format(best))"),
+            return finish(Verdict(.indeterminate, .tryLater, "no CRL or OCSP response for \(who) issued at or after \(ISOTime.format(best))"),
                           best: best, chain: chain, evidence: evidence)
         }
-        return finish(.passed("signature intact, chain valid and not revoked at \(ISO.format(best)); \(provenText)"),
+        return finish(.passed("signature intact, chain valid and not revoked at \(ISOTime.format(best)); \(provenText)"),
                       best: best, chain: chain, evidence: evidence)
     }
 
@@ -333,10 +334,3 @@ public struct SignatureValidator: Sendable {
     }
 }
 
-public enum ISO {
-    public static func format(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.string(from: date)
-    }
-}

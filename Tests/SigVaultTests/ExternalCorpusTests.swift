@@ -1,5 +1,6 @@
 import Foundation
 import OpenSSLBridge
+import SigVaultFormat
 import SigVaultValidation
 import Testing
 
@@ -132,7 +133,7 @@ struct ExternalCorpusTests {
         }
         let token = try TimeStampToken(responseOrToken: [UInt8](try Data(contentsOf: URL(fileURLWithPath: tokenPath))))
         if let genTime = row.expected["gentime"] {
-            #expect(token.genTime == ExternalCorpus.date(genTime), "genTime \(ISO.format(token.genTime))")
+            #expect(token.genTime == ExternalCorpus.date(genTime), "genTime \(ISOTime.format(token.genTime))")
         }
 
         let algorithm = try #require(token.imprintAlgorithm, "imprint algorithm \(token.imprintAlgorithmName)")
@@ -226,7 +227,7 @@ struct ExternalCorpusTests {
             } else {
                 aggregate = "notRevoked"
             }
-            #expect(aggregate == expected, "\(key) at \(ISO.format(time)): \(states)")
+            #expect(aggregate == expected, "\(key) at \(ISOTime.format(time)): \(states)")
         }
     }
 

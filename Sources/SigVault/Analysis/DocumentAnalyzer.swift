@@ -92,20 +92,16 @@ struct DocumentAnalyzer {
             }
         }
         for name in names where roles[name] == nil && !pendingTokens.contains(where: { $0.0 == name }) {
-            var kind = DocumentGroup.Kind.unsigned
-            var group = DocumentGroup(document: name, kind: kind)
+            var group = DocumentGroup(document: name, kind: .unsigned)
             let isEnveloping = envelopingExtensions.contains { name.hasSuffix($0) }
-            let isCMSName = isEnveloping || detachedExtensions.contains { name.hasSuffix($0) }
-            if isCMSName {
-                if let signed = parse(name) {
-                    kind = .enveloping
-                    group.kind = kind
-                    group.signatureFiles = [name]
-                    if signed.isDetached { group.notes.append("detached CMS whose signed document is not in the archive") }
-                } else if isEnveloping {
+            if isEnveloping || detachedExtensions.contains(where: { name.hasSuffix($0) }) {
+                let signed = parse(name)
+                // A .p7m that does not parse is still meant as a signature: it is reported malformed.
+                if signed != nil || isEnveloping {
                     group.kind = .enveloping
                     group.signatureFiles = [name]
                 }
+                if signed?.isDetached == true { group.notes.append("detached CMS whose signed document is not in the archive") }
             }
             groups[name] = group
         }
