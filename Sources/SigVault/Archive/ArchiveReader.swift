@@ -183,6 +183,7 @@ final class ArchiveReader: @unchecked Sendable {
             }
             try buffer.withUnsafeBytes { raw in
                 let chunk = UnsafeRawBufferPointer(rebasing: raw[0..<got])
+                layout.match(chunk)
                 contentHasher.update(chunk)
                 try consumer(chunk)
             }
@@ -196,7 +197,7 @@ final class ArchiveReader: @unchecked Sendable {
             next += 1
         }
         let contentSHA256 = contentHasher.finalize()
-        guard layout.isExact, layout.rawContentSHA256() == contentSHA256 else {
+        guard layout.isExact else {
             throw SigVaultError(.invalidInput, "\(path): member \(ArchivePath.escaped(header.path)) holds more than its header, content and padding")
         }
         return ExtractedMember(header: header, size: total, contentSHA256: contentSHA256, compressedSHA256: compressedHasher.finalize())
@@ -295,14 +296,17 @@ extension UInt64 {
     }
 }
 
-/// Follows a member's raw tar bytes: hashes the content range and checks the padding and length.
+/// Follows a member's raw tar bytes: keeps the content range to compare with what the tar parser
+/// returns (a byte comparison, so the content is hashed once), and checks the padding and length.
 final class MemberLayout {
     private let dataStart: UInt64
     private let dataEnd: UInt64
     private let expectedLength: UInt64
     private var position: UInt64 = 0
     private var paddingIsZero = true
-    private let hasher = Hasher(.sha256)
+    private var pending: [UInt8] = []
+    private var consumed = 0
+    private(set) var contentMatches = true
 
     init(dataOffset: UInt64, contentSize: UInt64) {
         dataStart = dataOffset
@@ -310,12 +314,17 @@ final class MemberLayout {
         expectedLength = dataEnd &+ (512 - contentSize % 512) % 512
     }
 
+    /// Raw decompressed bytes of the member, in order.
     func take(_ bytes: [UInt8]) {
         let start = position
         let stop = position &+ UInt64(bytes.count)
         if stop > dataStart && start < dataEnd {
             let from = Int(Swift.max(dataStart, start) - start), to = Int(Swift.min(dataEnd, stop) - start)
-            bytes.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[from..<to])) }
+            if consumed > 0 {  // drop what the parser already matched: at most a frame or two stays
+                pending.removeFirst(consumed)
+                consumed = 0
+            }
+            pending.append(contentsOf: bytes[from..<to])
         }
         if stop > dataEnd {
             let from = Int(Swift.max(dataEnd, start) - start)
@@ -324,9 +333,21 @@ final class MemberLayout {
         position = stop
     }
 
-    var isExact: Bool { paddingIsZero && position == expectedLength && dataEnd >= dataStart }
+    /// Content the tar parser returned, in order: it must be the raw content range's next bytes.
+    func match(_ chunk: UnsafeRawBufferPointer) {
+        guard contentMatches else { return }
+        guard pending.count - consumed >= chunk.count else { contentMatches = false; return }
+        let equal = pending.withUnsafeBytes { raw in
+            memcmp(raw.baseAddress! + consumed, chunk.baseAddress!, chunk.count) == 0
+        }
+        if !equal { contentMatches = false }
+        consumed += chunk.count
+    }
 
-    func rawContentSHA256() -> [UInt8] { hasher.finalize() }
+    /// Header, content, zero padding and nothing else, and all of the content was returned.
+    var isExact: Bool {
+        paddingIsZero && position == expectedLength && dataEnd >= dataStart && contentMatches && consumed == pending.count
+    }
 }
 
 /// A table of fixed-size index records read from the archive file on demand, a block at a time.
