@@ -47,6 +47,11 @@ public struct Packer {
     }
 
     public func run() throws -> PackSummary {
+        // Refuse at once, not after reading every input (the final link refuses again, atomically).
+        var existing = stat()
+        if lstat(options.output, &existing) == 0 {
+            throw SigVaultError(.cannotCreateOutput, "\(options.output): already exists", hint: "choose another name or remove it first")
+        }
         var summary = PackSummary()
         let started = Date()
         var walker = InputWalker()
