@@ -172,3 +172,18 @@ enum CraftedArchive {
         try output.commit(overwrite: true)
     }
 }
+
+extension TamperTests {
+    /// Tar headers whose mode or mtime differ from the manifest are found: the fingerprint covers them.
+    @Test func changedTarMetadataIsFound() throws {
+        let packed = try packed()
+        defer { try? FileManager.default.removeItem(atPath: packed.directory) }
+        // Rewritten with the same names and bytes, but every header at mode 0644 and mtime 0.
+        let members = try CraftedArchive.members(of: packed.reader)
+        let crafted = packed.directory + "/metadata.svz"
+        try CraftedArchive.write(members, to: crafted)
+        let (exitCode, problems) = try verifyProblems(crafted)
+        #expect(exitCode == 1)
+        #expect(problems.contains { ($0["message"] as? String)?.contains("mode or modification time") == true }, "\(problems)")
+    }
+}
