@@ -12,7 +12,7 @@ public final class OCSPResponse: @unchecked Sendable {
     }
 
     public let der: [UInt8]
-    public var sha256Hex: String { Hex.encode(Hasher.digest(der)) }
+    public lazy var sha256Hex: String = Hex.encode(Hasher.digest(der))
 
     public init(der: [UInt8]) throws {
         let parsed = der.withUnsafeBufferPointer { buffer -> OpaquePointer? in

@@ -15,13 +15,10 @@ public final class TimeStampToken: @unchecked Sendable {
 
     /// DER of the token's ContentInfo.
     public let der: [UInt8]
-    /// Whether the bytes parsed were a whole TimeStampResp rather than a bare token.
-    public let wasResponse: Bool
 
     /// Parses a bare token (ContentInfo) or a TimeStampResp whose status is granted.
     public init(responseOrToken bytes: [UInt8]) throws {
         var tokenDER = bytes
-        var wasResponse = false
         let response = bytes.withUnsafeBufferPointer { buffer -> OpaquePointer? in
             var cursor: UnsafePointer<UInt8>? = buffer.baseAddress
             return d2i_TS_RESP(nil, &cursor, buffer.count)
@@ -36,14 +33,12 @@ public final class TimeStampToken: @unchecked Sendable {
                 throw CryptoError(.malformed, "time-stamp response carries no token")
             }
             tokenDER = derEncode { i2d_PKCS7(inner, $0) }
-            wasResponse = true
         } else if let (status, inner) = TimeStampToken.splitResponse(bytes) {
             // A TimeStampResp whose token OpenSSL's PKCS7 parser refuses.
             guard status == 0 || status == 1 else {
                 throw CryptoError(.malformed, "time-stamp response status is \(status), not granted")
             }
             tokenDER = inner
-            wasResponse = true
         }
         OpenSSLErrorQueue.clear()
         let parsed = tokenDER.withUnsafeBufferPointer { buffer -> UnsafeMutablePointer<PKCS7>? in
@@ -72,7 +67,6 @@ public final class TimeStampToken: @unchecked Sendable {
             self.info = info
         }
         self.der = tokenDER
-        self.wasResponse = wasResponse
     }
 
     /// Splits a TimeStampResp ::= SEQUENCE { status PKIStatusInfo, timeStampToken ContentInfo } with

@@ -149,27 +149,19 @@ enum CraftedArchiveWithManifest {
         for (name, bytes, member) in members {
             try writer.beginMember(path: name, kind: .regularFile(size: Int64(bytes.count)), mode: 0o644, modificationTime: 0)
             try bytes.withUnsafeBytes { try writer.writeMemberData($0) }
-            let placement = try writer.endMemberAndWait().placement
+            let written = try writer.endMemberAndWait()
             let line = try ManifestLine.member(member).encoded()
             let offset = UInt64(manifest.count)
             manifest += line + [0x0A]
-            try writer.record(MemberRecord(
-                pathSHA256: Hasher.digest(name.bytes), firstFrame: placement.firstFrame, frameCount: placement.frameCount,
-                streamOffset: placement.streamOffset, dataOffset: placement.dataOffset, contentSize: UInt64(bytes.count),
-                contentSHA256: Hasher.digest(bytes), compressedSHA256: placement.compressedSHA256,
-                manifestLineOffset: offset, manifestLineLength: UInt64(line.count), manifestLineSHA256: Hasher.digest(line)))
+            try writer.record(written.indexRecord(path: name, line: (offset, UInt64(line.count), Hasher.digest(line))))
         }
         manifest += try ManifestLine.end(ManifestEnd(members: members.count, documents: members.count, signedDocuments: 0)).encoded() + [0x0A]
         let manifestPath = ArchivePath("manifest.jsonl")
         try writer.beginMember(path: manifestPath, kind: .regularFile(size: Int64(manifest.count)), mode: 0o644, modificationTime: 0)
         try manifest.withUnsafeBytes { try writer.writeMemberData($0) }
-        let placement = try writer.endMemberAndWait().placement
-        try writer.record(MemberRecord(
-            pathSHA256: Hasher.digest(manifestPath.bytes), firstFrame: placement.firstFrame, frameCount: placement.frameCount,
-            streamOffset: placement.streamOffset, dataOffset: placement.dataOffset, contentSize: UInt64(manifest.count),
-            contentSHA256: Hasher.digest(manifest), compressedSHA256: placement.compressedSHA256,
-            manifestLineOffset: 0, manifestLineLength: 0, manifestLineSHA256: [UInt8](repeating: 0, count: 32)))
-        try writer.finish(manifest: placement, manifestSHA256: Hasher.digest(manifest))
+        let written = try writer.endMemberAndWait()
+        try writer.record(written.indexRecord(path: manifestPath, line: nil))
+        try writer.finish(manifest: written.placement, manifestSHA256: written.contentSHA256)
         try output.commit(overwrite: true)
     }
 }

@@ -158,15 +158,10 @@ enum CraftedArchive {
             let kind: TarEntryKind = member.symlinkTarget.map { .symbolicLink(target: $0) } ?? .regularFile(size: Int64(member.bytes.count))
             try writer.beginMember(path: member.path, kind: kind, mode: 0o644, modificationTime: 0)
             try member.bytes.withUnsafeBytes { try writer.writeMemberData($0) }
-            let placement = try writer.endMemberAndWait().placement
-            let digest = Hasher.digest(member.bytes)
-            try writer.record(MemberRecord(
-                pathSHA256: Hasher.digest(member.path.bytes), firstFrame: placement.firstFrame, frameCount: placement.frameCount,
-                streamOffset: placement.streamOffset, dataOffset: placement.dataOffset, contentSize: UInt64(member.bytes.count),
-                contentSHA256: digest, compressedSHA256: placement.compressedSHA256,
-                manifestLineOffset: 0, manifestLineLength: 0, manifestLineSHA256: [UInt8](repeating: 0, count: 32)))
-            last = placement
-            manifestDigest = digest
+            let written = try writer.endMemberAndWait()
+            try writer.record(written.indexRecord(path: member.path, line: nil))
+            last = written.placement
+            manifestDigest = written.contentSHA256
         }
         try writer.finish(manifest: last!, manifestSHA256: manifestDigest)
         try output.commit(overwrite: true)

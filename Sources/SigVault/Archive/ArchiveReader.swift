@@ -17,8 +17,6 @@ final class ArchiveReader: @unchecked Sendable {
     private(set) var members = IndexTable<MemberRecord>.empty
     /// Why the trailer or index could not be used, if they could not.
     private(set) var layoutProblem: String?
-    /// Computed SHA-256 of the index frame.
-    private(set) var indexDigest: [UInt8] = []
 
     init(path: String) throws {
         self.path = path
@@ -80,8 +78,7 @@ final class ArchiveReader: @unchecked Sendable {
                 hasher.update(chunk)
                 offset += UInt64(chunk.count)
             }
-            indexDigest = hasher.finalize()
-            guard indexDigest == trailer.indexSHA256 else { throw FormatError(.malformed, "the index does not match its SHA-256 in the trailer") }
+            guard hasher.finalize() == trailer.indexSHA256 else { throw FormatError(.malformed, "the index does not match its SHA-256 in the trailer") }
             let framesBase = trailer.indexOffset + 8 + UInt64(ArchiveIndexLayout.headerSize)
             frames = IndexTable(fd: fd, base: framesBase, count: Int(frameCount), recordSize: FrameRecord.encodedSize,
                                 decode: ArchiveIndexLayout.decodeFrame)

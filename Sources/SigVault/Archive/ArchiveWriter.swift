@@ -432,6 +432,17 @@ final class ArchiveWriter: @unchecked Sendable {
     }
 }
 
+extension ArchiveWriter.Outcome {
+    /// The member's index record. `line` is its manifest line; the manifest itself has none.
+    func indexRecord(path: ArchivePath, line: (offset: UInt64, length: UInt64, sha256: [UInt8])?) -> MemberRecord {
+        MemberRecord(pathSHA256: Hasher.digest(path.bytes), firstFrame: placement.firstFrame, frameCount: placement.frameCount,
+                     streamOffset: placement.streamOffset, dataOffset: placement.dataOffset, contentSize: UInt64(size),
+                     contentSHA256: contentSHA256, compressedSHA256: placement.compressedSHA256,
+                     manifestLineOffset: line?.offset ?? 0, manifestLineLength: line?.length ?? 0,
+                     manifestLineSHA256: line?.sha256 ?? [UInt8](repeating: 0, count: 32))
+    }
+}
+
 private final class OutcomeBox: @unchecked Sendable {
     var value: ArchiveWriter.Outcome?
 }

@@ -135,12 +135,7 @@ public struct Packer {
                 var member = ManifestMember(path: path, role: role, size: outcome.size, sha256: Hex.encode(outcome.contentSHA256))
                 describe(&member)
                 let line = try manifest.append(.member(member))
-                let placement = outcome.placement
-                try writer.record(MemberRecord(
-                    pathSHA256: Hasher.digest(path.bytes), firstFrame: placement.firstFrame, frameCount: placement.frameCount,
-                    streamOffset: placement.streamOffset, dataOffset: placement.dataOffset, contentSize: UInt64(outcome.size),
-                    contentSHA256: outcome.contentSHA256, compressedSHA256: placement.compressedSHA256,
-                    manifestLineOffset: line.offset, manifestLineLength: line.length, manifestLineSHA256: line.sha256))
+                try writer.record(outcome.indexRecord(path: path, line: line))
             }
         }
         func addBytes(_ path: ArchivePath, _ role: MemberRole, _ bytes: [UInt8]) throws {
@@ -217,13 +212,8 @@ public struct Packer {
         let written = try writer.endMemberAndWait()
         let manifestDigest = manifest.sha256
         guard written.contentSHA256 == manifestDigest else { throw SigVaultError(.ioError, "internal error: manifest changed while written") }
-        let placement = written.placement
-        try writer.record(MemberRecord(
-            pathSHA256: Hasher.digest(manifestPath.bytes), firstFrame: placement.firstFrame, frameCount: placement.frameCount,
-            streamOffset: placement.streamOffset, dataOffset: placement.dataOffset, contentSize: UInt64(written.size),
-            contentSHA256: manifestDigest, compressedSHA256: placement.compressedSHA256,
-            manifestLineOffset: 0, manifestLineLength: 0, manifestLineSHA256: [UInt8](repeating: 0, count: 32)))
-        try writer.finish(manifest: placement, manifestSHA256: manifestDigest)
+        try writer.record(written.indexRecord(path: manifestPath, line: nil))
+        try writer.finish(manifest: written.placement, manifestSHA256: manifestDigest)
         summary.bytesOut = output.bytesWritten
         try output.commit(overwrite: false)
         summary.fingerprint = Hex.encode(manifestDigest)
