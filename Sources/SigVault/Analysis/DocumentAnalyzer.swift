@@ -120,6 +120,17 @@ struct DocumentAnalyzer {
         return groups.values.sorted { $0.document < $1.document }
     }
 
+    /// Groups `names` reading each candidate signature file once; the certificates and CRLs the
+    /// signatures carry join `pool` before any validation.
+    static func group(_ names: [ArchivePath], source: MemberSource, addingMaterialTo pool: EvidencePool) -> [DocumentGroup] {
+        group(names) { name in
+            guard let bytes = try? source.bytes(of: name), let signed = try? SignedData(bytes: bytes) else { return nil }
+            pool.add(signed.certificates)
+            signed.revocationLists.forEach { pool.add($0) }
+            return signed
+        }
+    }
+
     let validator: SignatureValidator
     let source: MemberSource
 

@@ -81,20 +81,9 @@ public struct Packer {
         let involved = regular.filter { DocumentAnalyzer.mayTakePart($0.relativePath) || bases.contains($0.relativePath) }
         let byName = Dictionary(uniqueKeysWithValues: involved.map { ($0.relativePath, $0) })
         let source = FilesystemSource(files: byName)
-        let groups = DocumentAnalyzer.group(involved.map(\.relativePath)) { name in
-            guard let bytes = try? source.bytes(of: name) else { return nil }
-            return try? SignedData(bytes: bytes)
-        }.filter { $0.kind != .unsigned || !$0.tokenFiles.isEmpty || !$0.notes.isEmpty }
+        let groups = DocumentAnalyzer.group(involved.map(\.relativePath), source: source, addingMaterialTo: pool)
+            .filter { $0.kind != .unsigned || !$0.tokenFiles.isEmpty || !$0.notes.isEmpty }
         summary.documents = regular.count
-        // Signature files' embedded certificates join the pool before validation.
-        for group in groups {
-            for file in group.signatureFiles {
-                if let bytes = try? source.bytes(of: file), let signed = try? SignedData(bytes: bytes) {
-                    pool.add(signed.certificates)
-                    signed.revocationLists.forEach { pool.add($0) }
-                }
-            }
-        }
         let analyzer = DocumentAnalyzer(validator: validator, source: source)
         var roles: [ArchivePath: (MemberRole, ArchivePath?)] = [:]
         var records: [ArchivePath: DocumentRecord] = [:]

@@ -443,15 +443,7 @@ public struct Verifier {
             }
         }
         let source = try ArchiveSource(reader: reader, records: records)
-        let groups = DocumentAnalyzer.group(dataNames) { name in
-            guard let bytes = try? source.bytes(of: name) else { return nil }
-            return try? SignedData(bytes: bytes)
-        }
-        for group in groups {
-            for file in group.signatureFiles {
-                if let bytes = try? source.bytes(of: file), let signed = try? SignedData(bytes: bytes) { pool.add(signed.certificates) }
-            }
-        }
+        let groups = DocumentAnalyzer.group(dataNames, source: source, addingMaterialTo: pool)
         let validator = SignatureValidator(pool: pool, policy: ValidationPolicy(anchors: anchors, now: options.at))
         let analyzer = DocumentAnalyzer(validator: validator, source: source)
         let unsigned = plain.map { DocumentResult(group: DocumentGroup(document: $0, kind: .unsigned), signatures: [], documentTimeStamps: []) }
