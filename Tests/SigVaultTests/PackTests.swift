@@ -112,6 +112,48 @@ import SigVaultFormat
         #expect(FileManager.default.fileExists(atPath: archive))
     }
 
+    /// Hundreds of small members (written in batches), members around the one-frame limit and
+    /// several frames long, and a file that turns out shorter than its size when read (a /sys file:
+    /// left out with exit 3 in the middle of a batch): every other file restores byte for byte.
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: PackTests.shrinkingFile)))
+    func manySmallAndLargeMembersRoundTrip() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let random = try #require(FileHandle(forReadingAtPath: "/dev/urandom"))
+        var originals: [String: [UInt8]] = [:]
+        func add(_ name: String, _ size: Int) throws {
+            let bytes = [UInt8](try random.read(upToCount: size) ?? Data())
+            try #require(bytes.count == size)
+            let path = directory + "/" + name
+            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+            originals[name] = bytes
+        }
+        for index in 0..<300 { try add(String(format: "src/f%03d.bin", index), index * 97 % 5000) }
+        // Around the largest single-frame member (1 MiB minus 8 KiB) and over several frames.
+        for (index, size) in [(1 << 20) - 8192, (1 << 20) - 8191, (1 << 20), 3 * (1 << 20) + 5].enumerated() {
+            try add("src/large\(index).bin", size)
+        }
+        for index in 0..<100 { try add(String(format: "tail/g%03d.bin", index), index * 31) }
+        let archive = directory + "/a.svz"
+        let pack = try Harness.sigvault(["pack", "src", PackTests.shrinkingFile, "tail", "-o", archive, "--at", Harness.verifyTime], cwd: directory)
+        #expect(pack.exitCode == 3, "\(pack.stderr)")
+        #expect(pack.stderr.contains("\(PackTests.shrinkingFile): file shrank while being archived; not archived"), "\(pack.stderr)")
+        let verify = try Harness.sigvault(["verify", archive, "--at", Harness.verifyTime])
+        #expect(verify.exitCode == 0, "\(verify.stdout)")
+        let restored = directory + "/restored"
+        let restore = try Harness.sigvault(["restore", archive, "--to", restored])
+        #expect(restore.exitCode == 0, "\(restore.stderr)")
+        for (name, bytes) in originals {
+            let data = try Data(contentsOf: URL(fileURLWithPath: restored + "/" + name))
+            #expect([UInt8](data) == bytes, "\(name)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: restored + PackTests.shrinkingFile))
+    }
+
+    /// Reports a size of 4,096 bytes but reads as a few.
+    static let shrinkingFile = "/sys/kernel/mm/transparent_hugepage/enabled"
+
     @Test func archiveOpensWithStockTarAndZstd() throws {
         let directory = try Harness.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }

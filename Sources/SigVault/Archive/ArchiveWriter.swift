@@ -60,6 +60,8 @@ final class ArchiveWriter: @unchecked Sendable {
     private var memberBytes: UInt64 = 0
     private var headerLength: UInt64 = 0
     private var streaming: StreamingMember?
+    private var batch: [SmallMember] = []
+    private var batchBytes = 0
 
     // Touched only on `writerQueue`.
     private var compressedOffset: UInt64 = 0
@@ -162,7 +164,8 @@ final class ArchiveWriter: @unchecked Sendable {
     // MARK: Compression
 
     private static func compress(_ input: ArraySlice<UInt8>, compressor: ZstdFrameCompressor, buffers: BufferPool) throws -> Frame {
-        var bytes = buffers.take()
+        // Full-size frames reuse pooled buffers; a small member's frame gets a buffer of its own size.
+        var bytes = input.count >= ArchiveWriter.frameSize / 2 ? buffers.take() : []
         var digest: [UInt8] = []
         try input.withUnsafeBytes { raw in
             try compressor.compressFrame(raw) { compressed in
@@ -193,11 +196,41 @@ final class ArchiveWriter: @unchecked Sendable {
 
     /// Archives a member that is read, hashed, framed and compressed on a pool thread. If its file
     /// cannot be read (gone, shrunk, unreadable), the member is left out and `skipped` is told why.
+    /// Small members are gathered into batches (up to `batchMembers` members or `frameSize` bytes)
+    /// so that thread hand-offs do not cost more than the work.
     func addSmall(_ header: MemberHeader, source: SmallSource, skipped: @escaping @Sendable (String) -> Void = { _ in },
                   completion: @escaping Completion) throws {
         precondition(streaming == nil, "finish the streaming member first")
+        if let error = pendingError() { throw error }
+        let size: Int
+        switch source {
+        case .bytes(let content): size = content.count
+        case .file(_, let fileSize): size = Int(clamping: fileSize)
+        case .symbolicLink: size = 0
+        }
+        batch.append(SmallMember(header: header, source: source, skipped: skipped, completion: completion))
+        batchBytes += size + 1024
+        if batch.count >= ArchiveWriter.batchMembers || batchBytes >= ArchiveWriter.frameSize { try flushBatch() }
+    }
+
+    static let batchMembers = 64
+
+    private struct SmallMember: Sendable {
+        var header: MemberHeader
+        var source: SmallSource
+        var skipped: @Sendable (String) -> Void
+        var completion: Completion
+    }
+
+    /// Submits the gathered small members as one pool job and one writer step.
+    private func flushBatch() throws {
+        guard !batch.isEmpty else { return }
+        let members = batch
+        batch.removeAll(keepingCapacity: true)
+        batchBytes = 0
         try acquireSlot()
-        let job = Job()
+        let jobs = members.map { _ in Job() }
+        let batchDone = Job()
         let (level, compressors, tarWriters, buffers) = (compressionLevel, self.compressors, self.tarWriters, self.buffers)
         pool.async {
             let capture = tarWriters.take()
@@ -206,47 +239,51 @@ final class ArchiveWriter: @unchecked Sendable {
                 tarWriters.give(capture)
                 compressors.give(compressor)
             }
-            do {
+            for (member, job) in zip(members, jobs) {
                 do {
-                    try ArchiveWriter.frameSmall(header, source: source, capture: capture, job: job)
-                } catch let error as SigVaultError where error.exitCode == .ioError {
-                    job.unreadable = error.message
-                    job.done.signal()
-                    return
+                    do {
+                        try ArchiveWriter.frameSmall(member.header, source: member.source, capture: capture, job: job)
+                    } catch let error as SigVaultError where error.exitCode == .ioError {
+                        job.unreadable = error.message
+                        continue
+                    }
+                    var offset = 0
+                    let bytes = capture.bytes
+                    while offset < bytes.count {
+                        let end = min(offset + ArchiveWriter.frameSize, bytes.count)
+                        job.frames.append(try ArchiveWriter.compress(bytes[offset..<end], compressor: compressor, buffers: buffers))
+                        offset = end
+                    }
+                } catch {
+                    batchDone.error = error
+                    break
                 }
-                var offset = 0
-                let bytes = capture.bytes
-                while offset < bytes.count {
-                    let end = min(offset + ArchiveWriter.frameSize, bytes.count)
-                    job.frames.append(try ArchiveWriter.compress(bytes[offset..<end], compressor: compressor, buffers: buffers))
-                    offset = end
-                }
-            } catch {
-                job.error = error
             }
-            job.done.signal()
+            batchDone.done.signal()
         }
-        enqueueWrite(waitingFor: job) { [self] job in
-            if let reason = job.unreadable {
-                skipped(reason)
-                return
+        enqueueWrite(waitingFor: batchDone) { [self] _ in
+            for (member, job) in zip(members, jobs) {
+                if let reason = job.unreadable {
+                    member.skipped(reason)
+                    continue
+                }
+                let first = frameCount
+                let start = streamOffset
+                var compressedStart: UInt64?
+                var length: UInt64 = 0
+                let digests = Hasher(.sha256)
+                for frame in job.frames {
+                    digests.update(frame.digest)
+                    length += UInt64(frame.bytes.count)
+                    let offset = try writeFrame(frame)
+                    if compressedStart == nil { compressedStart = offset }
+                }
+                try member.completion(Outcome(
+                    placement: Placement(firstFrame: first, frameCount: UInt64(job.frames.count), streamOffset: start, dataOffset: job.headerLength,
+                                         compressedOffset: compressedStart ?? compressedOffset, compressedLength: length,
+                                         compressedSHA256: digests.finalize()),
+                    size: job.size, contentSHA256: job.contentSHA256))
             }
-            let first = frameCount
-            let start = streamOffset
-            var compressedStart: UInt64?
-            var length: UInt64 = 0
-            let digests = Hasher(.sha256)
-            for frame in job.frames {
-                digests.update(frame.digest)
-                length += UInt64(frame.bytes.count)
-                let offset = try writeFrame(frame)
-                if compressedStart == nil { compressedStart = offset }
-            }
-            try completion(Outcome(
-                placement: Placement(firstFrame: first, frameCount: UInt64(job.frames.count), streamOffset: start, dataOffset: job.headerLength,
-                                     compressedOffset: compressedStart ?? compressedOffset, compressedLength: length,
-                                     compressedSHA256: digests.finalize()),
-                size: job.size, contentSHA256: job.contentSHA256))
         }
     }
 
@@ -299,6 +336,7 @@ final class ArchiveWriter: @unchecked Sendable {
     /// Starts a member whose content the caller streams with `writeMemberData`.
     func beginMember(path: ArchivePath, kind: TarEntryKind, mode: UInt32, modificationTime: Int64) throws {
         precondition(pending.isEmpty && streaming == nil, "a member must start on a frame boundary")
+        try flushBatch()
         let member = StreamingMember()
         streaming = member
         memberBytes = 0
@@ -390,6 +428,7 @@ final class ArchiveWriter: @unchecked Sendable {
 
     /// Waits until every queued unit is written and every completion has run.
     func drain() throws {
+        try flushBatch()
         writerQueue.sync {}
         if let error = pendingError() { throw error }
     }
@@ -405,6 +444,7 @@ final class ArchiveWriter: @unchecked Sendable {
     /// Ends the tar stream (its end blocks get a frame of their own), then writes the index and the
     /// trailer.
     func finish(manifest: Placement, manifestSHA256: [UInt8]) throws {
+        try flushBatch()
         try tar.close()
         try submitStreamingFrame(count: pending.count)
         try drain()
