@@ -7,8 +7,8 @@
 #
 # The corpus lives in bench-work/corpus and is kept for the next run; it is regenerated only when it or
 # its stamp is missing (delete bench-work/ to force it). The page cache is not dropped (that needs root
-# and would disturb whatever else runs on the machine), so every measured command runs twice and the
-# second (warm-cache) run is reported.
+# and would disturb whatever else runs on the machine): each command runs once to warm it, then
+# BENCH_ROUNDS (default 3) times in alternation with its baseline, and the medians are compared.
 set -euo pipefail
 
 if [ $# -ne 1 ]; then
@@ -116,24 +116,42 @@ corpus_bytes=$(sed -n 's/^bytes //p' "$stamp")
 corpus_mb=$(awk -v b="$corpus_bytes" 'BEGIN {printf "%.1f", b / 1e6}')
 
 # --- measuring ---------------------------------------------------------------------------------------
-# measure NAME PREPARE COMMAND...: runs PREPARE then COMMAND twice; keeps the second run's wall time
-# (nanosecond clock around /usr/bin/time), peak RSS (/usr/bin/time %M, KiB; for a pipeline run through
-# bash it is the largest of its processes) and exit code; stdout and stderr go to NAME.out / NAME.err.
-declare -A SEC RSS RC
-measure() {
+# The machine is a VM whose neighbours make one run differ from the next by up to 25 %. So each
+# sigvault command and its baseline run in alternation: one warm-up round (not counted, it fills the
+# page cache), then ROUNDS timed rounds, and the median wall time of each is reported (nanosecond
+# clock around /usr/bin/time), with its largest peak RSS (/usr/bin/time %M, KiB; for a pipeline run
+# through bash, the largest of its processes) and its worst exit code. stdout and stderr of the last
+# run go to NAME.out / NAME.err.
+ROUNDS=${BENCH_ROUNDS:-3}
+declare -A SEC RSS RC TIMES
+run_once() {
     local name=$1 prepare=$2; shift 2
-    local run start end rc
-    for run in 1 2; do
-        $prepare
-        rc=0
-        start=$(date +%s%N)
-        /usr/bin/time -f '%e %M' -o "$work/$name.time" "$@" >"$work/$name.out" 2>"$work/$name.err" || rc=$?
-        end=$(date +%s%N)
+    local start end rc=0 rss
+    $prepare
+    start=$(date +%s%N)
+    /usr/bin/time -f '%e %M' -o "$work/$name.time" "$@" >"$work/$name.out" 2>"$work/$name.err" || rc=$?
+    end=$(date +%s%N)
+    TIMES[$name]="${TIMES[$name]:-} $(awk -v a="$start" -v b="$end" 'BEGIN {printf "%.3f", (b - a) / 1e9}')"
+    rss=$(tail -1 "$work/$name.time" | awk '{print $2}')
+    [ "${RSS[$name]:-0}" -ge "$rss" ] || RSS[$name]=$rss
+    [ "${RC[$name]:-0}" -ne 0 ] || RC[$name]=$rc
+}
+# measure_pair NAME PREPARE NAME2 PREPARE2: runs the commands in the arrays A (sigvault) and B (its
+# baseline) in alternation, each after its PREPARE function.
+measure_pair() {
+    local a=$1 a_prep=$2 b=$3 b_prep=$4 round
+    TIMES[$a]=""; TIMES[$b]=""; RSS[$a]=0; RSS[$b]=0; RC[$a]=0; RC[$b]=0
+    for round in $(seq 0 "$ROUNDS"); do
+        run_once "$a" "$a_prep" "${A[@]}"
+        run_once "$b" "$b_prep" "${B[@]}"
+        if [ "$round" = 0 ]; then TIMES[$a]=""; TIMES[$b]=""; fi
     done
-    SEC[$name]=$(awk -v a="$start" -v b="$end" 'BEGIN {printf "%.3f", (b - a) / 1e9}')
-    RSS[$name]=$(tail -1 "$work/$name.time" | awk '{print $2}')
-    RC[$name]=$rc
-    printf '  %-14s %8s s  peak RSS %7.1f MiB  exit %s\n' "$name" "${SEC[$name]}" "$(awk -v k="${RSS[$name]}" 'BEGIN {print k / 1024}')" "$rc"
+    local name
+    for name in "$a" "$b"; do
+        SEC[$name]=$(printf '%s\n' ${TIMES[$name]} | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}')
+        printf '  %-14s %8s s (median of%s)  peak RSS %7.1f MiB  exit %s\n' "$name" "${SEC[$name]}" "${TIMES[$name]}" \
+            "$(awk -v k="${RSS[$name]}" 'BEGIN {print k / 1024}')" "${RC[$name]}"
+    done
 }
 nothing() { :; }
 clean_archive() { rm -f "$work/corpus.svz"; }
@@ -146,14 +164,16 @@ commit=$(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo unknown)
 dirty=$(git -C "$here" status --porcelain --untracked-files=no -- Sources Package.swift 2>/dev/null | wc -l)
 echo "bench: $("$sigvault" --version 2>/dev/null || echo sigvault) at commit $commit$([ "$dirty" = 0 ] || echo " (+ uncommitted changes in Sources/)")"
 echo "bench: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo), load average $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "bench: corpus $corpus_files files, $corpus_mb MB; every figure is the second (warm-cache) of two runs"
+echo "bench: corpus $corpus_files files, $corpus_mb MB; each figure is the median of $ROUNDS warm-cache runs, alternating with its baseline"
 
 echo "(a) pack"
-measure pack clean_archive "$sigvault" pack corpus -o corpus.svz --at "$AT"
-measure tar_zstd clean_tarzst bash -o pipefail -c 'tar -cf - corpus | zstd -q -3 -T0 > corpus.tar.zst'
+A=("$sigvault" pack corpus -o corpus.svz --at "$AT")
+B=(bash -o pipefail -c 'tar -cf - corpus | zstd -q -3 -T0 > corpus.tar.zst')
+measure_pair pack clean_archive tar_zstd clean_tarzst
 echo "(b) verify"
-measure verify nothing "$sigvault" verify corpus.svz --at "$AT"
-measure zstd_dgst nothing bash -o pipefail -c 'zstd -q -dc corpus.tar.zst | openssl dgst -sha256'
+A=("$sigvault" verify corpus.svz --at "$AT")
+B=(bash -o pipefail -c 'zstd -q -dc corpus.tar.zst | openssl dgst -sha256')
+measure_pair verify nothing zstd_dgst nothing
 echo "(c) restore one small document"
 doc=$("$sigvault" list corpus.svz --json | python3 -c '
 import json, sys
@@ -161,8 +181,9 @@ paths = [d["path"] for d in json.load(sys.stdin)["documents"]]
 want = "corpus/small/d042/f08420.txt"
 print(want if want in paths else sorted(p for p in paths if "/small/" in p)[0])')
 doc_size=$(stat -c %s "$work/$doc")
-measure restore_one clean_restored "$sigvault" restore corpus.svz --to restored "$doc"
-measure zstd_full nothing bash -c 'zstd -q -dc corpus.svz > /dev/null'
+A=("$sigvault" restore corpus.svz --to restored "$doc")
+B=(bash -c 'zstd -q -dc corpus.svz > /dev/null')
+measure_pair restore_one clean_restored zstd_full nothing
 cmp -s "$work/restored/$doc" "$work/$doc" && restored_ok=yes || restored_ok=NO
 
 # --- results -----------------------------------------------------------------------------------------

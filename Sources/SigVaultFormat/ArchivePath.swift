@@ -12,7 +12,24 @@ public struct ArchivePath: Hashable, Comparable, Sendable, CustomStringConvertib
     /// The name for people: exact when UTF-8, otherwise with each undecodable byte as `\xHH`.
     public var description: String { ArchivePath.escaped(bytes) }
 
-    public static func < (lhs: ArchivePath, rhs: ArchivePath) -> Bool { lhs.bytes.lexicographicallyPrecedes(rhs.bytes) }
+    // Hashes the bytes in one call (the synthesised conformance combines them one by one).
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(bytes.count)
+        bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+    }
+
+    public static func == (lhs: ArchivePath, rhs: ArchivePath) -> Bool { lhs.bytes == rhs.bytes }
+
+    /// Byte order (memcmp, then length), as `sort` and tar listings of ASCII names use.
+    public static func < (lhs: ArchivePath, rhs: ArchivePath) -> Bool {
+        lhs.bytes.withUnsafeBufferPointer { left in
+            rhs.bytes.withUnsafeBufferPointer { right in
+                let common = min(left.count, right.count)
+                let order = common == 0 ? 0 : memcmp(left.baseAddress!, right.baseAddress!, common)
+                return order != 0 ? order < 0 : left.count < right.count
+            }
+        }
+    }
 
     public func appending(_ suffix: String) -> ArchivePath { ArchivePath(bytes: bytes + Array(suffix.utf8)) }
 
@@ -23,8 +40,8 @@ public struct ArchivePath: Hashable, Comparable, Sendable, CustomStringConvertib
     }
 
     public func hasSuffix(_ suffix: String) -> Bool {
-        let tail = Array(suffix.utf8)
-        return bytes.count > tail.count && Array(bytes.suffix(tail.count)) == tail
+        let count = suffix.utf8.count
+        return bytes.count > count && bytes[(bytes.count - count)...].elementsEqual(suffix.utf8)
     }
 
     public func droppingSuffix(_ suffix: String) -> ArchivePath {
@@ -49,7 +66,7 @@ public struct ArchivePath: Hashable, Comparable, Sendable, CustomStringConvertib
     /// Escapes a name into a UTF-8 string that round-trips through `unescaped(_:)`: valid UTF-8
     /// passes unchanged except `\`, which becomes `\\`; every other byte becomes `\xHH`.
     public static func escaped(_ bytes: [UInt8]) -> String {
-        if let text = String(validating: bytes, as: UTF8.self), !text.contains("\\") { return text }
+        if !bytes.contains(UInt8(ascii: "\\")), let text = String(validating: bytes, as: UTF8.self) { return text }
         var out = ""
         var index = 0
         while index < bytes.count {

@@ -116,11 +116,17 @@ final class ArchiveWriter: @unchecked Sendable {
         self.compressionLevel = compressionLevel
         self.frameSpill = try SpillFile(directory: scratchDirectory, name: "sigvault-frames")
         self.memberSpill = try SpillFile(directory: scratchDirectory, name: "sigvault-members")
-        pending.reserveCapacity(ArchiveWriter.frameSize)
+        pending = buffers.take()
         self.tar = try TarWriter { [unowned self] bytes in
-            self.pending.append(contentsOf: bytes)
+            // Fill the pending frame buffer; a full one goes to the pool as it is (no copy).
             self.memberBytes += UInt64(bytes.count)
-            while self.pending.count >= ArchiveWriter.frameSize { try self.submitStreamingFrame(count: ArchiveWriter.frameSize) }
+            var offset = 0
+            while offset < bytes.count {
+                let count = min(ArchiveWriter.frameSize - self.pending.count, bytes.count - offset)
+                self.pending.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + count)]))
+                offset += count
+                if self.pending.count == ArchiveWriter.frameSize { try self.submitStreamingFrame() }
+            }
         }
     }
 
@@ -351,17 +357,12 @@ final class ArchiveWriter: @unchecked Sendable {
         try tar.writeData(buffer)
     }
 
-    private func submitStreamingFrame(count: Int) throws {
-        guard count > 0 else { return }
+    /// Hands the pending bytes (at most one frame) to the pool, and starts a new pending buffer.
+    private func submitStreamingFrame() throws {
+        guard !pending.isEmpty else { return }
         try acquireSlot()
-        var filling = buffers.take()
-        filling.append(contentsOf: pending[0..<count])
-        let input = filling
-        if count == pending.count {
-            pending.removeAll(keepingCapacity: true)
-        } else {
-            pending.removeFirst(count)
-        }
+        let input = pending
+        pending = buffers.take()
         let job = Job()
         let (level, compressors, buffers) = (compressionLevel, self.compressors, self.buffers)
         pool.async {
@@ -396,7 +397,7 @@ final class ArchiveWriter: @unchecked Sendable {
     /// Ends the streamed member; `completion` runs on the writer thread, in archive order.
     func endMember(completion: @escaping Completion) throws {
         try tar.finishEntry()
-        try submitStreamingFrame(count: pending.count)
+        try submitStreamingFrame()
         guard let member = streaming else { return }
         streaming = nil
         let dataOffset = headerLength
@@ -446,7 +447,7 @@ final class ArchiveWriter: @unchecked Sendable {
     func finish(manifest: Placement, manifestSHA256: [UInt8]) throws {
         try flushBatch()
         try tar.close()
-        try submitStreamingFrame(count: pending.count)
+        try submitStreamingFrame()
         try drain()
         let indexOffset = compressedOffset
         let payloadLength = ArchiveIndexLayout.headerSize + Int(frameSpill.size) + Int(memberSpill.size)

@@ -54,7 +54,8 @@ struct InputWalker {
                 if errno == ENOENT { throw SigVaultError(.inputMissing, "\(input): no such file or folder") }
                 throw SigVaultError(.inputMissing, "\(input): cannot read: \(POSIX.errorText)")
             }
-            visit(path: Array(input.utf8), relative: relative, info: info, into: &found)
+            let path = Array(input.utf8)
+            visit(path: path, parent: AT_FDCWD, name: path, relative: relative, info: info, into: &found)
             if let collision {
                 throw SigVaultError(.usage, "\(collision): two different files would be archived under this one name",
                                     hint: "give the inputs so that their relative names differ")
@@ -63,43 +64,44 @@ struct InputWalker {
         return found.values.sorted { $0.relativePath < $1.relativePath }
     }
 
-    private mutating func visit(path: [UInt8], relative: [UInt8], info: stat, into found: inout [ArchivePath: InputFile]) {
-        let type = info.st_mode & S_IFMT
-        let display = ArchivePath.escaped(path)
-        switch type {
+    /// Visits `path`, which is `name` in the open folder `parent` (system calls are made relative
+    /// to it: no path is looked up twice, and a folder swapped for a link meanwhile is not followed).
+    private mutating func visit(path: [UInt8], parent: Int32, name: [UInt8], relative: [UInt8], info: stat,
+                                into found: inout [ArchivePath: InputFile]) {
+        switch info.st_mode & S_IFMT {
         case S_IFREG:
-            let name = ArchivePath(bytes: relative)
             guard !relative.isEmpty else { return }
             // Find unreadable files now, so they are reported once and left out of the analysis.
-            let probe = POSIX.withPath(path) { open($0, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) }
+            let probe = POSIX.withPath(name) { openat(parent, $0, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK) }
             guard probe >= 0 else {
-                warnings.append("\(display): cannot open: \(POSIX.errorText); not archived")
+                warnings.append("\(ArchivePath.escaped(path)): cannot open: \(POSIX.errorText); not archived")
                 unreadable = true
                 return
             }
             close(probe)
-            var file = InputFile(relativePath: name, filesystemPath: path, kind: .regular(size: Int64(info.st_size)),
+            var file = InputFile(relativePath: ArchivePath(bytes: relative), filesystemPath: path, kind: .regular(size: Int64(info.st_size)),
                                  mode: UInt32(info.st_mode & 0o7777), modificationTime: Int64(info.st_mtim.tv_sec))
             file.identity = (UInt64(info.st_dev), UInt64(info.st_ino))
             record(file, into: &found)
         case S_IFLNK:
             var buffer = [UInt8](repeating: 0, count: Int(PATH_MAX) + 1)
-            let length = POSIX.withPath(path) { cPath in
-                buffer.withUnsafeMutableBytes { readlink(cPath, $0.baseAddress!.assumingMemoryBound(to: CChar.self), $0.count) }
+            let length = POSIX.withPath(name) { cName in
+                buffer.withUnsafeMutableBytes { readlinkat(parent, cName, $0.baseAddress!.assumingMemoryBound(to: CChar.self), $0.count) }
             }
             guard length >= 0 else {
-                warnings.append("\(display): cannot read symbolic link: \(POSIX.errorText)")
+                warnings.append("\(ArchivePath.escaped(path)): cannot read symbolic link: \(POSIX.errorText)")
                 unreadable = true
                 return
             }
-            let name = ArchivePath(bytes: relative)
-            var file = InputFile(relativePath: name, filesystemPath: path, kind: .symbolicLink(target: Array(buffer.prefix(length))),
+            var file = InputFile(relativePath: ArchivePath(bytes: relative), filesystemPath: path,
+                                 kind: .symbolicLink(target: Array(buffer.prefix(length))),
                                  mode: UInt32(info.st_mode & 0o7777), modificationTime: Int64(info.st_mtim.tv_sec))
             file.identity = (UInt64(info.st_dev), UInt64(info.st_ino))
             record(file, into: &found)
         case S_IFDIR:
-            guard let directory = POSIX.withPath(path, { opendir($0) }) else {
-                warnings.append("\(display): cannot open folder: \(POSIX.errorText)")
+            let folder = POSIX.withPath(name) { openat(parent, $0, O_RDONLY | O_CLOEXEC | O_DIRECTORY | O_NOFOLLOW) }
+            guard folder >= 0, let directory = fdopendir(folder) else {
+                warnings.append("\(ArchivePath.escaped(path)): cannot open folder: \(POSIX.errorText)")
                 unreadable = true
                 return
             }
@@ -112,19 +114,19 @@ struct InputWalker {
                 if name == [UInt8(ascii: ".")] || name == [UInt8(ascii: "."), UInt8(ascii: ".")] { continue }
                 names.append(name)
             }
-            for name in names.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
+            for name in names.sorted(by: { ArchivePath(bytes: $0) < ArchivePath(bytes: $1) }) {
                 let childPath = path.last == UInt8(ascii: "/") ? path + name : path + [UInt8(ascii: "/")] + name
                 let childRelative = relative.isEmpty ? name : relative + [UInt8(ascii: "/")] + name
                 var childInfo = stat()
-                guard POSIX.withPath(childPath, { lstat($0, &childInfo) }) == 0 else {
+                guard POSIX.withPath(name, { fstatat(folder, $0, &childInfo, AT_SYMLINK_NOFOLLOW) }) == 0 else {
                     warnings.append("\(ArchivePath.escaped(childPath)): cannot read: \(POSIX.errorText)")
                     unreadable = true
                     continue
                 }
-                visit(path: childPath, relative: childRelative, info: childInfo, into: &found)
+                visit(path: childPath, parent: folder, name: name, relative: childRelative, info: childInfo, into: &found)
             }
         default:
-            warnings.append("\(display): skipped: not a regular file, folder or symbolic link (socket, device or FIFO)")
+            warnings.append("\(ArchivePath.escaped(path)): skipped: not a regular file, folder or symbolic link (socket, device or FIFO)")
         }
     }
 }
