@@ -96,6 +96,32 @@ import SigVaultFormat
         #expect(try FileManager.default.contentsOfDirectory(atPath: elsewhere).isEmpty)
     }
 
+    @Test func abandonedMembersLeaveNoTrace() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var members: [(ArchivePath, [UInt8], ManifestMember)] = []
+        for (index, size) in [10, 3 << 20, 0, 70_000].enumerated() {
+            let name = ArchivePath("data/doc\(index).bin")
+            let bytes = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ index) }
+            var member = ManifestMember(path: name, role: .document, size: Int64(size), sha256: Hex.encode(Hasher.digest(bytes)))
+            member.document = DocumentRecord.unsigned
+            members.append((name, bytes, member))
+        }
+        let archive = directory + "/a.svz"
+        try CraftedArchiveWithManifest.write(members, to: archive, abandoning: true)
+        let listing = try Harness.run("/usr/bin/tar", ["--zstd", "-tf", archive])
+        #expect(listing.exitCode == 0, "\(listing.stderr)")
+        #expect(listing.stdout == "data/doc0.bin\ndata/doc1.bin\ndata/doc2.bin\ndata/doc3.bin\nmanifest.jsonl\n")
+        let verify = try Harness.sigvault(["verify", archive, "--at", Harness.verifyTime])
+        #expect(verify.exitCode == 0, "\(verify.stdout)")
+        let restore = try Harness.sigvault(["restore", archive, "--to", directory + "/out"])
+        #expect(restore.exitCode == 0, "\(restore.stderr)")
+        for (name, bytes, _) in members {
+            let restored = try Data(contentsOf: URL(fileURLWithPath: directory + "/out/" + name.description.dropFirst(5)))
+            #expect([UInt8](restored) == bytes, "\(name)")
+        }
+    }
+
     @Test func pathTraversalEntryIsRefused() throws {
         let directory = try Harness.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -141,12 +167,19 @@ import SigVaultFormat
 
 /// Writes a tiny archive whose manifest lists the given members consistently.
 enum CraftedArchiveWithManifest {
-    static func write(_ members: [(ArchivePath, [UInt8], ManifestMember)], to path: String) throws {
+    /// With `abandoning`, each member is preceded by a 2.5 MiB member that is abandoned half-way (as
+    /// pack does with a large file that shrinks while read): it must leave no trace.
+    static func write(_ members: [(ArchivePath, [UInt8], ManifestMember)], to path: String, abandoning: Bool = false) throws {
         let output = try AtomicOutputFile(destination: path, overwrite: true)
         let writer = try ArchiveWriter(output: output, scratchDirectory: (path as NSString).deletingLastPathComponent, compressionLevel: 1)
         var manifest: [UInt8] = []
         manifest += try ManifestLine.header(ManifestHeader(createdAt: "2026-01-01T00:00:00Z", generator: "test", trustAnchors: [])).encoded() + [0x0A]
         for (name, bytes, member) in members {
+            if abandoning {
+                try writer.beginMember(path: name.appending(".ghost"), kind: .regularFile(size: 4 << 20), mode: 0o644, modificationTime: 0)
+                try [UInt8](repeating: 0x47, count: 5 << 19).withUnsafeBytes { try writer.writeMemberData($0) }
+                try writer.abandonMember()
+            }
             try writer.beginMember(path: name, kind: .regularFile(size: Int64(bytes.count)), mode: 0o644, modificationTime: 0)
             try bytes.withUnsafeBytes { try writer.writeMemberData($0) }
             let written = try writer.endMemberAndWait()

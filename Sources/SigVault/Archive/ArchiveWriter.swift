@@ -117,15 +117,20 @@ final class ArchiveWriter: @unchecked Sendable {
         self.frameSpill = try SpillFile(directory: scratchDirectory, name: "sigvault-frames")
         self.memberSpill = try SpillFile(directory: scratchDirectory, name: "sigvault-members")
         pending = buffers.take()
-        self.tar = try TarWriter { [unowned self] bytes in
-            // Fill the pending frame buffer; a full one goes to the pool as it is (no copy).
-            self.memberBytes += UInt64(bytes.count)
+        self.tar = try ArchiveWriter.streamTarWriter(self)
+    }
+
+    /// The tar writer of streamed members. It fills the pending frame buffer; a full one goes to the
+    /// pool as it is (no copy).
+    private static func streamTarWriter(_ writer: ArchiveWriter) throws -> TarWriter {
+        try TarWriter { [unowned writer] bytes in
+            writer.memberBytes += UInt64(bytes.count)
             var offset = 0
             while offset < bytes.count {
-                let count = min(ArchiveWriter.frameSize - self.pending.count, bytes.count - offset)
-                self.pending.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + count)]))
+                let count = min(ArchiveWriter.frameSize - writer.pending.count, bytes.count - offset)
+                writer.pending.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + count)]))
                 offset += count
-                if self.pending.count == ArchiveWriter.frameSize { try self.submitStreamingFrame() }
+                if writer.pending.count == ArchiveWriter.frameSize { try writer.submitStreamingFrame() }
             }
         }
     }
@@ -416,6 +421,24 @@ final class ArchiveWriter: @unchecked Sendable {
                 fail(error)
             }
         }
+    }
+
+    /// Abandons the streamed member (its source could not be read to the end): waits for its
+    /// queued frames, then removes them from the output and the index, as if it had never begun.
+    func abandonMember() throws {
+        guard let member = streaming else { return }
+        streaming = nil
+        pending.removeAll(keepingCapacity: true)
+        try drain()
+        if member.started {
+            try output.truncate(to: member.compressedOffset ?? compressedOffset)
+            compressedOffset = member.compressedOffset ?? compressedOffset
+            try frameSpill.truncate(to: member.firstFrame * UInt64(FrameRecord.encodedSize))
+            frameCount = member.firstFrame
+            streamOffset = member.streamOffset
+        }
+        // The tar writer is in the middle of the entry: the next members get a fresh one.
+        tar = try ArchiveWriter.streamTarWriter(self)
     }
 
     /// Ends the streamed member and waits until everything queued is written.

@@ -133,6 +133,17 @@ final class AtomicOutputFile {
         }
     }
 
+    /// Drops everything written after `offset` (a member abandoned half-way); writing goes on there.
+    func truncate(to offset: UInt64) throws {
+        try flush()
+        guard ftruncate(fd, off_t(offset)) == 0, lseek(fd, off_t(offset), SEEK_SET) == off_t(offset) else {
+            throw SigVaultError(.ioError, "\(destination): cannot truncate: \(POSIX.errorText)")
+        }
+        bytesWritten = offset
+        bytesInKernel = offset
+        writebackStart = min(writebackStart, offset)
+    }
+
     /// Flushes, fsyncs, renames into place and fsyncs the folder.
     func commit(overwrite: Bool) throws {
         try flush()
@@ -187,6 +198,15 @@ final class SpillFile {
         guard !buffer.isEmpty else { return }
         try buffer.withUnsafeBytes { try POSIX.writeAll(fd, $0, path: path) }
         buffer.removeAll(keepingCapacity: true)
+    }
+
+    /// Drops everything after the first `offset` bytes.
+    func truncate(to offset: UInt64) throws {
+        try flush()
+        guard ftruncate(fd, off_t(offset)) == 0, lseek(fd, off_t(offset), SEEK_SET) == off_t(offset) else {
+            throw SigVaultError(.ioError, "\(path): cannot truncate scratch file: \(POSIX.errorText)")
+        }
+        size = offset
     }
 
     /// Streams the whole content to `body` in chunks.

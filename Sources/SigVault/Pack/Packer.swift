@@ -168,9 +168,9 @@ public struct Packer {
                     try writer.addSmall(header, source: .file(path: file.filesystemPath, size: expectedSize),
                                         skipped: { skips.add($0 + "; not archived", size: expectedSize) },
                                         completion: completion(path, role, describe: describe))
-                } else {
-                    try streamLargeFile(file, size: expectedSize, header: header, writer: writer, buffer: &buffer,
-                                        completion: completion(path, role, describe: describe))
+                } else if let failure = try streamLargeFile(file, size: expectedSize, header: header, writer: writer, buffer: &buffer,
+                                                            completion: completion(path, role, describe: describe)) {
+                    skips.add(failure + "; not archived", size: expectedSize)
                 }
                 summary.bytesIn += UInt64(expectedSize)
             }
@@ -212,27 +212,31 @@ public struct Packer {
         return summary
     }
 
-    /// Streams a file too large for one frame: read and hashed here, compressed on the pool.
+    /// Streams a file too large for one frame: read and hashed here, compressed on the pool. If the
+    /// file cannot be read to the end (gone, shrunk, a read error), the member is abandoned and the
+    /// reason returned: like a small one, it is left out and the rest archived.
     private func streamLargeFile(_ file: InputFile, size expectedSize: Int64, header: ArchiveWriter.MemberHeader, writer: ArchiveWriter,
-                                 buffer: inout [UInt8], completion: @escaping ArchiveWriter.Completion) throws {
+                                 buffer: inout [UInt8], completion: @escaping ArchiveWriter.Completion) throws -> String? {
         let display = ArchivePath.escaped(file.filesystemPath)
         let fd = POSIX.withPath(file.filesystemPath) { open($0, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) }
-        guard fd >= 0 else { throw SigVaultError(.ioError, "\(display): cannot open: \(POSIX.errorText)") }
+        guard fd >= 0 else { return "\(display): cannot open: \(POSIX.errorText)" }
         defer { close(fd) }
         try writer.beginMember(path: header.path, kind: .regularFile(size: expectedSize), mode: header.mode, modificationTime: header.modificationTime)
         var total: Int64 = 0
         while total < expectedSize {
             let want = Int(min(Int64(buffer.count), expectedSize - total))
             let got = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress!, want) }
-            if got < 0 {
-                if errno == EINTR { continue }
-                throw SigVaultError(.ioError, "\(display): read failed: \(POSIX.errorText)")
+            if got < 0 && errno == EINTR { continue }
+            if got <= 0 {
+                let reason = got < 0 ? "\(display): read failed: \(POSIX.errorText)" : "\(display): file shrank while being archived"
+                try writer.abandonMember()
+                return reason
             }
-            if got == 0 { throw SigVaultError(.ioError, "\(display): file shrank while being archived") }
             try buffer.withUnsafeBytes { try writer.writeMemberData(UnsafeRawBufferPointer(rebasing: $0[0..<got])) }
             total += Int64(got)
         }
         try writer.endMember(completion: completion)
+        return nil
     }
 }
 
