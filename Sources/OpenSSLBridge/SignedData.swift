@@ -86,6 +86,8 @@ public final class SignedData: @unchecked Sendable {
         public let claimedSigningTime: Date?
         /// DER ContentInfo of each id-aa-signatureTimeStampToken unsigned attribute value.
         public let signatureTimeStampTokens: [[UInt8]]
+        /// How many id-countersignature (RFC 5652 §11.4) values the unsigned attributes hold.
+        public let counterSignatureCount: Int
     }
 
     public func describeSigner(_ index: Int) -> SignerDescription? {
@@ -105,6 +107,13 @@ public final class SignedData: @unchecked Sendable {
                 tokens.append(derEncode { i2d_ASN1_TYPE(value, $0) })
             }
         }
+        var counterSignatures = 0
+        position = -1
+        while true {
+            position = CMS_unsigned_get_attr_by_NID(si, NID_pkcs9_countersignature, position)
+            if position < 0 { break }
+            if let attribute = CMS_unsigned_get_attr(si, position) { counterSignatures += Int(X509_ATTRIBUTE_count(attribute)) }
+        }
         OpenSSLErrorQueue.clear()
         return SignerDescription(
             index: index,
@@ -113,7 +122,8 @@ public final class SignedData: @unchecked Sendable {
             signatureValue: signature,
             hasSignedAttributes: CMS_signed_get_attr_count(si) >= 0,
             claimedSigningTime: signingTime(si),
-            signatureTimeStampTokens: tokens)
+            signatureTimeStampTokens: tokens,
+            counterSignatureCount: counterSignatures)
     }
 
     private func algorithmName(_ algorithm: UnsafeMutablePointer<X509_ALGOR>?) -> String {

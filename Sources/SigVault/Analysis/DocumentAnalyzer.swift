@@ -139,6 +139,7 @@ struct DocumentAnalyzer {
         var documentTokens: [TimeStampCandidate] = []
         var fileTokens: [ArchivePath: [TimeStampCandidate]] = [:]
         var unreadableTokens: [String] = []
+        var counterSignatureNotes: [String] = []
         for (tokenFile, covered) in group.tokenFiles {
             let origin = ArchivePath.escaped(tokenFile.bytes)
             let token: TimeStampToken
@@ -185,13 +186,18 @@ struct DocumentAnalyzer {
                 outcomes.append(SignatureOutcome(file: file, signerIndex: 0, verdict: Verdict(.totalFailed, .formatFailure, "\(file): CMS SignedData without any SignerInfo"), validation: nil))
             }
             for verification in verifications {
-                let validation = validator.validate(signature: verification, description: signed.describeSigner(verification.index),
+                let description = signed.describeSigner(verification.index)
+                if let count = description?.counterSignatureCount, count > 0 {
+                    counterSignatureNotes.append("\(ArchivePath.escaped(file.bytes)) signer \(verification.index) carries \(count) countersignature(s) "
+                        + "(id-countersignature, RFC 5652 §11.4), which this version does not verify")
+                }
+                let validation = validator.validate(signature: verification, description: description,
                                                     signedData: signed, extraTimeStamps: fileTokens[file] ?? [])
                 outcomes.append(SignatureOutcome(file: file, signerIndex: verification.index, verdict: validation.verdict, validation: validation))
             }
         }
         var result = DocumentResult(group: group, signatures: outcomes, documentTimeStamps: documentTokens.map { validator.validate($0) })
-        result.group.notes += unreadableTokens
+        result.group.notes += unreadableTokens + counterSignatureNotes
         return result
     }
 }
