@@ -94,9 +94,10 @@ final class ArchiveReader: @unchecked Sendable {
     /// The manifest member's record (always the last member).
     var manifestRecord: MemberRecord? { members.last }
 
+    /// The first member record whose name hashes to `name`'s SHA-256 (records start with it): a scan
+    /// of the raw records, nothing decoded but the match.
     func record(for name: ArchivePath) -> MemberRecord? {
-        let digest = Hasher.digest(name.bytes)
-        return members.first { $0.pathSHA256 == digest }
+        members.firstIndex(whereRecordStartsWith: Hasher.digest(name.bytes)).map { members[$0] }
     }
 
 
@@ -376,6 +377,27 @@ final class IndexTable<Record>: RandomAccessCollection, @unchecked Sendable {
 
     var startIndex: Int { 0 }
     var endIndex: Int { count }
+
+    /// The first record whose encoding starts with `prefix`, found by reading the table in large
+    /// blocks (past the cache) and comparing bytes.
+    func firstIndex(whereRecordStartsWith prefix: [UInt8]) -> Int? {
+        precondition(prefix.count <= recordSize)
+        let perRead = Swift.max(1, (1 << 20) / recordSize)
+        var start = 0
+        while start < count {
+            let records = Swift.min(perRead, count - start)
+            guard let block = try? POSIX.readAt(fd, offset: base + UInt64(start * recordSize), count: records * recordSize, path: "index"),
+                  block.count == records * recordSize else { return nil }
+            let found = block.withUnsafeBytes { raw in
+                prefix.withUnsafeBytes { wanted in
+                    (0..<records).first { memcmp(raw.baseAddress! + $0 * recordSize, wanted.baseAddress!, wanted.count) == 0 }
+                }
+            }
+            if let found { return start + found }
+            start += records
+        }
+        return nil
+    }
 
     subscript(position: Int) -> Record {
         precondition(position >= 0 && position < count, "index record \(position) out of range")
