@@ -11,12 +11,12 @@ struct ListCommand: ParsableCommand {
     func run() throws {
         _ = CLI.makeLogger()
         do {
-            let report = try Lister(archive: archive).run()
+            let lister = try Lister(archive: archive)
             if json {
-                print(report.jsonText)
+                try lister.writeJSON { print($0, terminator: "") }
             } else {
-                print("fingerprint \(report.fingerprint)")
-                for document in report.documents {
+                print("fingerprint \(lister.fingerprint)")
+                try lister.forEachDocument { document in
                     let verdict = document.signed ? [document.packIndication, document.packSubIndication].compactMap { $0 }.joined(separator: "/") : "UNSIGNED"
                     var line = "\(verdict)  \(document.path)"
                     if !document.signers.isEmpty { line += "  signed by \(document.signers.joined(separator: "; "))" }

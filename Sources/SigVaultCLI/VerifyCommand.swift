@@ -18,7 +18,7 @@ struct VerifyCommand: ParsableCommand {
             options.at = try CLI.parseTime(at)
             let report = try Verifier(options: options, logger: logger).run()
             report.warnings.forEach(CLI.warn)
-            print(json ? report.jsonText : report.text)
+            if json { report.writeJSON { print($0, terminator: "") } } else { report.writeText { print($0, terminator: "") } }
             if report.exitCode != 0 { Foundation.exit(report.exitCode) }
         } catch {
             CLI.fail(error)

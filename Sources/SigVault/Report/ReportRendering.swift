@@ -1,27 +1,38 @@
 import Foundation
 
 extension VerifyReport {
-    public var jsonText: String { JSONOutput.encode(self) }
+    /// Writes the JSON document (docs/CLI.md, "verify JSON"): keys in sorted order, pretty-printed as
+    /// JSONEncoder would, the documents one at a time.
+    public func writeJSON(_ out: @escaping (String) -> Void) {
+        var object = JSONObjectWriter(out)
+        object.value("archive", archive)
+        object.array("documents") { element in forEachDocument { element($0) } }
+        object.value("exitCode", exitCode)
+        object.value("fingerprint", fingerprint)
+        object.value("formatVersion", formatVersion)
+        object.value("integrity", integrity)
+        object.value("proofOfTime", proofOfTime)
+        object.value("summary", summary)
+        object.value("validationTime", validationTime)
+        object.value("warnings", warnings)
+        object.end()
+    }
 
-    /// The human report: integrity first, then one block per document.
-    public var text: String {
-        var lines: [String] = []
-        lines.append("archive      \(archive)")
-        if let fingerprint { lines.append("fingerprint  \(fingerprint)") }
-        lines.append("verified as of \(validationTime)")
+    /// Writes the human report: integrity first, a block per signed document, a line per unsigned one.
+    public func writeText(_ out: (String) -> Void) {
+        out("archive      \(archive)\n")
+        if let fingerprint { out("fingerprint  \(fingerprint)\n") }
+        out("verified as of \(validationTime)\n")
         if integrity.ok {
-            lines.append("integrity    OK: every member matches the manifest, the manifest matches the trailer")
+            out("integrity    OK: every member matches the manifest, the manifest matches the trailer\n")
         } else {
-            lines.append("integrity    FAILED")
-            for problem in integrity.problems { lines.append("  - [\(problem.code)] \(problem.message)") }
+            out("integrity    FAILED\n")
+            for problem in integrity.problems { out("  - [\(problem.code)] \(problem.message)\n") }
         }
-        lines.append("proof of time: \(proofOfTime.statement)")
-        // Signed documents get a block each; unsigned ones a line each, at the end.
-        for document in documents where document.signed {
-            lines.append("")
-            let verdict = document.signed
-                ? [document.indication, document.subIndication].compactMap { $0 }.joined(separator: "/")
-                : "UNSIGNED"
+        out("proof of time: \(proofOfTime.statement)\n")
+        for (_, document) in analysed where document.signed {
+            var lines = [""]
+            let verdict = [document.indication, document.subIndication].compactMap { $0 }.joined(separator: "/")
             lines.append("\(verdict)  \(document.path)")
             if let poe = document.proofOfExistence { lines.append("    proven to exist at \(poe)") }
             for note in document.notes { lines.append("    note: \(note)") }
@@ -42,27 +53,58 @@ extension VerifyReport {
             for stamp in document.documentTimeStamps {
                 lines.append("    time-stamp\(stamp.file.map { " in \($0)" } ?? "") over the document at \(stamp.genTime): \(stamp.valid ? "valid, proves the document existed (not the signature)" : "no proof") — \(stamp.reason)")
             }
+            out(lines.joined(separator: "\n") + "\n")
         }
-        let unsigned = documents.filter { !$0.signed }
-        if !unsigned.isEmpty {
-            lines.append("")
-            lines.append("unsigned documents (archived and intact, no signature to validate):")
-            for document in unsigned {
+        if summary.unsigned > 0 {
+            out("\nunsigned documents (archived and intact, no signature to validate):\n")
+            forEachDocument { document in
+                guard !document.signed else { return }
                 var line = "  UNSIGNED  \(document.path)"
                 if let poe = document.proofOfExistence { line += "  (a time-stamp proves it existed at \(poe))" }
                 for note in document.notes { line += "  note: \(note)" }
-                lines.append(line)
                 for stamp in document.documentTimeStamps where !stamp.valid {
-                    lines.append("      time-stamp\(stamp.file.map { " in \($0)" } ?? "") at \(stamp.genTime): no proof — \(stamp.reason)")
+                    line += "\n      time-stamp\(stamp.file.map { " in \($0)" } ?? "") at \(stamp.genTime): no proof — \(stamp.reason)"
                 }
+                out(line + "\n")
             }
         }
-        lines.append("")
-        lines.append("summary: \(summary.documents) documents, \(summary.signed) signed: \(summary.totalPassed) TOTAL_PASSED, \(summary.indeterminate) INDETERMINATE, \(summary.totalFailed) TOTAL_FAILED; \(summary.unsigned) unsigned")
-        return lines.joined(separator: "\n")
+        out("\nsummary: \(summary.documents) documents, \(summary.signed) signed: \(summary.totalPassed) TOTAL_PASSED, \(summary.indeterminate) INDETERMINATE, \(summary.totalFailed) TOTAL_FAILED; \(summary.unsigned) unsigned\n")
     }
 }
 
-extension ListReport {
-    public var jsonText: String { JSONOutput.encode(self) }
+/// Writes one JSON object key by key in the layout of JSONEncoder's `.prettyPrinted` (two-space
+/// indentation, `"key" : value`), so that long arrays can be streamed element by element. Keys must
+/// be given in sorted order.
+struct JSONObjectWriter {
+    private let out: (String) -> Void
+    private var first = true
+
+    init(_ out: @escaping (String) -> Void) {
+        self.out = out
+        out("{")
+    }
+
+    private mutating func key(_ name: String) {
+        out((first ? "\n" : ",\n") + "  \"\(name)\" : ")
+        first = false
+    }
+
+    mutating func value<T: Encodable>(_ name: String, _ value: T?) {
+        key(name)
+        out(value.map { JSONOutput.encode($0, indent: 2) } ?? "null")
+    }
+
+    /// An array whose elements `produce` hands to the function it receives, one at a time.
+    mutating func array<T: Encodable>(_ name: String, _ produce: ((T) -> Void) -> Void) {
+        key(name)
+        out("[")
+        var any = false
+        produce { element in
+            out((any ? ",\n" : "\n") + "    " + JSONOutput.encode(element, indent: 4))
+            any = true
+        }
+        out(any ? "\n  ]" : "\n\n  ]")
+    }
+
+    func end() { out("\n}\n") }
 }

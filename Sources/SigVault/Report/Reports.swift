@@ -3,8 +3,10 @@ import OpenSSLBridge
 import SigVaultFormat
 import SigVaultValidation
 
-/// The JSON document `verify --json` prints (docs/CLI.md, "verify JSON").
-public struct VerifyReport: Codable, Sendable {
+/// What `verify` found; printed as text or as the JSON document of docs/CLI.md ("verify JSON"),
+/// both streamed document by document (`ReportRendering.swift`), so that an archive of a million
+/// plain documents does not need a million reports in memory.
+public struct VerifyReport: Sendable {
     public struct Problem: Codable, Sendable {
         public var code: String
         @NullEncoded public var member: String?
@@ -30,18 +32,33 @@ public struct VerifyReport: Codable, Sendable {
         public var indeterminate = 0
     }
     public var archive: String
-    @NullEncoded public var fingerprint: String?
-    @NullEncoded public var formatVersion: Int?
+    public var fingerprint: String?
+    public var formatVersion: Int?
     public var validationTime: String
     public var integrity: Integrity
     public var proofOfTime: ProofOfTime
-    public var documents: [DocumentReport]
+    /// Documents that were analysed (signed, or with notes), in name order.
+    var analysed: [(path: ArchivePath, report: DocumentReport)] = []
+    /// Unsigned documents that no signature or token could concern, in name order: their reports
+    /// are made as they are written.
+    var plain: [ArchivePath] = []
     public var summary: Summary
     /// Files skipped while loading trust anchors.
     public var warnings: [String]
     public var exitCode: Int32
 
-
+    /// Every document's report, in name order.
+    public func forEachDocument(_ body: (DocumentReport) throws -> Void) rethrows {
+        var next = 0
+        for path in plain {
+            while next < analysed.count, analysed[next].path < path {
+                try body(analysed[next].report)
+                next += 1
+            }
+            try body(DocumentReport(plain: path))
+        }
+        for rest in analysed[next...] { try body(rest.report) }
+    }
 }
 
 public struct DocumentReport: Codable, Sendable {
@@ -94,6 +111,16 @@ public struct TimeStampReport: Codable, Sendable {
 }
 
 extension DocumentReport {
+    /// An unsigned document with nothing to report beside its name.
+    init(plain path: ArchivePath) {
+        self.path = ArchivePath.escaped(path.bytes)
+        signed = false
+        kind = DocumentGroup.Kind.unsigned.rawValue
+        notes = []
+        signatures = []
+        documentTimeStamps = []
+    }
+
     init(_ result: DocumentResult) {
         let verdict = result.verdict
         path = ArchivePath.escaped(result.group.document.bytes)
@@ -141,11 +168,33 @@ extension TimeStampReport {
 }
 
 enum JSONOutput {
-    static func encode<T: Encodable>(_ value: T) -> String {
+    /// One encoder for the process (reports are written from one thread).
+    nonisolated(unsafe) private static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+
+    static func encode<T: Encodable>(_ value: T) -> String {
         guard let data = try? encoder.encode(value) else { return "{}" }
         return String(decoding: data, as: UTF8.self)
+    }
+
+    /// `value` pretty-printed for a place `indent` spaces deep: every non-empty line after the first
+    /// indented.
+    static func encode<T: Encodable>(_ value: T, indent: Int) -> String {
+        guard let data = try? encoder.encode(value) else { return "{}" }
+        return data.withUnsafeBytes { raw -> String in
+            var out: [UInt8] = []
+            out.reserveCapacity(raw.count + raw.count / 4)
+            var afterNewline = false
+            for byte in raw {
+                if afterNewline && byte != 0x0A { out.append(contentsOf: repeatElement(0x20, count: indent)) }
+                out.append(byte)
+                afterNewline = byte == 0x0A
+            }
+            return String(decoding: out, as: UTF8.self)
+        }
     }
 }
 

@@ -14,34 +14,51 @@ public struct ListedDocument: Codable, Sendable {
 
 }
 
-public struct ListReport: Codable, Sendable {
-    public var archive: String
-    public var fingerprint: String
-    public var documents: [ListedDocument]
-}
-
-/// `sigvault list`: what the manifest says, without extracting anything.
+/// `sigvault list`: what the manifest says, without extracting anything. Documents are streamed
+/// one at a time, nothing is kept.
 public struct Lister {
     let archive: String
-    public init(archive: String) { self.archive = archive }
+    let reader: ArchiveReader
+    /// The manifest's SHA-256, checked against the trailer before anything is shown.
+    public let fingerprint: String
+    private let digest: [UInt8]
 
-    public func run() throws -> ListReport {
-        let reader = try ArchiveReader(path: archive)
+    public init(archive: String) throws {
+        self.archive = archive
+        reader = try ArchiveReader(path: archive)
         if let problem = reader.layoutProblem { throw SigVaultError(.invalidInput, "\(archive): \(problem)") }
-        var documents: [ListedDocument] = []
-        let digest = try reader.forEachManifestLine { line in
+        digest = try reader.forEachManifestLine { _ in }
+        if let trailer = reader.trailer, trailer.manifestSHA256 != digest {
+            throw SigVaultError(.integrityOrFailed, "\(archive): the manifest does not match the trailer; run sigvault verify")
+        }
+        fingerprint = digest.map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Hands each document to `emit`, in manifest order.
+    public func forEachDocument(_ emit: (ListedDocument) throws -> Void) throws {
+        let again = try reader.forEachManifestLine { line in
             guard case .member(let member)? = try? ManifestLine.decode(line), member.role == .document,
                   let path = member.archivePath else { return }
             let record = member.document
             let times = (record?.signatures ?? []).flatMap { $0.timeStamps }.filter { $0.valid != false }.compactMap { $0.genTime }.sorted()
-            documents.append(ListedDocument(
+            try emit(ListedDocument(
                 path: ArchivePath.escaped(path.droppingPrefix(ArchiveLayout.dataPrefix).bytes), signed: (record?.kind ?? "unsigned") != "unsigned",
                 size: member.size, sha256: member.sha256, signers: (record?.signatures ?? []).compactMap(\.signer),
                 provenTime: times.first, packIndication: record?.packIndication, packSubIndication: record?.packSubIndication))
         }
-        if let trailer = reader.trailer, trailer.manifestSHA256 != digest {
-            throw SigVaultError(.integrityOrFailed, "\(archive): the manifest does not match the trailer; run sigvault verify")
+        guard again == digest else { throw SigVaultError(.ioError, "\(archive): the manifest changed while being read") }
+    }
+
+    /// Writes the JSON document of docs/CLI.md ("list JSON"), streamed.
+    public func writeJSON(_ out: @escaping (String) -> Void) throws {
+        var object = JSONObjectWriter(out)
+        object.value("archive", archive)
+        var failure: Error?
+        object.array("documents") { (element: (ListedDocument) -> Void) in
+            do { try forEachDocument { element($0) } } catch { failure = error }
         }
-        return ListReport(archive: archive, fingerprint: digest.map { String(format: "%02x", $0) }.joined(), documents: documents)
+        if let failure { throw failure }
+        object.value("fingerprint", fingerprint)
+        object.end()
     }
 }

@@ -72,19 +72,24 @@ public struct Verifier {
 
         // 3. Members against the manifest, in order.
         // Only the last entry is the manifest; another entry of that name is an extra member.
-        var scanned = scan.entries
-        if scanned.last?.path == ArchivePath(ArchiveLayout.manifestName) { scanned.removeLast() }
+        // A slice: the entries are not copied.
+        var scanned = scan.entries[...]
+        if scanned.last?.path == ArchivePath(ArchiveLayout.manifestName) { scanned = scanned.dropLast() }
         if fingerprint != nil { compare(manifest: listed, scanned: scanned, problem: problem) }
 
         // 5. Signatures.
-        var documents: [DocumentReport] = []
+        var analysed: [(path: ArchivePath, report: DocumentReport)] = []
+        var plain: [ArchivePath] = []
         var summary = VerifyReport.Summary()
         summary.members = scanned.count
         let (anchors, trustWarnings) = try MaterialLoader.anchors(options.trust)
         if reader.layoutProblem == nil, scan.indexUsable, fingerprint != nil {
-            let results = try validate(reader: reader, anchors: anchors, listed: listed, entries: scan.entries)
+            let results: [DocumentResult]
+            (results, plain) = try validate(reader: reader, anchors: anchors, listed: listed, entries: scan.entries)
+            summary.documents += plain.count
+            summary.unsigned += plain.count
             for result in results {
-                documents.append(DocumentReport(result))
+                analysed.append((result.group.document, DocumentReport(result)))
                 summary.documents += 1
                 if result.signed {
                     summary.signed += 1
@@ -110,7 +115,7 @@ public struct Verifier {
                                statement: problems.isEmpty
                                    ? "the archive is self-consistent but carries no archive time-stamp: nothing in it proves when it was made"
                                    : "the archive is damaged, and it carries no archive time-stamp: nothing in it proves when it was made"),
-            documents: documents, summary: summary, warnings: trustWarnings, exitCode: exit.rawValue)
+            analysed: analysed, plain: plain, summary: summary, warnings: trustWarnings, exitCode: exit.rawValue)
     }
 
     struct Scan {
@@ -132,15 +137,33 @@ public struct Verifier {
         }
     }
 
-    /// Per-index result slots filled from several threads.
-    final class ResultSlots<Value>: @unchecked Sendable {
+    /// One scanned entry per member, filled from several threads (in place: the entries are the
+    /// scan's, never copied); a member whose check throws keeps a placeholder and its error.
+    final class EntrySlots: @unchecked Sendable {
         private let lock = NSLock()
-        private(set) var values: [Value?]
-        init(count: Int) { values = Array(repeating: nil, count: count) }
-        func set(_ index: Int, _ value: Value) {
+        var entries: [ScannedEntry]
+        private(set) var failures: [Int: Error] = [:]
+
+        init(count: Int) {
+            var placeholder = ScannedEntry(path: ArchivePath(bytes: []), size: -1, sha256: Digest32([]), streamOffset: 0, isRegular: true)
+            placeholder.damaged = true
+            entries = Array(repeating: placeholder, count: count)
+        }
+
+        func set(_ index: Int, _ make: () throws -> ScannedEntry) {
+            let result = Result(catching: make)
             lock.lock()
-            values[index] = value
-            lock.unlock()
+            defer { lock.unlock() }
+            switch result {
+            case .success(let entry): entries[index] = entry
+            case .failure(let error): failures[index] = error
+            }
+        }
+
+        /// Hands the entries over (the slots keep none).
+        func takeEntries() -> [ScannedEntry] {
+            defer { entries = [] }
+            return entries
         }
     }
 
@@ -200,7 +223,7 @@ public struct Verifier {
             }
         }
 
-        let results = ResultSlots<Result<ScannedEntry, Error>>(count: reader.members.count)
+        let results = EntrySlots(count: reader.members.count)
         let manifestIndex = reader.members.count - 1
         let collector = ManifestCollector()
         // Members are handed out one at a time, so a thread that drew a large member does not
@@ -215,7 +238,7 @@ public struct Verifier {
                 let index = turn == 0 ? manifestIndex : turn - 1
                 let record = reader.members[index]
                 let isManifest = index == manifestIndex
-                results.set(index, Result {
+                results.set(index) {
                     let extracted = try reader.extract(record, decompressor: decompressor) { chunk in
                         if isManifest { collector.feed(chunk) }
                     }
@@ -233,28 +256,23 @@ public struct Verifier {
                         throw SigVaultError(.integrityOrFailed, "the index entry does not match the member \(ArchivePath.escaped(extracted.header.path))")
                     }
                     return entry
-                })
+                }
             }
         }
-        for (index, slot) in results.values.enumerated() {
-            switch slot {
-            case .success(let entry)?:
-                scan.entries.append(entry)
-                if index == manifestIndex { scan.manifest = collector }
-            case .failure(let error)?:
-                let record = reader.members[index]
-                let name = index == manifestIndex ? ArchiveLayout.manifestName
-                    : (try? reader.manifestLine(of: record)).map(\.path) ?? "member \(index + 1)"
-                let reason = (error as? SigVaultError)?.message ?? "\(error)"
-                problem("damaged", name, "\(name) is damaged: \(reason)")
-                var placeholder = ScannedEntry(path: ArchivePath.unescaped(name) ?? ArchivePath(name), size: -1, sha256: Digest32([]),
-                                               streamOffset: Int64(record.streamOffset), isRegular: true)
-                placeholder.damaged = true
-                scan.entries.append(placeholder)
-            case nil:
-                break
-            }
+        // Damaged members get a placeholder under the name the manifest gives them.
+        for (index, error) in results.failures.sorted(by: { $0.key < $1.key }) {
+            let record = reader.members[index]
+            let name = index == manifestIndex ? ArchiveLayout.manifestName
+                : (try? reader.manifestLine(of: record)).map(\.path) ?? "member \(index + 1)"
+            let reason = (error as? SigVaultError)?.message ?? "\(error)"
+            problem("damaged", name, "\(name) is damaged: \(reason)")
+            var placeholder = ScannedEntry(path: ArchivePath.unescaped(name) ?? ArchivePath(name), size: -1, sha256: Digest32([]),
+                                           streamOffset: Int64(record.streamOffset), isRegular: true)
+            placeholder.damaged = true
+            results.entries[index] = placeholder
         }
+        if results.failures[manifestIndex] == nil && !results.entries.isEmpty { scan.manifest = collector }
+        scan.entries = results.takeEntries()
         return scan
     }
 
@@ -339,7 +357,7 @@ public struct Verifier {
         return scan
     }
 
-    private func compare(manifest: [ListedMember], scanned: [ScannedEntry], problem: (String, String?, String) -> Void) {
+    private func compare(manifest: [ListedMember], scanned: ArraySlice<ScannedEntry>, problem: (String, String?, String) -> Void) {
         // The usual case, everything in order, equal and unique, needs no more tables.
         var names = Set<ArchivePath>()
         names.reserveCapacity(scanned.count)
@@ -402,7 +420,10 @@ public struct Verifier {
         }
     }
 
-    private func validate(reader: ArchiveReader, anchors: TrustAnchors, listed: [ListedMember], entries: [ScannedEntry]) throws -> [DocumentResult] {
+    /// The analysed documents and, apart, the plain unsigned ones (nothing can concern them), each
+    /// in name order.
+    private func validate(reader: ArchiveReader, anchors: TrustAnchors, listed: [ListedMember], entries: [ScannedEntry]) throws
+        -> ([DocumentResult], [ArchivePath]) {
         let pool = EvidencePool()
         var dataNames: [ArchivePath] = []
         var records: [ArchivePath: Int] = [:]
@@ -446,8 +467,8 @@ public struct Verifier {
         let groups = DocumentAnalyzer.group(dataNames, source: source, addingMaterialTo: pool)
         let validator = SignatureValidator(pool: pool, policy: ValidationPolicy(anchors: anchors, now: options.at))
         let analyzer = DocumentAnalyzer(validator: validator, source: source)
-        let unsigned = plain.map { DocumentResult(group: DocumentGroup(document: $0, kind: .unsigned), signatures: [], documentTimeStamps: []) }
-        return (groups.map { analyzer.analyze($0) } + unsigned).sorted { $0.group.document < $1.group.document }
+        plain.sort()
+        return (groups.map { analyzer.analyze($0) }.sorted { $0.group.document < $1.group.document }, plain)
     }
 }
 
