@@ -186,6 +186,46 @@ B=(bash -c 'zstd -q -dc corpus.svz > /dev/null')
 measure_pair restore_one clean_restored zstd_full nothing
 cmp -s "$work/restored/$doc" "$work/$doc" && restored_ok=yes || restored_ok=NO
 
+# (e) Many members: 200,000 files of 1-100 bytes (seeded, fixed mtimes), where per-member memory
+# dominates: peak RSS divided by the member count must stay under 1 KiB for pack, verify and list.
+many="$work/many"
+MANY_VERSION=1
+if [ ! -f "$many.stamp" ] || [ ! -d "$many" ] || [ "$(cat "$many.stamp")" != "many $MANY_VERSION" ]; then
+    echo "bench: generating 200,000 tiny files in $many"
+    rm -rf "$many" "$many.tmp" "$many.stamp"
+    python3 - "$many.tmp" <<'PY'
+import os, random, sys
+root, rng = sys.argv[1], random.Random(20261125)
+for d in range(200):
+    folder = os.path.join(root, "d%03d" % d)
+    os.makedirs(folder)
+    for i in range(1000):
+        path = os.path.join(folder, "file%05d.txt" % i)
+        with open(path, "wb") as f:
+            f.write(rng.randbytes(rng.randint(1, 100)))
+        os.utime(path, (1767225600, 1767225600))
+PY
+    mv "$many.tmp" "$many"
+    echo "many $MANY_VERSION" > "$many.stamp"
+fi
+many_members=200000
+echo "(e) 200,000 tiny members"
+rm -f many.svz
+A=("$sigvault" pack many -o many.svz --at "$AT")
+run_once many_pack nothing "${A[@]}"
+A=("$sigvault" verify many.svz --at "$AT")
+run_once many_verify nothing "${A[@]}"
+A=("$sigvault" list many.svz --json)
+run_once many_list nothing "${A[@]}"
+A=("$sigvault" restore many.svz --to restored-many many/d100/file00500.txt)
+rm -rf restored-many
+run_once many_restore_one nothing "${A[@]}"
+rm -rf restored-many many.svz
+for name in many_pack many_verify many_list many_restore_one; do
+    printf '  %-16s %8s s  peak RSS %7.1f MiB = %5.0f B per member  exit %s\n' "$name" "${TIMES[$name]# }" \
+        "$(awk -v k="${RSS[$name]}" 'BEGIN {print k / 1024}')" "$(awk -v k="${RSS[$name]}" -v n="$many_members" 'BEGIN {print k * 1024 / n}')" "${RC[$name]}"
+done
+
 # --- results -----------------------------------------------------------------------------------------
 archive_bytes=$(stat -c %s corpus.svz)
 tarzst_bytes=$(stat -c %s corpus.tar.zst)
@@ -199,6 +239,9 @@ pack_v=$(verdict "${SEC[pack]} <= ${SEC[tar_zstd]}")
 verify_v=$(verdict "${SEC[verify]} <= ${SEC[zstd_dgst]}")
 restore_v=$(verdict "$restore_pct < 5")
 memory_v=$(verdict "$peak_kib < 100 * 1024")
+many_peak_kib=$(printf '%s\n' "${RSS[many_pack]}" "${RSS[many_verify]}" "${RSS[many_list]}" | sort -n | tail -1)
+many_per_member=$(awk -v k="$many_peak_kib" -v n="$many_members" 'BEGIN {printf "%.0f", k * 1024 / n}')
+many_v=$(verdict "$many_per_member < 1024")
 
 echo
 printf '%-34s %-36s %-44s %s\n' "measure" "sigvault" "baseline / target" "result"
@@ -206,6 +249,7 @@ printf '%-34s %-36s %-44s %s\n' "pack throughput (a)" "${SEC[pack]} s = $pack_mb
 printf '%-34s %-36s %-44s %s\n' "verify throughput (b)" "${SEC[verify]} s = $verify_mbps MB/s" "zstd -dc|openssl dgst: ${SEC[zstd_dgst]} s = $dgst_mbps MB/s" "$verify_v"
 printf '%-34s %-36s %-44s %s\n' "restore one document (c)" "${SEC[restore_one]} s = $restore_pct % of full" "zstd -dc archive: ${SEC[zstd_full]} s; < 5 %" "$restore_v"
 printf '%-34s %-36s %-44s %s\n' "peak RSS pack / verify / restore" "$(mib "${RSS[pack]}") / $(mib "${RSS[verify]}") / $(mib "${RSS[restore_one]}") MiB" "< 100 MiB" "$memory_v"
+printf '%-34s %-36s %-44s %s\n' "peak RSS per member, 200k (e)" "$(mib "${RSS[many_pack]}") / $(mib "${RSS[many_verify]}") / $(mib "${RSS[many_list]}") MiB; worst $many_per_member B" "pack / verify / list < 1 KiB per member" "$many_v"
 printf '%-34s %-36s %-44s %s\n' "archive size (d)" "$archive_bytes B = $size_pct % of tar.zst" "tar.zst: $tarzst_bytes B" "(info)"
 echo
 echo "corpus $corpus_bytes B in $corpus_files files; restored document: $doc ($doc_size B, byte-identical: $restored_ok)"
@@ -218,7 +262,9 @@ for name in pack verify restore_one; do
 done
 
 results="$work/results.tsv"
-columns="date	commit	dirty_sources	cores	loadavg1	corpus_bytes	corpus_files	pack_s	pack_MBps	pack_rss_KiB	pack_rc	tarzstd_s	tarzstd_MBps	verify_s	verify_MBps	verify_rss_KiB	verify_rc	zstddgst_s	zstddgst_MBps	restore_one_s	restore_one_rss_KiB	restore_one_rc	zstd_full_s	restore_pct	archive_bytes	tarzst_bytes	size_pct	pack	verify	restore	memory"
+columns="date	commit	dirty_sources	cores	loadavg1	corpus_bytes	corpus_files	pack_s	pack_MBps	pack_rss_KiB	pack_rc	tarzstd_s	tarzstd_MBps	verify_s	verify_MBps	verify_rss_KiB	verify_rc	zstddgst_s	zstddgst_MBps	restore_one_s	restore_one_rss_KiB	restore_one_rc	zstd_full_s	restore_pct	archive_bytes	tarzst_bytes	size_pct	pack	verify	restore	memory	many_pack_rss_KiB	many_verify_rss_KiB	many_list_rss_KiB	many_restore_one_s	many_memory"
+# A results file with other columns (an older bench) is kept aside.
+if [ -s "$results" ] && [ "$(head -1 "$results")" != "$columns" ]; then mv "$results" "$results.$(date +%s).old"; fi
 [ -s "$results" ] || echo "$columns" > "$results"
-printf '%s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)	$commit	$dirty	$(nproc)	$(cut -d' ' -f1 /proc/loadavg)	$corpus_bytes	$corpus_files	${SEC[pack]}	$pack_mbps	${RSS[pack]}	${RC[pack]}	${SEC[tar_zstd]}	$tar_mbps	${SEC[verify]}	$verify_mbps	${RSS[verify]}	${RC[verify]}	${SEC[zstd_dgst]}	$dgst_mbps	${SEC[restore_one]}	${RSS[restore_one]}	${RC[restore_one]}	${SEC[zstd_full]}	$restore_pct	$archive_bytes	$tarzst_bytes	$size_pct	$pack_v	$verify_v	$restore_v	$memory_v" >> "$results"
+printf '%s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)	$commit	$dirty	$(nproc)	$(cut -d' ' -f1 /proc/loadavg)	$corpus_bytes	$corpus_files	${SEC[pack]}	$pack_mbps	${RSS[pack]}	${RC[pack]}	${SEC[tar_zstd]}	$tar_mbps	${SEC[verify]}	$verify_mbps	${RSS[verify]}	${RC[verify]}	${SEC[zstd_dgst]}	$dgst_mbps	${SEC[restore_one]}	${RSS[restore_one]}	${RC[restore_one]}	${SEC[zstd_full]}	$restore_pct	$archive_bytes	$tarzst_bytes	$size_pct	$pack_v	$verify_v	$restore_v	$memory_v	${RSS[many_pack]}	${RSS[many_verify]}	${RSS[many_list]}	${TIMES[many_restore_one]# }	$many_v" >> "$results"
 echo "results appended to $results"

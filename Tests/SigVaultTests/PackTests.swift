@@ -151,6 +151,31 @@ import SigVaultFormat
         #expect(!FileManager.default.fileExists(atPath: restored + PackTests.shrinkingFile))
     }
 
+    /// Reports are streamed: plain unsigned documents and analysed ones still come out in one name
+    /// order, in the JSON and in the text report.
+    @Test func reportsListDocumentsInNameOrder() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let source = directory + "/in"
+        try FileManager.default.createDirectory(atPath: source, withIntermediateDirectories: true)
+        for name in ["letter.txt", "letter.txt.sig"] {
+            try FileManager.default.copyItem(atPath: Harness.fixtures + "/cases/valid-pem-sig/" + name, toPath: source + "/" + name)
+        }
+        for name in ["a.txt", "letter.a", "letter.txt.zz", "z.txt"] { try Data(name.utf8).write(to: URL(fileURLWithPath: source + "/" + name)) }
+        let (archive, pack) = try Harness.pack([source], in: directory)
+        #expect(pack.exitCode == 0, "\(pack.stderr)")
+        let (verify, json) = try Harness.verifyJSON(archive)
+        #expect(verify.exitCode == 0, "\(verify.stdout)")
+        let paths = (json["documents"] as? [[String: Any]] ?? []).compactMap { ($0["path"] as? String).map { String($0.split(separator: "/").last!) } }
+        #expect(paths == ["a.txt", "letter.a", "letter.txt", "letter.txt.zz", "z.txt"])
+        let summary = json["summary"] as? [String: Any]
+        #expect(summary?["documents"] as? Int == 5 && summary?["unsigned"] as? Int == 4 && summary?["signed"] as? Int == 1)
+        let text = try Harness.sigvault(["verify", archive, "--trust", "Fixtures/pki/root.pem", "--at", Harness.verifyTime])
+        let unsigned = text.stdout.split(separator: "\n").filter { $0.hasPrefix("  UNSIGNED") }.map { String($0.split(separator: "/").last!) }
+        #expect(unsigned == ["a.txt", "letter.a", "letter.txt.zz", "z.txt"], "\(text.stdout)")
+        #expect(text.stdout.contains("summary: 5 documents, 1 signed: 1 TOTAL_PASSED"))
+    }
+
     /// Reports a size of 4,096 bytes but reads as a few.
     static let shrinkingFile = "/sys/kernel/mm/transparent_hugepage/enabled"
 

@@ -32,6 +32,8 @@ final class PlacementBatch: @unchecked Sendable {
     }
 
     static let size = 1024
+    /// Batches smaller than this are made durable with an fsync per file and per folder.
+    static let fsyncLimit = 64
     private let root: Int32
     private let force: Bool
     private let target: String
@@ -73,7 +75,21 @@ final class PlacementBatch: @unchecked Sendable {
             folders[components] = fd
             return fd
         }
-        guard syncfs(root) == 0 else {
+        // A few files are fsynced one by one: syncfs would also wait for every other dirty file
+        // on the file system (restoring one document after writing 200,000 files took 1.7 s).
+        let fileByFile = items.count < PlacementBatch.fsyncLimit
+        func syncData() -> Bool {
+            guard fileByFile else { return syncfs(root) == 0 }
+            for item in items {
+                guard let directory = try? folder(item.folder) else { return false }
+                let fd = POSIX.withPath(item.temporary) { openat(directory, $0, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) }
+                guard fd >= 0 else { return false }
+                defer { close(fd) }
+                guard fsync(fd) == 0 else { return false }
+            }
+            return true
+        }
+        guard syncData() else {
             let reason = POSIX.errorText
             for item in items { if let fd = try? folder(item.folder) { _ = POSIX.withPath(item.temporary) { unlinkat(fd, $0, 0) } } }
             throw SigVaultError(.ioError, "\(target): sync failed: \(reason)")
@@ -96,7 +112,14 @@ final class PlacementBatch: @unchecked Sendable {
                 failure = SigVaultError(.cannotCreateOutput, "\(target)/\(item.name): \(reason)")
             }
         }
-        _ = syncfs(root)
+        if fileByFile {
+            // Each file's folder and every folder above it up to the target (some may be new).
+            var ancestors = Set<[[UInt8]]>()
+            for item in items { for depth in 0...item.folder.count { ancestors.insert(Array(item.folder.prefix(depth))) } }
+            for components in ancestors { if let fd = try? folder(components) { _ = fsync(fd) } }
+        } else {
+            _ = syncfs(root)
+        }
         if let failure { throw failure }
     }
 }
