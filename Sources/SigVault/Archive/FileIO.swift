@@ -126,10 +126,13 @@ final class AtomicOutputFile {
     private func writeToKernel(_ bytes: UnsafeRawBufferPointer) throws {
         try POSIX.writeAll(fd, bytes, path: destination)
         bytesInKernel += UInt64(bytes.count)
-        if bytesInKernel - writebackStart >= AtomicOutputFile.writebackChunk {
+        // Whole MiBs only: a page still being filled is never under writeback (a write into it
+        // would have to wait for the disk).
+        let end = bytesInKernel & ~(UInt64(1 << 20) - 1)
+        if end >= writebackStart + AtomicOutputFile.writebackChunk {
             // Only starts the writeback; errors, if any, are reported by the fsync in commit().
-            _ = sync_file_range(fd, Int64(writebackStart), Int64(bytesInKernel - writebackStart), syncFileRangeWrite)
-            writebackStart = bytesInKernel
+            _ = sync_file_range(fd, Int64(writebackStart), Int64(end - writebackStart), syncFileRangeWrite)
+            writebackStart = end
         }
     }
 
@@ -141,7 +144,7 @@ final class AtomicOutputFile {
         }
         bytesWritten = offset
         bytesInKernel = offset
-        writebackStart = min(writebackStart, offset)
+        writebackStart = min(writebackStart, offset & ~(UInt64(1 << 20) - 1))
     }
 
     /// Flushes, fsyncs, renames into place and fsyncs the folder.

@@ -129,8 +129,16 @@ final class RestoreProgress: @unchecked Sendable {
     private let lock = NSLock()
     private(set) var restored: [String] = []
     private(set) var failures: [String] = []
+    private(set) var warnings: [String] = []
     private(set) var exitCode: ExitCode = .ok
     private(set) var fatal: Error?
+
+    /// Something worth saying about a file that is still restored.
+    func warn(_ message: String) {
+        lock.lock()
+        warnings.append(message)
+        lock.unlock()
+    }
 
     var stopped: Bool {
         lock.lock()
@@ -164,6 +172,8 @@ public struct RestoreSummary: Sendable {
     public var restored: [String] = []
     public var skipped: [String] = []
     public var failures: [String] = []
+    /// Files restored with their content intact but without their recorded mode or time.
+    public var warnings: [String] = []
     public var exitCode: ExitCode = .ok
 }
 
@@ -252,6 +262,7 @@ public struct Restorer: Sendable {
         do { try batch.commit() } catch { progress.stop(error) }
         summary.restored = progress.restored.sorted()
         summary.failures = progress.failures
+        summary.warnings = progress.warnings
         summary.exitCode = progress.exitCode
         if let error = progress.fatal {
             let restored = summary.restored
@@ -277,7 +288,7 @@ public struct Restorer: Sendable {
         for (name, fileRecord) in files {
             do {
                 try write(reader: reader, record: fileRecord, expectedName: ArchivePath(ArchiveLayout.dataPrefix).joined(name),
-                          root: root, relative: name, batch: batch)
+                          root: root, relative: name, progress: progress, batch: batch)
             } catch let error as SigVaultError {
                 if error.exitCode == .invalidInput || error.exitCode == .cannotCreateOutput { throw error }
                 progress.failed(error)
@@ -291,7 +302,7 @@ public struct Restorer: Sendable {
     /// the name, size and hashes, sets mode and time. `batch` later makes it durable and puts it in
     /// place (fsync before link or rename).
     private func write(reader: ArchiveReader, record: MemberRecord, expectedName: ArchivePath, root: Int32, relative: ArchivePath,
-                       batch: PlacementBatch) throws {
+                       progress: RestoreProgress, batch: PlacementBatch) throws {
         guard relative.isSafeRelative else {
             throw SigVaultError(.invalidInput, "\(options.archive): entry \(expectedName) would land outside \(options.target); refused")
         }
@@ -335,10 +346,14 @@ public struct Restorer: Sendable {
             throw SigVaultError(.integrityOrFailed, "\(options.archive): \(expectedName) does not match its SHA-256; not restored")
         }
         // The recorded permission bits (never set-id bits) and modification time.
-        _ = fchmod(fd, mode_t(extracted.header.mode & 0o777))
+        if fchmod(fd, mode_t(extracted.header.mode & 0o777)) != 0 {
+            progress.warn("\(options.target)/\(relative): restored, but its mode \(String(extracted.header.mode & 0o777, radix: 8)) could not be set: \(POSIX.errorText)")
+        }
         var times = [timespec(tv_sec: time_t(extracted.header.modificationTime), tv_nsec: 0),
                      timespec(tv_sec: time_t(extracted.header.modificationTime), tv_nsec: 0)]
-        _ = futimens(fd, &times)
+        if futimens(fd, &times) != 0 {
+            progress.warn("\(options.target)/\(relative): restored, but its modification time could not be set: \(POSIX.errorText)")
+        }
         close(fd)
         keep = true
         try batch.add(PlacementBatch.Pending(folder: components, temporary: temporary, leaf: leaf, name: relative.description))
