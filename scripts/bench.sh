@@ -123,15 +123,16 @@ corpus_mb=$(awk -v b="$corpus_bytes" 'BEGIN {printf "%.1f", b / 1e6}')
 # through bash, the largest of its processes) and its worst exit code. stdout and stderr of the last
 # run go to NAME.out / NAME.err.
 ROUNDS=${BENCH_ROUNDS:-3}
-declare -A SEC RSS RC TIMES
+declare -A SEC RSS RC TIMES CPU
 run_once() {
     local name=$1 prepare=$2; shift 2
     local start end rc=0 rss
     $prepare
     start=$(date +%s%N)
-    /usr/bin/time -f '%e %M' -o "$work/$name.time" "$@" >"$work/$name.out" 2>"$work/$name.err" || rc=$?
+    /usr/bin/time -f '%e %M %U %S' -o "$work/$name.time" "$@" >"$work/$name.out" 2>"$work/$name.err" || rc=$?
     end=$(date +%s%N)
     TIMES[$name]="${TIMES[$name]:-} $(awk -v a="$start" -v b="$end" 'BEGIN {printf "%.3f", (b - a) / 1e9}')"
+    CPU[$name]="${CPU[$name]:-} $(tail -1 "$work/$name.time" | awk '{printf "%.2f", $3 + $4}')"
     rss=$(tail -1 "$work/$name.time" | awk '{print $2}')
     [ "${RSS[$name]:-0}" -ge "$rss" ] || RSS[$name]=$rss
     [ "${RC[$name]:-0}" -ne 0 ] || RC[$name]=$rc
@@ -140,17 +141,20 @@ run_once() {
 # baseline) in alternation, each after its PREPARE function.
 measure_pair() {
     local a=$1 a_prep=$2 b=$3 b_prep=$4 round
-    TIMES[$a]=""; TIMES[$b]=""; RSS[$a]=0; RSS[$b]=0; RC[$a]=0; RC[$b]=0
+    TIMES[$a]=""; TIMES[$b]=""; CPU[$a]=""; CPU[$b]=""; RSS[$a]=0; RSS[$b]=0; RC[$a]=0; RC[$b]=0
     for round in $(seq 0 "$ROUNDS"); do
         run_once "$a" "$a_prep" "${A[@]}"
         run_once "$b" "$b_prep" "${B[@]}"
-        if [ "$round" = 0 ]; then TIMES[$a]=""; TIMES[$b]=""; fi
+        if [ "$round" = 0 ]; then TIMES[$a]=""; TIMES[$b]=""; CPU[$a]=""; CPU[$b]=""; fi
     done
     local name
     for name in "$a" "$b"; do
         SEC[$name]=$(printf '%s\n' ${TIMES[$name]} | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}')
-        printf '  %-14s %8s s (median of%s)  peak RSS %7.1f MiB  exit %s\n' "$name" "${SEC[$name]}" "${TIMES[$name]}" \
-            "$(awk -v k="${RSS[$name]}" 'BEGIN {print k / 1024}')" "${RC[$name]}"
+        # CPU time (user + system, all threads and processes) is far less noisy than wall time here.
+        local cpu
+        cpu=$(printf '%s\n' ${CPU[$name]} | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}')
+        printf '  %-14s %8s s (median of%s), CPU %6s s  peak RSS %7.1f MiB  exit %s\n' "$name" "${SEC[$name]}" "${TIMES[$name]}" \
+            "$cpu" "$(awk -v k="${RSS[$name]}" 'BEGIN {print k / 1024}')" "${RC[$name]}"
     done
 }
 nothing() { :; }
