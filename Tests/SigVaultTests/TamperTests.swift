@@ -64,6 +64,14 @@ import SigVaultFormat
         let (exitCode, problems) = try verifyProblems(packed.archive)
         #expect(exitCode == 1)
         #expect(!problems.isEmpty)
+        if region == .document {
+            // The damaged document is named, and its signature says it cannot be read.
+            #expect(problems.contains { $0["member"] as? String == "data/Fixtures/cases/expired-timestamped/contract.pdf" })
+            let (_, report) = try Harness.verifyJSON(packed.archive)
+            let document = (report["documents"] as? [[String: Any]])?.first { $0["path"] as? String == "Fixtures/cases/expired-timestamped/contract.pdf" }
+            #expect(document?["subIndication"] as? String == "SIGNED_DATA_NOT_FOUND")
+            #expect((document?["reason"] as? String)?.contains("cannot be read") == true, "\(String(describing: document))")
+        }
     }
 
     @Test func truncationIsFound() throws {

@@ -435,11 +435,23 @@ public struct Verifier {
         // Members are found by name (entry i is index record i, checked by the scan), never by their
         // position in the manifest: an extra or missing member must not shift the pairing.
         var position: [ArchivePath: Int] = [:]
-        for (index, entry) in entries.enumerated() where !entry.damaged && index < reader.members.count - 1 {
+        var damaged = Set<ArchivePath>()
+        for (index, entry) in entries.enumerated() where index < reader.members.count - 1 {
+            if entry.damaged { damaged.insert(entry.path); continue }
             position[entry.path] = position[entry.path] == nil ? index : -1
         }
         for member in listed {
-            guard let index = position[member.path], index >= 0 else { continue }
+            guard let index = position[member.path], index >= 0 else {
+                // A damaged file that a signature or token concerns still takes part in the grouping,
+                // so that its signature says its document cannot be read; a damaged plain file is
+                // named among the integrity problems only.
+                let name = member.path.droppingPrefix(ArchiveLayout.dataPrefix)
+                if damaged.contains(member.path), member.role == .document || member.role == .signature || member.role == .timeStamp,
+                   DocumentAnalyzer.mayTakePart(name) || bases.contains(name) {
+                    dataNames.append(name)
+                }
+                continue
+            }
             let record = reader.members[index]
             if member.role == .document || member.role == .signature || member.role == .timeStamp {
                 // A file that no signature or token can concern is an unsigned document: no analysis.
