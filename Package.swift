@@ -11,6 +11,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
     ],
     targets: [
         // C at the bottom: system libraries with module maps.
@@ -24,6 +25,8 @@ let package = Package(
 
         // Pure-Swift on-disk format types.
         .target(name: "SigVaultFormat"),
+        // RFC 4998 Evidence Record DER types and hash-tree arithmetic (digests are passed in).
+        .target(name: "EvidenceRecords", dependencies: [.product(name: "SwiftASN1", package: "swift-asn1")]),
 
         // Trust and validation (ETSI EN 319 102-1).
         .target(name: "SigVaultValidation", dependencies: ["OpenSSLBridge", "SigVaultFormat"]),
@@ -42,7 +45,8 @@ let package = Package(
         ]),
 
         .testTarget(name: "SigVaultTests", dependencies: [
-            "SigVault", "SigVaultFormat", "SigVaultValidation", "OpenSSLBridge", "ArchiveIO",
+            "SigVault", "SigVaultFormat", "SigVaultValidation", "OpenSSLBridge", "ArchiveIO", "EvidenceRecords",
+            .product(name: "SwiftASN1", package: "swift-asn1"),
         ]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,3 +1,4 @@
+import EvidenceRecords
 import Foundation
 import OpenSSLBridge
 import SigVaultFormat
@@ -69,6 +70,7 @@ struct ExternalCorpusTests {
         case "tst": try checkTimeStamp(row)
         case "ocsp": try checkOCSP(row)
         case "pkits": try checkPKITS(row)
+        case "ers": try checkEvidenceRecord(row)
         default: Issue.record("\(row.name): unknown kind \(row.kind)")
         }
     }
@@ -111,6 +113,20 @@ struct ExternalCorpusTests {
                 #expect(!result.chain.isEmpty, "signer \(verification.index): no chain built")
             }
         }
+    }
+
+    // MARK: RFC 4998
+
+    private func checkEvidenceRecord(_ row: CorpusRow) throws {
+        let record = try EvidenceRecord(der: ExternalCorpus.read(row.file))
+        let data = try ExternalCorpus.read(try #require(row.companions["data"]?.first))
+        let outcomes = RecordCoverage.check(record, facts: EvidenceRecordTests.facts(record),
+                                            dataHashes: { algorithm in EvidenceRecordTests.digest(algorithm, data).map { [$0] } },
+                                            hash: EvidenceRecordTests.digest).flatMap { $0 }
+        let covered = outcomes.allSatisfy { if case .covered = $0 { return true } else { return false } }
+        #expect((covered ? "covered" : "not covered") == row.expected["coverage"], "\(outcomes)")
+        let forms = outcomes.compactMap { outcome -> String? in if case .covered(let forms) = outcome { return forms[0] } else { return nil } }
+        #expect(forms.joined(separator: "|") == row.expected["forms"])
     }
 
     private func checkCountersignature(_ row: CorpusRow) throws {
