@@ -122,7 +122,7 @@ corpus_mb=$(awk -v b="$corpus_bytes" 'BEGIN {printf "%.1f", b / 1e6}')
 # clock around /usr/bin/time), with its largest peak RSS (/usr/bin/time %M, KiB; for a pipeline run
 # through bash, the largest of its processes) and its worst exit code. stdout and stderr of the last
 # run go to NAME.out / NAME.err.
-ROUNDS=${BENCH_ROUNDS:-3}
+ROUNDS=${BENCH_ROUNDS:-3}  # odd, so that the median is one measured run
 declare -A SEC RSS RC TIMES CPU
 run_once() {
     local name=$1 prepare=$2; shift 2
@@ -168,7 +168,7 @@ commit=$(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo unknown)
 dirty=$(git -C "$here" status --porcelain --untracked-files=no -- Sources Package.swift 2>/dev/null | wc -l)
 echo "bench: $("$sigvault" --version 2>/dev/null || echo sigvault) at commit $commit$([ "$dirty" = 0 ] || echo " (+ uncommitted changes in Sources/)")"
 echo "bench: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo), load average $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "bench: corpus $corpus_files files, $corpus_mb MB; each figure is the median of $ROUNDS warm-cache runs, alternating with its baseline"
+echo "bench: corpus $corpus_files files, $corpus_mb MB; (a)-(c): medians of $ROUNDS warm-cache runs alternating with their baselines; (e): one run each"
 
 echo "(a) pack"
 A=("$sigvault" pack corpus -o corpus.svz --at "$AT")

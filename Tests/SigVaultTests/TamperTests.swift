@@ -74,6 +74,52 @@ import SigVaultFormat
         }
     }
 
+    enum DamagedFile: String, CaseIterable, CustomTestStringConvertible {
+        case signatureFile = "letter.txt.sig", tokenOnlyDocument = "c.txt"
+        var testDescription: String { rawValue }
+    }
+
+    /// A damaged member is never reported as an intact document: a damaged signature file makes its
+    /// document's verdict "cannot be read" (the .sig is not listed as a document of its own); a
+    /// damaged unsigned document is named among the problems only.
+    @Test(arguments: DamagedFile.allCases)
+    func damagedMembersAreNotReportedIntact(_ damaged: DamagedFile) throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let source = directory + "/in"
+        try FileManager.default.createDirectory(atPath: source, withIntermediateDirectories: true)
+        for name in ["letter.txt", "letter.txt.sig"] {
+            try FileManager.default.copyItem(atPath: Harness.fixtures + "/cases/valid-pem-sig/" + name, toPath: source + "/" + name)
+        }
+        try Data("a document with a token over it".utf8).write(to: URL(fileURLWithPath: source + "/c.txt"))
+        try FileManager.default.copyItem(atPath: Harness.fixtures + "/cases/standalone-token-over-document/notes.txt.tst", toPath: source + "/c.txt.tst")
+        let (archive, pack) = try Harness.pack([source], in: directory)
+        #expect(pack.exitCode == 0, "\(pack.stderr)")
+        let reader = try ArchiveReader(path: archive)
+        let member = "data" + source + "/" + damaged.rawValue
+        let record = try #require(reader.record(for: ArchivePath(member)))
+        let frame = reader.frames[Int(record.firstFrame)]
+        try Harness.flipByte(archive, at: Int(frame.compressedOffset + frame.compressedLength / 2))
+        let (verify, json) = try Harness.verifyJSON(archive)
+        #expect(verify.exitCode == 1)
+        let problems = (json["integrity"] as? [String: Any])?["problems"] as? [[String: Any]] ?? []
+        #expect(problems.contains { $0["code"] as? String == "damaged" && $0["member"] as? String == member }, "\(problems)")
+        let documents = json["documents"] as? [[String: Any]] ?? []
+        let names = documents.compactMap { ($0["path"] as? String).map { String($0.split(separator: "/").last!) } }
+        let summary = json["summary"] as? [String: Any]
+        switch damaged {
+        case .signatureFile:
+            #expect(names == ["c.txt", "letter.txt"])
+            let letter = documents.first { ($0["path"] as? String)?.hasSuffix("/letter.txt") == true }
+            #expect(letter?["indication"] as? String == "INDETERMINATE" && letter?["subIndication"] as? String == "SIGNED_DATA_NOT_FOUND")
+            #expect((letter?["reason"] as? String)?.contains("cannot be read") == true, "\(String(describing: letter))")
+            #expect(summary?["documents"] as? Int == 2 && summary?["signed"] as? Int == 1)
+        case .tokenOnlyDocument:
+            #expect(names == ["letter.txt"])
+            #expect(summary?["documents"] as? Int == 1 && summary?["unsigned"] as? Int == 0)
+        }
+    }
+
     @Test func truncationIsFound() throws {
         let packed = try packed()
         defer { try? FileManager.default.removeItem(atPath: packed.directory) }

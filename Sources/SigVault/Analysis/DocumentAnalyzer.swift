@@ -65,8 +65,10 @@ struct DocumentAnalyzer {
     }
 
     /// Groups file names (without `data/`) into documents with their signature and token files.
-    /// `parse` tells whether a file is a CMS SignedData (and whether it is detached).
-    static func group(_ names: [ArchivePath], parse: (ArchivePath) -> SignedData?) -> [DocumentGroup] {
+    /// `parse` tells whether a file is a CMS SignedData (and whether it is detached). Names in
+    /// `knownSignatures` are detached signatures even when they do not parse (verify: signature
+    /// files the manifest lists as such whose member is damaged).
+    static func group(_ names: [ArchivePath], knownSignatures: Set<ArchivePath> = [], parse: (ArchivePath) -> SignedData?) -> [DocumentGroup] {
         let present = Set(names)
         var groups: [ArchivePath: DocumentGroup] = [:]
         var roles: [ArchivePath: ArchivePath] = [:]  // signature or token file -> document it belongs to
@@ -84,7 +86,7 @@ struct DocumentAnalyzer {
                         roles[name] = base
                         continue
                     }
-                } else if ext == ".p7s" {
+                } else if ext == ".p7s" || knownSignatures.contains(name) {
                     // A .p7s that is not CMS is still meant as a signature: report it as malformed.
                     roles[name] = base
                     continue
@@ -122,8 +124,9 @@ struct DocumentAnalyzer {
 
     /// Groups `names` reading each candidate signature file once; the certificates and CRLs the
     /// signatures carry join `pool` before any validation.
-    static func group(_ names: [ArchivePath], source: MemberSource, addingMaterialTo pool: EvidencePool) -> [DocumentGroup] {
-        group(names) { name in
+    static func group(_ names: [ArchivePath], source: MemberSource, addingMaterialTo pool: EvidencePool,
+                      knownSignatures: Set<ArchivePath> = []) -> [DocumentGroup] {
+        group(names, knownSignatures: knownSignatures) { name in
             guard let bytes = try? source.bytes(of: name), let signed = try? SignedData(bytes: bytes) else { return nil }
             pool.add(signed.certificates)
             signed.revocationLists.forEach { pool.add($0) }
@@ -149,7 +152,10 @@ struct DocumentAnalyzer {
                 unreadableTokens.append("\(origin): not a usable RFC 3161 token or response: \(error)")
                 continue
             }
-            guard let content = try? source.content(of: covered) else { continue }
+            guard let content = try? source.content(of: covered) else {
+                unreadableTokens.append("\(origin): the file it covers, \(ArchivePath.escaped(covered.bytes)), cannot be read")
+                continue
+            }
             if group.signatureFiles.contains(covered) {  // for .p7m the document is the signature file
                 fileTokens[covered, default: []].append(TimeStampCandidate(token: token, covered: .signatureFile, data: content, origin: origin))
             } else {

@@ -381,13 +381,17 @@ final class IndexTable<Record>: RandomAccessCollection, @unchecked Sendable {
     /// The first record whose encoding starts with `prefix`, found by reading the table in large
     /// blocks (past the cache) and comparing bytes.
     func firstIndex(whereRecordStartsWith prefix: [UInt8]) -> Int? {
-        precondition(prefix.count <= recordSize)
+        guard count > 0, prefix.count <= recordSize else { return nil }
         let perRead = Swift.max(1, (1 << 20) / recordSize)
         var start = 0
         while start < count {
             let records = Swift.min(perRead, count - start)
+            // A block that cannot be read is passed over (the index was hashed whole when opened).
             guard let block = try? POSIX.readAt(fd, offset: base + UInt64(start * recordSize), count: records * recordSize, path: "index"),
-                  block.count == records * recordSize else { return nil }
+                  block.count == records * recordSize else {
+                start += records
+                continue
+            }
             let found = block.withUnsafeBytes { raw in
                 prefix.withUnsafeBytes { wanted in
                     (0..<records).first { memcmp(raw.baseAddress! + $0 * recordSize, wanted.baseAddress!, wanted.count) == 0 }

@@ -283,14 +283,18 @@ final class ArchiveWriter: @unchecked Sendable {
                 var compressedStart: UInt64?
                 var length: UInt64 = 0
                 let digests = Hasher(.sha256)
-                for frame in job.frames {
+                let frameTotal = job.frames.count
+                // Frames are taken out of the job one by one, so the buffer writeFrame gives back
+                // to the pool is not still referenced here.
+                while !job.frames.isEmpty {
+                    let frame = job.frames.removeFirst()
                     digests.update(frame.digest)
                     length += UInt64(frame.bytes.count)
                     let offset = try writeFrame(frame)
                     if compressedStart == nil { compressedStart = offset }
                 }
                 try member.completion(Outcome(
-                    placement: Placement(firstFrame: first, frameCount: UInt64(job.frames.count), streamOffset: start, dataOffset: job.headerLength,
+                    placement: Placement(firstFrame: first, frameCount: UInt64(frameTotal), streamOffset: start, dataOffset: job.headerLength,
                                          compressedOffset: compressedStart ?? compressedOffset, compressedLength: length,
                                          compressedSHA256: digests.finalize()),
                     size: job.size, contentSHA256: job.contentSHA256))
@@ -366,7 +370,9 @@ final class ArchiveWriter: @unchecked Sendable {
     private func submitStreamingFrame() throws {
         guard !pending.isEmpty else { return }
         try acquireSlot()
-        let input = pending
+        // The pending buffer moves into the box (no other reference stays), so that the pool can
+        // reuse it once compressed.
+        let input = BufferBox(pending)
         pending = buffers.take()
         let job = Job()
         let (level, compressors, buffers) = (compressionLevel, self.compressors, self.buffers)
@@ -374,16 +380,17 @@ final class ArchiveWriter: @unchecked Sendable {
             let compressor = compressors.take(level: level)
             defer { compressors.give(compressor) }
             do {
-                job.frames = [try ArchiveWriter.compress(input[...], compressor: compressor, buffers: buffers)]
+                job.frames = [try ArchiveWriter.compress(input.bytes[...], compressor: compressor, buffers: buffers)]
             } catch {
                 job.error = error
             }
-            buffers.give(input)
+            buffers.give(input.take())
             job.done.signal()
         }
         let member = streaming
         enqueueWrite(waitingFor: job) { [self] job in
-            for frame in job.frames {
+            while !job.frames.isEmpty {
+                let frame = job.frames.removeFirst()
                 if let member, !member.started {
                     member.started = true
                     member.firstFrame = frameCount
@@ -504,6 +511,16 @@ extension ArchiveWriter.Outcome {
                      contentSHA256: contentSHA256, compressedSHA256: placement.compressedSHA256,
                      manifestLineOffset: line?.offset ?? 0, manifestLineLength: line?.length ?? 0,
                      manifestLineSHA256: line?.sha256 ?? [UInt8](repeating: 0, count: 32))
+    }
+}
+
+/// A buffer handed to a pool thread, which takes it out again to give it back to the pool.
+private final class BufferBox: @unchecked Sendable {
+    private(set) var bytes: [UInt8]
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+    func take() -> [UInt8] {
+        defer { bytes = [] }
+        return bytes
     }
 }
 

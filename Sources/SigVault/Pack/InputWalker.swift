@@ -64,8 +64,10 @@ struct InputWalker {
         return found.values.sorted { $0.relativePath < $1.relativePath }
     }
 
-    /// Visits `path`, which is `name` in the open folder `parent` (system calls are made relative
-    /// to it: no path is looked up twice, and a folder swapped for a link meanwhile is not followed).
+    /// Visits `path`, which is `name` in the open folder `parent`: system calls are made relative to
+    /// it, so no path is looked up twice and, during the walk, a folder swapped for a link is not
+    /// followed. (The files are opened again by their full path when archived, with `O_NOFOLLOW` on
+    /// the last component only.)
     private mutating func visit(path: [UInt8], parent: Int32, name: [UInt8], relative: [UInt8], info: stat,
                                 into found: inout [ArchivePath: InputFile]) {
         switch info.st_mode & S_IFMT {
@@ -102,6 +104,7 @@ struct InputWalker {
             let folder = POSIX.withPath(name) { openat(parent, $0, O_RDONLY | O_CLOEXEC | O_DIRECTORY | O_NOFOLLOW) }
             guard folder >= 0, let directory = fdopendir(folder) else {
                 warnings.append("\(ArchivePath.escaped(path)): cannot open folder: \(POSIX.errorText)")
+                if folder >= 0 { close(folder) }
                 unreadable = true
                 return
             }

@@ -88,6 +88,10 @@ public struct Packer {
         var roles: [ArchivePath: (MemberRole, ArchivePath?)] = [:]
         var records: [ArchivePath: DocumentRecord] = [:]
         var evidence = EvidenceSet()
+        // Signed documents' verdicts, counted once the files are written (a file that cannot be read
+        // then is left out, and so is its verdict).
+        var verdicts: [(document: ArchivePath, passed: Bool)] = []
+        var lines: [(document: ArchivePath, line: String)] = []
         for group in groups {
             let result = analyzer.analyze(group)
             let record = EvidenceSet.record(for: result, collecting: &evidence, validator: validator)
@@ -95,18 +99,12 @@ public struct Packer {
             for file in group.signatureFiles where file != group.document { roles[file] = (.signature, group.document) }
             for (token, covered) in group.tokenFiles { roles[token] = (.timeStamp, covered) }
             summary.documents -= group.signatureFiles.filter { $0 != group.document }.count + group.tokenFiles.count
-            if result.signed {
-                summary.signedDocuments += 1
-                if result.verdict?.indication == .totalPassed { summary.passed += 1 } else {
-                    summary.notPassed += 1
-                    summary.exitCode = summary.exitCode.combined(with: .findings)
-                }
-            }
-            if result.signed || !result.group.notes.isEmpty { summary.documentLines.append(ReportText.packLine(result)) }
+            if result.signed { verdicts.append((group.document, result.verdict?.indication == .totalPassed)) }
+            if result.signed || !result.group.notes.isEmpty { lines.append((group.document, ReportText.packLine(result))) }
         }
 
-        logger.info("signatures analysed", metadata: ["documents": "\(summary.documents)", "signed": "\(summary.signedDocuments)",
-                                                      "notPassing": "\(summary.notPassed)"])
+        logger.info("signatures analysed", metadata: ["documents": "\(summary.documents)", "signed": "\(verdicts.count)",
+                                                      "notPassing": "\(verdicts.filter { !$0.passed }.count)"])
         // Write: VERIFY.md, data members, evidence members, manifest.
         let output = try AtomicOutputFile(destination: options.output, overwrite: false)
         let scratch = (options.output as NSString).deletingLastPathComponent
@@ -166,11 +164,11 @@ public struct Packer {
                 }
                 if expectedSize <= smallLimit {
                     try writer.addSmall(header, source: .file(path: file.filesystemPath, size: expectedSize),
-                                        skipped: { skips.add($0 + "; not archived", size: expectedSize) },
+                                        skipped: { skips.add($0 + "; not archived", size: expectedSize, path: file.relativePath) },
                                         completion: completion(path, role, describe: describe))
                 } else if let failure = try streamLargeFile(file, size: expectedSize, header: header, writer: writer, buffer: &buffer,
                                                             completion: completion(path, role, describe: describe)) {
-                    skips.add(failure + "; not archived", size: expectedSize)
+                    skips.add(failure + "; not archived", size: expectedSize, path: file.relativePath)
                 }
                 summary.bytesIn += UInt64(expectedSize)
             }
@@ -186,12 +184,29 @@ public struct Packer {
             try addBytes(EvidenceSet.path(ocspSHA256: response.sha256Hex), .ocsp, response.der)
         }
         try writer.drain()
-        // Files that could not be read when their turn came were left out: the rest is archived.
-        summary.members -= skips.messages.count
-        summary.documents -= skips.messages.count
+        // Files that could not be read when their turn came were left out: the rest is archived. A
+        // document left out takes its verdict with it; a signature or token file left out is named
+        // with the document it belongs to.
+        let skipped = skips.entries
+        summary.members -= skipped.count
         summary.bytesIn -= skips.bytes
-        summary.warnings += skips.messages
-        if !skips.messages.isEmpty { summary.exitCode = summary.exitCode.combined(with: .partlyUnreadable) }
+        var skippedDocuments = Set<ArchivePath>()
+        for entry in skipped {
+            if let (_, document) = roles[entry.path], let document {
+                summary.warnings.append(entry.message + " (it belongs to \(ArchivePath.escaped(document.bytes)), archived without it)")
+            } else {
+                summary.warnings.append(entry.message)
+                skippedDocuments.insert(entry.path)
+            }
+        }
+        summary.documents -= skippedDocuments.count
+        if !skipped.isEmpty { summary.exitCode = summary.exitCode.combined(with: .partlyUnreadable) }
+        for verdict in verdicts where !skippedDocuments.contains(verdict.document) {
+            summary.signedDocuments += 1
+            if verdict.passed { summary.passed += 1 } else { summary.notPassed += 1 }
+        }
+        if summary.notPassed > 0 { summary.exitCode = summary.exitCode.combined(with: .findings) }
+        summary.documentLines = lines.filter { !skippedDocuments.contains($0.document) }.map(\.line)
         _ = try manifest.append(.end(ManifestEnd(members: summary.members, documents: summary.documents, signedDocuments: summary.signedDocuments)))
 
         // The manifest member: its own index record has no manifest line.
@@ -242,21 +257,26 @@ public struct Packer {
 
 /// Files left out while writing, collected from the writer thread.
 final class SkipLog: @unchecked Sendable {
+    struct Entry {
+        let message: String
+        /// The file's name (without `data/`).
+        let path: ArchivePath
+    }
     private let lock = NSLock()
-    private var entries: [String] = []
+    private var list: [Entry] = []
     private var total: UInt64 = 0
 
-    func add(_ message: String, size: Int64) {
+    func add(_ message: String, size: Int64, path: ArchivePath) {
         lock.lock()
-        entries.append(message)
+        list.append(Entry(message: message, path: path))
         total += UInt64(max(0, size))
         lock.unlock()
     }
 
-    var messages: [String] {
+    var entries: [Entry] {
         lock.lock()
         defer { lock.unlock() }
-        return entries
+        return list
     }
 
     var bytes: UInt64 {

@@ -440,15 +440,19 @@ public struct Verifier {
             if entry.damaged { damaged.insert(entry.path); continue }
             position[entry.path] = position[entry.path] == nil ? index : -1
         }
+        // Damaged files that a signature or token concerns still take part in the grouping (a
+        // damaged signature file as the signature the manifest says it is), so that what depends on
+        // them says it cannot be read; damaged documents are then never reported as intact.
+        var damagedData = Set<ArchivePath>()
+        var damagedSignatures = Set<ArchivePath>()
         for member in listed {
             guard let index = position[member.path], index >= 0 else {
-                // A damaged file that a signature or token concerns still takes part in the grouping,
-                // so that its signature says its document cannot be read; a damaged plain file is
-                // named among the integrity problems only.
                 let name = member.path.droppingPrefix(ArchiveLayout.dataPrefix)
                 if damaged.contains(member.path), member.role == .document || member.role == .signature || member.role == .timeStamp,
                    DocumentAnalyzer.mayTakePart(name) || bases.contains(name) {
                     dataNames.append(name)
+                    damagedData.insert(name)
+                    if member.role == .signature { damagedSignatures.insert(name) }
                 }
                 continue
             }
@@ -475,12 +479,19 @@ public struct Verifier {
                 continue
             }
         }
-        let source = try ArchiveSource(reader: reader, records: records)
-        let groups = DocumentAnalyzer.group(dataNames, source: source, addingMaterialTo: pool)
+        let source = try ArchiveSource(reader: reader, records: records, damaged: damagedData)
+        let groups = DocumentAnalyzer.group(dataNames, source: source, addingMaterialTo: pool, knownSignatures: damagedSignatures)
         let validator = SignatureValidator(pool: pool, policy: ValidationPolicy(anchors: anchors, now: options.at))
         let analyzer = DocumentAnalyzer(validator: validator, source: source)
         plain.sort()
-        return (groups.map { analyzer.analyze($0) }.sorted { $0.group.document < $1.group.document }, plain)
+        // A damaged document is named among the integrity problems; it is listed as a document only
+        // when signed (its signatures then say it cannot be read), never as an intact unsigned one.
+        let results = groups.filter { !(damagedData.contains($0.document) && $0.kind == .unsigned) }.map { group in
+            var result = analyzer.analyze(group)
+            if damagedData.contains(group.document) { result.group.notes.append("the document is damaged (see the integrity problems)") }
+            return result
+        }
+        return (results.sorted { $0.group.document < $1.group.document }, plain)
     }
 }
 
@@ -491,9 +502,13 @@ final class ArchiveSource: MemberSource {
     let scratchDirectory: String
     private var extracted: [ArchivePath: String] = [:]
 
-    init(reader: ArchiveReader, records: [ArchivePath: Int]) throws {
+    /// Names (without `data/`) whose members are damaged: reading them fails with that reason.
+    let damaged: Set<ArchivePath>
+
+    init(reader: ArchiveReader, records: [ArchivePath: Int], damaged: Set<ArchivePath> = []) throws {
         self.reader = reader
         self.records = records
+        self.damaged = damaged
         let template = NSTemporaryDirectory() + "/sigvault-verify-XXXXXX"
         var buffer = Array(template.utf8CString)
         guard let made = mkdtemp(&buffer) else { throw SigVaultError(.ioError, "cannot create a scratch folder: \(POSIX.errorText)") }
@@ -504,6 +519,7 @@ final class ArchiveSource: MemberSource {
 
     private func record(_ path: ArchivePath) throws -> MemberRecord {
         guard let index = records[ArchivePath(ArchiveLayout.dataPrefix).joined(path)] else {
+            if damaged.contains(path) { throw SigVaultError(.integrityOrFailed, "\(path): damaged (see the integrity problems)") }
             throw SigVaultError(.invalidInput, "\(path): not in the archive")
         }
         return reader.members[index]
