@@ -42,6 +42,8 @@ public struct TimeStampValidation: Sendable {
     public let genTime: Date
     public let valid: Bool
     public let reason: String
+    /// Why the token gives no proof, as an ETSI sub-indication (nil when valid).
+    public let failure: SubIndication?
     public let tsaSubject: String?
     public let tsaChain: [Certificate]
     public let revocationEvidence: [RevocationEvidence]
@@ -64,7 +66,11 @@ public struct SignatureValidation: Sendable {
 
 /// A token together with what its imprint must cover.
 public struct TimeStampCandidate: Sendable {
-    public enum Covered: String, Sendable { case signatureValue = "signature-value", signatureFile = "signature-file", document }
+    public enum Covered: String, Sendable {
+        case signatureValue = "signature-value", signatureFile = "signature-file", document
+        /// The root of an RFC 4998 hash tree (an archive time-stamp; the tree is checked elsewhere).
+        case hashTreeRoot = "hash-tree-root"
+    }
     public let token: TimeStampToken
     public let covered: Covered
     /// The bytes or file the imprint must match.
@@ -93,61 +99,87 @@ public struct SignatureValidator: Sendable {
 
     // MARK: Time-stamps
 
-    public func validate(_ candidate: TimeStampCandidate) -> TimeStampValidation {
+    /// Validates a token over `candidate.data`. The token must be valid at genTime and still at
+    /// `existenceProvenAt` (default: the policy's now): a TSA certificate that expired, or was
+    /// revoked, before then makes the token give no proof, unless something (a later archive
+    /// time-stamp) proves that the token existed at an earlier `existenceProvenAt`.
+    public func validate(_ candidate: TimeStampCandidate, existenceProvenAt: Date? = nil) -> TimeStampValidation {
         let token = candidate.token
-        let genTime = token.genTime
-        func result(_ valid: Bool, _ reason: String, tsa: Certificate? = nil, chain: [Certificate] = [],
-                    evidence: [RevocationEvidence] = []) -> TimeStampValidation {
-            TimeStampValidation(token: token, covered: candidate.covered, origin: candidate.origin, genTime: genTime, valid: valid, reason: reason, tsaSubject: tsa?.subject,
-                                tsaChain: chain, revocationEvidence: evidence)
-        }
         guard let algorithm = token.imprintAlgorithm else {
-            return result(false, "unsupported message-imprint algorithm \(token.imprintAlgorithmName)")
+            return failed(candidate, .cryptoConstraintsFailure, "unsupported message-imprint algorithm \(token.imprintAlgorithmName)")
         }
         guard let digest = try? Self.digest(candidate.data, algorithm) else {
-            return result(false, "the time-stamped data cannot be read")
+            return failed(candidate, .signedDataNotFound, "the time-stamped data cannot be read")
         }
         guard digest == token.imprint else {
-            return result(false, "message imprint does not match the \(candidate.covered.rawValue)")
+            return failed(candidate, .hashFailure, "message imprint does not match the \(candidate.covered.rawValue)")
+        }
+        return validateSignatureAndChain(candidate, existenceProvenAt: existenceProvenAt)
+    }
+
+    /// Validates an archive time-stamp's token whose imprint was already matched against the root
+    /// of its hash tree (EvidenceRecords.RecordCoverage).
+    public func validate(archiveTimeStamp token: TimeStampToken, origin: String?, existenceProvenAt: Date?) -> TimeStampValidation {
+        validateSignatureAndChain(TimeStampCandidate(token: token, covered: .hashTreeRoot, data: .bytes([]), origin: origin),
+                                  existenceProvenAt: existenceProvenAt)
+    }
+
+    private func failed(_ candidate: TimeStampCandidate, _ failure: SubIndication, _ reason: String) -> TimeStampValidation {
+        TimeStampValidation(token: candidate.token, covered: candidate.covered, origin: candidate.origin, genTime: candidate.token.genTime,
+                            valid: false, reason: reason, failure: failure, tsaSubject: nil, tsaChain: [], revocationEvidence: [])
+    }
+
+    private func validateSignatureAndChain(_ candidate: TimeStampCandidate, existenceProvenAt: Date?) -> TimeStampValidation {
+        let token = candidate.token
+        let genTime = token.genTime
+        let deadline = existenceProvenAt ?? policy.now
+        func result(_ failure: SubIndication?, _ reason: String, tsa: Certificate? = nil, chain: [Certificate] = [],
+                    evidence: [RevocationEvidence] = []) -> TimeStampValidation {
+            TimeStampValidation(token: token, covered: candidate.covered, origin: candidate.origin, genTime: genTime, valid: failure == nil,
+                                reason: reason, failure: failure, tsaSubject: tsa?.subject, tsaChain: chain, revocationEvidence: evidence)
         }
         let untrusted = pool.certificates + token.certificates
         let tsa = token.signerCertificate(extra: pool.certificates)
         let signature = token.verifySignature(untrusted: untrusted, anchors: policy.anchors, allowPartialChain: policy.allowPartialChain)
         guard signature.ok else {
             if let tsa, !tsa.hasCriticalTimeStampingUsage {
-                return result(false, "TSA certificate lacks a critical timeStamping extended key usage", tsa: tsa)
+                return result(.chainConstraintsFailure, "TSA certificate lacks a critical timeStamping extended key usage", tsa: tsa)
             }
-            return result(false, "time-stamp token does not verify: \(signature.detail)", tsa: tsa)
+            // OpenSSL checks the signature and the chain in one call: tell the two apart by its words.
+            let chainProblem = ["certificate verify error", "unable to get", "TSA chain", "self-signed certificate", "certificate chain"]
+                .contains { signature.detail.contains($0) }
+            return result(chainProblem ? .noCertificateChainFound : .sigCryptoFailure, "time-stamp token does not verify: \(signature.detail)", tsa: tsa)
         }
-        guard let tsa else { return result(false, "TSA certificate not found") }
+        guard let tsa else { return result(.noSigningCertificateFound, "TSA certificate not found") }
         let built = ChainBuilder.build(leaf: tsa, untrusted: untrusted, anchors: policy.anchors, purpose: .timeStamping,
                                        at: nil, allowPartialChain: policy.allowPartialChain)
-        guard built.ok else { return result(false, "TSA chain: \(built.errorText)", tsa: tsa, chain: built.chain) }
+        guard built.ok else { return result(.noCertificateChainFound, "TSA chain: \(built.errorText)", tsa: tsa, chain: built.chain) }
         let chain = built.chain
         let checked = policy.allowPartialChain ? chain : Array(chain.dropLast())
         for certificate in checked where !certificate.isValid(at: genTime) {
-            return result(false, "TSA chain certificate \(certificate.subject) was not valid at genTime", tsa: tsa, chain: chain)
+            return result(.outOfBoundsNoPOE, "TSA chain certificate \(certificate.subject) was not valid at genTime", tsa: tsa, chain: chain)
         }
-        for certificate in checked where certificate.notAfter < policy.now {
-            return result(false, "TSA certificate \(certificate.subject) expired on \(ISOTime.format(certificate.notAfter)) and no later proof of existence covers the token",
+        for certificate in checked where certificate.notAfter < deadline {
+            return result(.outOfBoundsNoPOE,
+                          "TSA certificate \(certificate.subject) expired on \(ISOTime.format(certificate.notAfter)) and no later proof of existence covers the token",
                           tsa: tsa, chain: chain)
         }
         let revocation = revocationOfChain(chain, checkedCount: checked.count, at: genTime)
         let evidence = revocation.evidence
         switch revocation.problem {
         case (_, let certificate, .revoked(let date))?:
-            return result(false, "TSA chain certificate \(certificate.subject) was revoked on \(ISOTime.format(date)), before genTime",
+            return result(.revokedNoPOE, "TSA chain certificate \(certificate.subject) was revoked on \(ISOTime.format(date)), before genTime",
                           tsa: tsa, chain: chain, evidence: evidence)
         case (_, let certificate, _)?:
-            return result(false, "no revocation data for TSA chain certificate \(certificate.subject) issued at or after genTime",
+            return result(.tryLater, "no revocation data for TSA chain certificate \(certificate.subject) issued at or after genTime",
                           tsa: tsa, chain: chain, evidence: evidence)
         case nil:
-            if let (certificate, date) = revocation.laterRevocations.first(where: { $0.1 <= policy.now }) {
-                return result(false, "TSA chain certificate \(certificate.subject) was revoked on \(ISOTime.format(date)) and no later proof of existence covers the token",
+            if let (certificate, date) = revocation.laterRevocations.first(where: { $0.1 <= deadline }) {
+                return result(.revokedNoPOE, "TSA chain certificate \(certificate.subject) was revoked on \(ISOTime.format(date)) and no later proof of existence covers the token",
                               tsa: tsa, chain: chain, evidence: evidence)
             }
         }
-        return result(true, "valid time-stamp by \(tsa.subject) at \(ISOTime.format(genTime))", tsa: tsa, chain: chain, evidence: evidence)
+        return result(nil, "valid time-stamp by \(tsa.subject) at \(ISOTime.format(genTime))", tsa: tsa, chain: chain, evidence: evidence)
     }
 
     // MARK: Signatures
