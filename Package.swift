@@ -33,7 +33,7 @@ let package = Package(
 
         // The archive engine: pack, verify, restore, list.
         .target(name: "SigVault", dependencies: [
-            "ArchiveIO", "OpenSSLBridge", "SigVaultFormat", "SigVaultValidation",
+            "ArchiveIO", "OpenSSLBridge", "SigVaultFormat", "SigVaultValidation", "EvidenceRecords",
             .product(name: "Logging", package: "swift-log"),
         ]),
 

@@ -9,7 +9,7 @@ struct SigVaultCommand: ParsableCommand {
         commandName: "sigvault",
         abstract: "Archive signed documents with the evidence that keeps them provable, verify and restore them.",
         version: SigVaultVersion.current,
-        subcommands: [PackCommand.self, VerifyCommand.self, RestoreCommand.self, ListCommand.self])
+        subcommands: [PackCommand.self, VerifyCommand.self, RestoreCommand.self, ListCommand.self, ErsCommand.self])
 }
 
 /// Shared plumbing: error printing and exit codes (docs/CLI.md).

@@ -340,7 +340,7 @@ public struct SignatureValidator: Sendable {
         return RevocationStatus(state: fresh ? .notRevoked : .unknown, evidence: evidence, revokedLater: revokedLater)
     }
 
-    static func digest(_ data: SignedContent, _ algorithm: HashAlgorithm) throws -> [UInt8] {
+    public static func digest(_ data: SignedContent, _ algorithm: HashAlgorithm) throws -> [UInt8] {
         switch data {
         case .bytes(let bytes): return Hasher.digest(bytes, algorithm)
         case .embedded: throw CryptoError(.unsupported, "no data")

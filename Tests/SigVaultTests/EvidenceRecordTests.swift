@@ -83,4 +83,115 @@ import Testing
         }
         #expect(HashTree.coveringRoot(of: [hash([0xFF])], reducedHashtree: reduced[0], singleValueLists: .hashed, hash: hash) == nil || count == 1)
     }
+
+    // MARK: sigvault ers verify
+
+    /// The BSI records' TSA root, taken from the tokens (self-signed), as a trust anchor file.
+    static func bsiAnchor(in directory: String) throws -> String {
+        let record = try EvidenceRecord(der: ExternalCorpus.read(bsi + "1Chain1ATS/BIN_ER.ers"))
+        let token = try TimeStampToken(responseOrToken: record.archiveTimeStampSequence[0].archiveTimeStamps[0].timeStamp)
+        let root = try #require(token.certificates.first { $0.subject == $0.issuer })
+        let path = directory + "/bsi-root.der"
+        try Data(root.der).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    static func ersVerify(_ arguments: [String]) throws -> (Harness.Result, [String: Any]) {
+        let result = try Harness.sigvault(["ers", "verify"] + arguments + ["--json"])
+        return (result, (try? Harness.json(result.stdout)) ?? [:])
+    }
+
+    @Test(.enabled(if: ExternalCorpus.isPresent), arguments: cases)
+    func ersVerifyChecksCoverageAndTokens(_ testCase: Case) throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let anchor = try Self.bsiAnchor(in: directory)
+        let record = ExternalCorpus.path(testCase.record)
+        let data = ExternalCorpus.path(testCase.data)
+        // While the TSA certificate was valid (it expired in 2021): the tokens verify, the chain to
+        // the anchor is found; the revocation data they carry is what decides.
+        let (result, json) = try Self.ersVerify([record, "--data", data, "--trust", anchor, "--at", "2017-03-16T00:00:00Z"])
+        let stamps = json["archiveTimeStamps"] as? [[String: Any]] ?? []
+        #expect(stamps.count == testCase.chains.reduce(0, +), "\(result.stdout)\(result.stderr)")
+        #expect(stamps.allSatisfy { $0["coverage"] as? String == "covered" }, "\(stamps)")
+        #expect(json["indication"] as? String != "TOTAL_FAILED", "\(json)")
+        // Today, with no later archive time-stamp, the expired TSA certificate leaves no proof.
+        let (today, todayJSON) = try Self.ersVerify([record, "--data", data, "--trust", anchor, "--at", "2026-06-01T00:00:00Z"])
+        #expect(today.exitCode == 2)
+        #expect(todayJSON["subIndication"] as? String == "OUT_OF_BOUNDS_NO_POE", "\(todayJSON)")
+        // Without the anchor: no chain.
+        let (_, untrusted) = try Self.ersVerify([record, "--data", data, "--trust", Harness.fixtures + "/pki/root.pem", "--at", "2017-03-16T00:00:00Z"])
+        #expect(untrusted["subIndication"] as? String == "NO_CERTIFICATE_CHAIN_FOUND", "\(untrusted)")
+    }
+
+    enum Alteration: String, CaseIterable, CustomTestStringConvertible {
+        case data, tree, token, chain, digestInOtherAlgorithm
+        var testDescription: String { rawValue }
+    }
+
+    /// Altered copies of the hash-tree-renewed record fail, with the reason named.
+    @Test(.enabled(if: ExternalCorpus.isPresent), arguments: Alteration.allCases)
+    func alteredRecordsFail(_ alteration: Alteration) throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let anchor = try Self.bsiAnchor(in: directory)
+        var record = try EvidenceRecord(der: ExternalCorpus.read(Self.bsi + "2Chains3ATS/BIN_ER.ers"))
+        var data = try ExternalCorpus.read(Self.bsi + "2Chains3ATS/BIN.bin")
+        var extra: [String] = []
+        switch alteration {
+        case .data:
+            data[0] ^= 1
+        case .tree:
+            var stamp = record.archiveTimeStampSequence[0].archiveTimeStamps[0]
+            stamp.reducedHashtree![1][0][5] ^= 1
+            record.archiveTimeStampSequence[0].archiveTimeStamps[0] = stamp
+        case .token:
+            // A byte of the token's signature value (the last bytes of the SignerInfo).
+            var stamp = record.archiveTimeStampSequence[0].archiveTimeStamps[1]
+            stamp.timeStamp[stamp.timeStamp.count - 10] ^= 1
+            record.archiveTimeStampSequence[0].archiveTimeStamps[1] = stamp
+        case .chain:
+            // The first chain without its initial time-stamp: the renewal then stands first.
+            record.archiveTimeStampSequence[0].archiveTimeStamps.removeFirst()
+        case .digestInOtherAlgorithm:
+            extra = ["--digest", "sha256:" + Hex.encode(Hasher.digest(data, .sha256))]
+        }
+        let recordPath = directory + "/altered.ers"
+        try Data(try record.der).write(to: URL(fileURLWithPath: recordPath))
+        let dataPath = directory + "/BIN.bin"
+        try Data(data).write(to: URL(fileURLWithPath: dataPath))
+        let dataArguments = alteration == .digestInOtherAlgorithm ? extra : ["--data", dataPath]
+        let (result, json) = try Self.ersVerify([recordPath] + dataArguments + ["--trust", anchor, "--at", "2017-03-16T00:00:00Z"])
+        let reason = json["reason"] as? String ?? ""
+        switch alteration {
+        case .data:
+            #expect(result.exitCode == 1 && json["subIndication"] as? String == "HASH_FAILURE", "\(json)")
+            #expect(reason.contains("chain 1, time-stamp 1: the hash of the data is not in its reduced hash tree"), "\(reason)")
+        case .tree:
+            #expect(result.exitCode == 1 && json["subIndication"] as? String == "HASH_FAILURE", "\(json)")
+            #expect(reason.contains("chain 1, time-stamp 1"), "\(reason)")
+        case .token:
+            #expect(result.exitCode == 1, "\(json)")
+            #expect(reason.contains("chain 1, time-stamp 2") || reason.contains("chain 2, time-stamp 1"), "\(reason)")
+        case .chain:
+            #expect(result.exitCode == 1 && json["subIndication"] as? String == "HASH_FAILURE", "\(json)")
+            #expect(reason.contains("chain 1, time-stamp 1: the hash of the data is not in its reduced hash tree"), "\(reason)")
+        case .digestInOtherAlgorithm:
+            // The sha512 chain cannot be checked against a sha256 digest alone.
+            #expect(result.exitCode == 2 && json["subIndication"] as? String == "SIGNED_DATA_NOT_FOUND", "\(json)")
+            #expect(reason.contains("chain 2, time-stamp 1: no digest of the data with its hash algorithm sha512"), "\(reason)")
+        }
+    }
+
+    @Test func ersVerifyRefusesBadInput() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let junk = directory + "/junk.ers"
+        try Data("not a record".utf8).write(to: URL(fileURLWithPath: junk))
+        #expect(try Harness.sigvault(["ers", "verify", junk, "--digest", "sha256:" + String(repeating: "00", count: 32)]).exitCode == 65)
+        #expect(try Harness.sigvault(["ers", "verify", directory + "/missing.ers", "--data", junk]).exitCode == 66)
+        #expect(try Harness.sigvault(["ers", "verify", junk]).exitCode == 64)
+        #expect(try Harness.sigvault(["ers", "verify", junk, "--digest", "sha256:abc"]).exitCode == 64)
+    }
 }
+

@@ -1,0 +1,277 @@
+import EvidenceRecords
+import Foundation
+import Logging
+import OpenSSLBridge
+import SigVaultFormat
+import SigVaultValidation
+import SwiftASN1
+
+public struct RecordVerifyOptions: Sendable {
+    /// The RFC 4998 EvidenceRecord (DER).
+    public var record: String
+    /// Data objects as files.
+    public var data: [String] = []
+    /// Data objects as digests, `<algorithm>:<hex>` (e.g. `sha256:9f86…`).
+    public var digests: [String] = []
+    public var trust: [String] = []
+    public var at: Date = Date()
+
+    public init(record: String) { self.record = record }
+}
+
+/// The JSON document `ers verify --json` prints (docs/CLI.md, "ers verify JSON").
+public struct RecordVerifyReport: Codable, Sendable {
+    public struct DataObject: Codable, Sendable {
+        /// The file, or `digest <n>` for one given with --digest.
+        public var name: String
+        /// The digests computed or given, `algorithm: hex`.
+        public var digests: [String: String]
+    }
+    public struct Stamp: Codable, Sendable {
+        /// 1-based positions, as RFC 4998 counts chains and time-stamps.
+        public var chain: Int
+        public var timeStamp: Int
+        @NullEncoded public var genTime: String?
+        public var hashAlgorithm: String
+        /// `covered`, `not covered` or `digest unavailable`.
+        public var coverage: String
+        /// How the hash tree matched (`initial`, `time-stamp renewal`, `hash-tree renewal, unsorted concatenation`, …).
+        public var forms: [String]
+        @NullEncoded public var tsa: String?
+        public var tokenValid: Bool
+        /// The time the token had to be valid until: the next time-stamp's genTime, or the validation time.
+        public var validUntil: String
+        public var reason: String
+    }
+    public var record: String
+    public var validationTime: String
+    public var dataObjects: [DataObject]
+    public var archiveTimeStamps: [Stamp]
+    public var indication: String
+    @NullEncoded public var subIndication: String?
+    public var reason: String
+    /// The earliest time the record proves the data existed (the first archive time-stamp's genTime),
+    /// when the record passes.
+    @NullEncoded public var proofOfExistence: String?
+    public var exitCode: Int32
+}
+
+/// `sigvault ers verify`: an RFC 4998 Evidence Record made by anyone, against the data it must cover
+/// (RFC 4998 §5.3 and ETSI EN 319 102-1 for the time-stamps: each archive time-stamp's token valid
+/// at the time of the next, the last at the validation time).
+public struct RecordVerifier {
+    let options: RecordVerifyOptions
+    let logger: Logger
+
+    public init(options: RecordVerifyOptions, logger: Logger) {
+        self.options = options
+        self.logger = logger
+    }
+
+    /// A data object: a file hashed on demand in any algorithm, or digests given as such.
+    final class DataObject {
+        let name: String
+        let path: String?
+        var digests: [HashAlgorithm: [UInt8]]
+
+        init(name: String, path: String?, digests: [HashAlgorithm: [UInt8]]) {
+            self.name = name
+            self.path = path
+            self.digests = digests
+        }
+
+        func digest(_ algorithm: HashAlgorithm) throws -> [UInt8]? {
+            if let known = digests[algorithm] { return known }
+            guard let path else { return nil }
+            let value = try SignatureValidator.digest(.file(path), algorithm)
+            digests[algorithm] = value
+            return value
+        }
+    }
+
+    public func run() throws -> RecordVerifyReport {
+        guard !options.data.isEmpty || !options.digests.isEmpty else {
+            throw SigVaultError(.usage, "ers verify needs the data the record covers", hint: "give --data <file> or --digest <algorithm>:<hex>")
+        }
+        var objects: [DataObject] = []
+        for (index, text) in options.digests.enumerated() {
+            let parts = text.split(separator: ":", maxSplits: 1).map(String.init)
+            guard parts.count == 2, let algorithm = HashAlgorithm(openSSLName: parts[0]), let value = Hex.decode(parts[1].lowercased()),
+                  value.count == Hasher.digest([], algorithm).count else {
+                throw SigVaultError(.usage, "--digest \(text): expected <algorithm>:<hex>", hint: "for example sha256:\(String(repeating: "0", count: 64))")
+            }
+            objects.append(DataObject(name: "digest \(index + 1)", path: nil, digests: [algorithm: value]))
+        }
+
+        guard FileManager.default.fileExists(atPath: options.record) else {
+            throw SigVaultError(.inputMissing, "\(options.record): no such file")
+        }
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: options.record)))
+        let record: EvidenceRecord
+        do {
+            record = try EvidenceRecord(der: bytes)
+        } catch {
+            throw SigVaultError(.invalidInput, "\(options.record): not an RFC 4998 EvidenceRecord (\(error))")
+        }
+        guard !record.archiveTimeStampSequence.isEmpty else {
+            throw SigVaultError(.invalidInput, "\(options.record): the EvidenceRecord holds no archive time-stamp")
+        }
+        for path in options.data {
+            guard FileManager.default.isReadableFile(atPath: path) else { throw SigVaultError(.inputMissing, "\(path): no such file or not readable") }
+            objects.append(DataObject(name: path, path: path, digests: [:]))
+        }
+        let (anchors, warnings) = try MaterialLoader.anchors(options.trust)
+        warnings.forEach { logger.warning("\($0)") }
+        let validator = SignatureValidator(pool: EvidencePool(), policy: ValidationPolicy(anchors: anchors, now: options.at))
+
+        // The tokens, read once.
+        let tokens: [[TimeStampToken?]] = record.archiveTimeStampSequence.map { chain in
+            chain.archiveTimeStamps.map { try? TimeStampToken(responseOrToken: $0.timeStamp) }
+        }
+        func algorithm(_ chain: Int, _ stamp: Int) -> DigestAlgorithmIdentifier? {
+            let archiveTimeStamp = record.archiveTimeStampSequence[chain].archiveTimeStamps[stamp]
+            if let given = archiveTimeStamp.digestAlgorithm { return given }
+            guard let name = tokens[chain][stamp]?.imprintAlgorithm.map(Self.oid),
+                  let oid = try? ASN1ObjectIdentifier(dotRepresentation: name) else { return nil }
+            return DigestAlgorithmIdentifier(algorithm: oid)
+        }
+        var readError: Error?
+        let coverage = RecordCoverage.check(
+            record,
+            facts: { chain, stamp in
+                guard let token = tokens[chain][stamp], let algorithm = algorithm(chain, stamp) else { return nil }
+                return RecordCoverage.StampFacts(algorithm: algorithm, imprint: token.imprint)
+            },
+            dataHashes: { identifier in
+                guard let algorithm = HashAlgorithm(openSSLName: identifier.oid) else { return nil }
+                var hashes: [[UInt8]] = []
+                for object in objects {
+                    do {
+                        guard let digest = try object.digest(algorithm) else { return nil }
+                        hashes.append(digest)
+                    } catch {
+                        readError = readError ?? error
+                        return nil
+                    }
+                }
+                return hashes
+            },
+            hash: { identifier, bytes in HashAlgorithm(openSSLName: identifier.oid).map { Hasher.digest(bytes, $0) } })
+        if let readError { throw SigVaultError(.ioError, "\(readError)") }
+
+        // Tokens, last first: each must be valid until the next one's genTime (which proves it
+        // existed then), the last one until the validation time.
+        let flat = record.archiveTimeStampSequence.enumerated().flatMap { chain, stamps in
+            stamps.archiveTimeStamps.indices.map { (chain, $0) }
+        }
+        var validations: [TimeStampValidation?] = Array(repeating: nil, count: flat.count)
+        var deadlines: [Date] = Array(repeating: options.at, count: flat.count)
+        var proves = false
+        var nextGenTime: Date?
+        for position in flat.indices.reversed() {
+            let (chain, stamp) = flat[position]
+            let deadline = proves ? nextGenTime! : options.at
+            deadlines[position] = deadline
+            guard let token = tokens[chain][stamp] else { proves = false; continue }
+            let validation = validator.validate(archiveTimeStamp: token, origin: "chain \(chain + 1), time-stamp \(stamp + 1)",
+                                                existenceProvenAt: deadline)
+            validations[position] = validation
+            let covered = if case .covered = coverage[chain][stamp] { true } else { false }
+            proves = validation.valid && covered
+            nextGenTime = token.genTime
+        }
+
+        // The verdict: coverage first (a tree that does not lead to its token is a failure), then the
+        // tokens, then the order of their times.
+        var verdict = Verdict.passed("every archive time-stamp covers what it must and is valid until the next one, the last at the validation time")
+        var tokenVerdict = verdict
+        var stamps: [RecordVerifyReport.Stamp] = []
+        var previousGenTime: Date?
+        for (position, (chain, stamp)) in flat.enumerated() {
+            let outcome = coverage[chain][stamp]
+            let validation = validations[position]
+            let place = "chain \(chain + 1), time-stamp \(stamp + 1)"
+            var coverageText = "covered"
+            var forms: [String] = []
+            switch outcome {
+            case .covered(let matched):
+                forms = matched
+            case .digestUnavailable(let algorithmName):
+                coverageText = "digest unavailable"
+                verdict = verdict.worse(Verdict(.indeterminate, .signedDataNotFound,
+                                                "\(place): no digest of the data with its hash algorithm \(Self.name(algorithmName)) was given"))
+            case .notCovered(let reason):
+                coverageText = "not covered"
+                verdict = verdict.worse(Verdict(.totalFailed, .hashFailure, "\(place): \(reason)"))
+            }
+            if let validation {
+                if !validation.valid {
+                    let failure = validation.failure ?? .noPOE
+                    let indication: Indication = failure == .sigCryptoFailure || failure == .hashFailure ? .totalFailed : .indeterminate
+                    tokenVerdict = tokenVerdict.worse(Verdict(indication, failure, "\(place): \(validation.reason)"))
+                }
+                if let previousGenTime, validation.genTime < previousGenTime {
+                    tokenVerdict = tokenVerdict.worse(Verdict(.totalFailed, .formatFailure, "\(place): its genTime is earlier than the time-stamp it renews"))
+                }
+                previousGenTime = validation.genTime
+            } else {
+                tokenVerdict = tokenVerdict.worse(Verdict(.totalFailed, .formatFailure, "\(place): its timeStamp is not an RFC 3161 token"))
+            }
+            let name = algorithm(chain, stamp).map { Self.name($0.oid) } ?? "unknown"
+            stamps.append(RecordVerifyReport.Stamp(
+                chain: chain + 1, timeStamp: stamp + 1, genTime: validation.map { ISOTime.format($0.genTime) }, hashAlgorithm: name,
+                coverage: coverageText, forms: forms, tsa: validation?.tsaSubject, tokenValid: validation?.valid ?? false,
+                validUntil: ISOTime.format(deadlines[position]), reason: validation?.reason ?? "not an RFC 3161 token"))
+        }
+        // Coverage findings come first: at the same indication they are the ones reported.
+        verdict = verdict.worse(tokenVerdict)
+        let exit: ExitCode = verdict.indication == .totalPassed ? .ok : verdict.indication == .totalFailed ? .integrityOrFailed : .findings
+        let firstGenTime = validations.first??.genTime
+        return RecordVerifyReport(
+            record: options.record, validationTime: ISOTime.format(options.at),
+            dataObjects: objects.map { object in
+                RecordVerifyReport.DataObject(name: object.name, digests: Dictionary(uniqueKeysWithValues: object.digests.map { ($0.key.rawValue, Hex.encode($0.value)) }))
+            },
+            archiveTimeStamps: stamps, indication: verdict.indication.rawValue, subIndication: verdict.subIndication?.rawValue,
+            reason: verdict.reason, proofOfExistence: verdict.indication == .totalPassed ? firstGenTime.map(ISOTime.format) : nil,
+            exitCode: exit.rawValue)
+    }
+
+    /// The dotted OID of a hash algorithm.
+    static func oid(_ algorithm: HashAlgorithm) -> String {
+        switch algorithm {
+        case .sha1: return "1.3.14.3.2.26"
+        case .sha224: return "2.16.840.1.101.3.4.2.4"
+        case .sha256: return "2.16.840.1.101.3.4.2.1"
+        case .sha384: return "2.16.840.1.101.3.4.2.2"
+        case .sha512: return "2.16.840.1.101.3.4.2.3"
+        }
+    }
+
+    /// A hash algorithm's name for people, from its OID.
+    static func name(_ oid: String) -> String { HashAlgorithm(openSSLName: oid)?.rawValue ?? oid }
+}
+
+extension RecordVerifyReport {
+    public var jsonText: String { JSONOutput.encode(self) }
+
+    public var text: String {
+        var lines: [String] = []
+        lines.append("record       \(record)")
+        lines.append("verified as of \(validationTime)")
+        for object in dataObjects {
+            lines.append("data         \(object.name) (" + object.digests.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + ")")
+        }
+        for stamp in archiveTimeStamps {
+            var line = "chain \(stamp.chain), time-stamp \(stamp.timeStamp): \(stamp.genTime ?? "no time"), \(stamp.hashAlgorithm), \(stamp.coverage)"
+            if !stamp.forms.isEmpty { line += " (\(stamp.forms.joined(separator: "; ")))" }
+            lines.append(line)
+            lines.append("    token: \(stamp.tokenValid ? "valid" : "no proof") until \(stamp.validUntil) — \(stamp.reason)")
+        }
+        let verdict = [indication, subIndication].compactMap { $0 }.joined(separator: "/")
+        lines.append("")
+        lines.append("\(verdict)  \(reason)")
+        if let proofOfExistence { lines.append("the data existed at \(proofOfExistence)") }
+        return lines.joined(separator: "\n")
+    }
+}
