@@ -122,12 +122,25 @@ public struct RecordVerifier {
         }
         let (anchors, warnings) = try MaterialLoader.anchors(options.trust)
         warnings.forEach { logger.warning("\($0)") }
-        let validator = SignatureValidator(pool: EvidencePool(), policy: ValidationPolicy(anchors: anchors, now: options.at))
 
-        // The tokens, read once.
+        // The tokens, read once; the certificates and revocation data they carry (CRLs, and OCSP
+        // responses as other revocation information) are the evidence for their TSA chains.
         let tokens: [[TimeStampToken?]] = record.archiveTimeStampSequence.map { chain in
             chain.archiveTimeStamps.map { try? TimeStampToken(responseOrToken: $0.timeStamp) }
         }
+        let pool = EvidencePool()
+        for chain in record.archiveTimeStampSequence {
+            for stamp in chain.archiveTimeStamps {
+                if let signed = try? SignedData(bytes: stamp.timeStamp) {
+                    pool.add(signed.certificates)
+                    signed.revocationLists.forEach { pool.add($0) }
+                }
+                for der in EmbeddedRevocationInfo.ocspResponses(inContentInfo: stamp.timeStamp) {
+                    if let response = try? OCSPResponse(der: der) { pool.add(response) }
+                }
+            }
+        }
+        let validator = SignatureValidator(pool: pool, policy: ValidationPolicy(anchors: anchors, now: options.at))
         func algorithm(_ chain: Int, _ stamp: Int) -> DigestAlgorithmIdentifier? {
             let archiveTimeStamp = record.archiveTimeStampSequence[chain].archiveTimeStamps[stamp]
             if let given = archiveTimeStamp.digestAlgorithm { return given }
