@@ -208,5 +208,38 @@ import Testing
         #expect(try Harness.sigvault(["ers", "verify", junk]).exitCode == 64)
         #expect(try Harness.sigvault(["ers", "verify", junk, "--digest", "sha256:abc"]).exitCode == 64)
     }
+
+    /// A record of our own making, over one file, with one archive time-stamp by the fixture TSA.
+    static func makeRecord(over data: [UInt8], algorithm: HashAlgorithm, oid: ASN1ObjectIdentifier, in directory: String) throws -> String {
+        let request = try TimeStampRequest(imprint: Hasher.digest(data, algorithm), algorithm: algorithm)
+        let response = try TimeStampAcceptanceTests.reply(to: request, in: directory)
+        let token = try TimeStampToken(responseOrToken: response)
+        let identifier = DigestAlgorithmIdentifier(algorithm: oid)
+        let record = EvidenceRecord(digestAlgorithms: [identifier], archiveTimeStampSequence: [
+            ArchiveTimeStampChain([ArchiveTimeStamp(digestAlgorithm: identifier, reducedHashtree: nil, timeStamp: token.der)])])
+        let path = directory + "/record.ers"
+        try Data(try record.der).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    /// docs/ALGORITHMS.md: a time-stamp made with SHA-1 today (its sunset was 2012-08-01) proves nothing.
+    @Test func aHashPastItsSunsetLeavesTheRecordIndeterminate() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let data = Array("evidence".utf8)
+        let dataPath = directory + "/data.txt"
+        try Data(data).write(to: URL(fileURLWithPath: dataPath))
+        let sha1 = try Self.makeRecord(over: data, algorithm: .sha1, oid: [1, 3, 14, 3, 2, 26], in: directory)
+        let (result, json) = try Self.ersVerify([sha1, "--data", dataPath, "--trust", Harness.fixtures + "/pki/root.pem"])
+        #expect(result.exitCode == 2)
+        #expect(json["subIndication"] as? String == "CRYPTO_CONSTRAINTS_FAILURE", "\(json)")
+        #expect((json["reason"] as? String)?.contains("made with sha1 after its sunset on 2012-08-01") == true, "\(json)")
+        let stamps = json["archiveTimeStamps"] as? [[String: Any]] ?? []
+        #expect(stamps.first?["coverage"] as? String == "covered" && stamps.first?["forms"] as? [String] == ["initial"])
+        // The same with SHA-256 (no sunset): only the missing revocation data of the fresh token remains.
+        let sha256 = try Self.makeRecord(over: data, algorithm: .sha256, oid: [2, 16, 840, 1, 101, 3, 4, 2, 1], in: directory)
+        let (_, current) = try Self.ersVerify([sha256, "--data", dataPath, "--trust", Harness.fixtures + "/pki/root.pem"])
+        #expect(current["subIndication"] as? String == "TRY_LATER", "\(current)")
+    }
 }
 

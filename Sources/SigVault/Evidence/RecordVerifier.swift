@@ -236,6 +236,26 @@ public struct RecordVerifier {
                 coverage: coverageText, forms: forms, tsa: validation?.tsaSubject, tokenValid: validation?.valid ?? false,
                 validUntil: ISOTime.format(deadlines[position]), reason: validation?.reason ?? "not an RFC 3161 token"))
         }
+        // Each chain's hash algorithm must not reach its sunset (docs/ALGORITHMS.md) before the next
+        // hash-tree renewal, or for the last chain before the validation time; and no time-stamp
+        // may use an algorithm already past its sunset.
+        for (chainIndex, chain) in record.archiveTimeStampSequence.enumerated() {
+            guard let identifier = algorithm(chainIndex, 0), let hash = HashAlgorithm(openSSLName: identifier.oid),
+                  let sunset = AlgorithmSunsets.sunset(of: hash) else { continue }
+            for stampIndex in chain.archiveTimeStamps.indices {
+                if let genTime = tokens[chainIndex][stampIndex]?.genTime, genTime >= sunset {
+                    verdict = verdict.worse(Verdict(.indeterminate, .cryptoConstraintsFailure,
+                        "chain \(chainIndex + 1), time-stamp \(stampIndex + 1): made with \(hash.rawValue) after its sunset on \(ISOTime.format(sunset))"))
+                }
+            }
+            let renewal = chainIndex + 1 < tokens.count ? tokens[chainIndex + 1].first??.genTime : nil
+            let until = renewal ?? options.at
+            if sunset <= until {
+                verdict = verdict.worse(Verdict(.indeterminate, .cryptoConstraintsFailure,
+                    "chain \(chainIndex + 1): \(hash.rawValue) reached its sunset on \(ISOTime.format(sunset)) before "
+                    + (renewal == nil ? "the validation time, with no hash-tree renewal after it" : "the next hash-tree renewal at \(ISOTime.format(until))")))
+            }
+        }
         // Coverage findings come first: at the same indication they are the ones reported.
         verdict = verdict.worse(tokenVerdict)
         let exit: ExitCode = verdict.indication == .totalPassed ? .ok : verdict.indication == .totalFailed ? .integrityOrFailed : .findings

@@ -1,0 +1,18 @@
+import Foundation
+import OpenSSLBridge
+import SigVaultFormat
+
+/// The hash algorithms' sunset dates of docs/ALGORITHMS.md (ETSI TS 119 312 V2.1.1): the date from
+/// which evidence hashed with an algorithm must have been renewed. A test keeps the two equal.
+public enum AlgorithmSunsets {
+    public static let table: [HashAlgorithm: Date?] = [
+        .sha1: ISOTime.parse("2012-08-01T00:00:00Z"),
+        .sha224: ISOTime.parse("2026-01-01T00:00:00Z"),
+        .sha256: nil,
+        .sha384: nil,
+        .sha512: nil,
+    ]
+
+    /// The sunset of `algorithm`, or nil when none is set.
+    public static func sunset(of algorithm: HashAlgorithm) -> Date? { table[algorithm] ?? nil }
+}

@@ -1,0 +1,112 @@
+import Foundation
+import OpenSSLBridge
+import SigVaultFormat
+import SigVaultValidation
+import Testing
+
+/// A TSA's answer is kept only if it is granted, chains to the trust anchors with the critical
+/// timeStamping EKU, carries the requested imprint and nonce, and its genTime is near the clock.
+/// Answers are made by `openssl ts -reply` with the fixture TSA.
+@Suite struct TimeStampAcceptanceTests {
+    static let anchors = TrustAnchors.certificates(try! Certificate.parseAll([UInt8](try! Data(contentsOf: URL(fileURLWithPath: Harness.fixtures + "/pki/root.pem")))))
+
+    /// `openssl ts -reply` to `request` with the fixture TSA, now.
+    static func reply(to request: TimeStampRequest, in directory: String) throws -> [UInt8] {
+        let config = directory + "/tsa.cnf"
+        try """
+        [ tsa_config ]
+        serial = \(directory)/serial
+        crypto_device = builtin
+        signer_digest = sha256
+        default_policy = 1.2.3.4.1
+        digests = sha1, sha224, sha256, sha384, sha512
+        accuracy = secs:1
+        ordering = no
+        tsa_name = no
+        ess_cert_id_chain = no
+        ess_cert_id_alg = sha256
+        """.write(toFile: config, atomically: true, encoding: .utf8)
+        if !FileManager.default.fileExists(atPath: directory + "/serial") {
+            try "01\n".write(toFile: directory + "/serial", atomically: true, encoding: .utf8)
+        }
+        try Data(request.der).write(to: URL(fileURLWithPath: directory + "/request.tsq"))
+        let result = try Harness.openssl(["ts", "-reply", "-config", config, "-section", "tsa_config", "-queryfile", directory + "/request.tsq",
+                                          "-signer", Harness.fixtures + "/pki/certs/tsa.pem", "-inkey", Harness.fixtures + "/pki/private/tsa.key",
+                                          "-chain", Harness.fixtures + "/pki/certs/intermediate.pem", "-out", directory + "/response.tsr"])
+        try #require(result.exitCode == 0, "\(result.stderr)")
+        return [UInt8](try Data(contentsOf: URL(fileURLWithPath: directory + "/response.tsr")))
+    }
+
+    static func refusal(_ result: Result<TimeStampToken, TimeStampRefusal>) -> String? {
+        if case .failure(let refusal) = result { return refusal.reason }
+        return nil
+    }
+
+    @Test func answersAreCheckedAgainstTheirRequest() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let imprint = Hasher.digest(Array("archive root".utf8), .sha256)
+        let request = try TimeStampRequest(imprint: imprint, algorithm: .sha256)
+        let response = try Self.reply(to: request, in: directory)
+
+        let accepted = TimeStampAcceptance.check(response: response, for: request, anchors: Self.anchors, now: Date())
+        let token = try accepted.get()
+        #expect(token.nonce == request.nonce && token.imprint == imprint)
+
+        // The same answer for another request: another nonce, or another imprint.
+        let otherNonce = try TimeStampRequest(imprint: imprint, algorithm: .sha256)
+        #expect(Self.refusal(TimeStampAcceptance.check(response: response, for: otherNonce, anchors: Self.anchors, now: Date()))
+            == "the token's nonce is not the one requested")
+        let otherImprint = try TimeStampRequest(imprint: Hasher.digest(Array("other".utf8), .sha256), algorithm: .sha256, nonce: request.nonce)
+        #expect(Self.refusal(TimeStampAcceptance.check(response: response, for: otherImprint, anchors: Self.anchors, now: Date()))
+            == "the token's message imprint is not the one requested")
+        // Not trusted, not near the clock, not a response at all.
+        let untrusted = TrustAnchors.certificates(try Certificate.parseAll([UInt8](try Data(contentsOf: URL(fileURLWithPath: Harness.fixtures + "/pki/untrusted-root.pem")))))
+        #expect(Self.refusal(TimeStampAcceptance.check(response: response, for: request, anchors: untrusted, now: Date()))?
+            .hasPrefix("the token does not verify") == true)
+        #expect(Self.refusal(TimeStampAcceptance.check(response: response, for: request, anchors: Self.anchors, now: Date().addingTimeInterval(3600)))?
+            .contains("away from the local clock") == true)
+        #expect(Self.refusal(TimeStampAcceptance.check(response: Array("<html>busy</html>".utf8), for: request, anchors: Self.anchors, now: Date()))?
+            .hasPrefix("not a granted RFC 3161 response") == true)
+    }
+
+    @Test func aTokenFromACertificateWithoutTheCriticalEKUIsRefused() throws {
+        let signature = try SignedData(bytes: [UInt8](try Data(contentsOf: URL(fileURLWithPath: Harness.fixtures + "/cases/twin-noncritical-eku/contract.pdf.p7s"))))
+        let der = try #require(signature.describeSigner(0)?.signatureTimeStampTokens.first)
+        let token = try TimeStampToken(responseOrToken: der)
+        let request = try TimeStampRequest(imprint: token.imprint, algorithm: try #require(token.imprintAlgorithm))
+        let refusal = Self.refusal(TimeStampAcceptance.check(response: der, for: request, anchors: Self.anchors, now: token.genTime))
+        #expect(refusal?.contains("lacks the critical timeStamping extended key usage") == true, "\(String(describing: refusal))")
+    }
+
+    @Test func requestsCarryTheirNonceAndAskForTheCertificate() throws {
+        let imprint = Hasher.digest(Array("x".utf8), .sha512)
+        let request = try TimeStampRequest(imprint: imprint, algorithm: .sha512, nonce: [0, 0, 0x12, 0x34])
+        #expect(request.nonce == [0x12, 0x34])
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try Data(request.der).write(to: URL(fileURLWithPath: directory + "/request.tsq"))
+        let text = try Harness.openssl(["ts", "-query", "-in", directory + "/request.tsq", "-text"])
+        #expect(text.stdout.contains("Nonce: 0x1234"), "\(text.stdout)")
+        #expect(text.stdout.contains("Certificate required: yes"))
+        #expect(text.stdout.contains("Hash Algorithm: sha512"))
+        #expect(throws: CryptoError.self) { try TimeStampRequest(imprint: [1, 2, 3], algorithm: .sha256) }
+    }
+}
+
+/// docs/ALGORITHMS.md and the code's sunset table say the same.
+@Suite struct AlgorithmTableTests {
+    @Test func documentedTableMatchesTheCode() throws {
+        let text = try String(contentsOfFile: Harness.packageRoot + "/docs/ALGORITHMS.md", encoding: .utf8)
+        var documented: [String: String] = [:]
+        for line in text.split(separator: "\n") where line.hasPrefix("| sha") {
+            let cells = line.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+            documented[cells[0]] = cells[2]
+        }
+        #expect(Set(documented.keys) == Set(HashAlgorithm.allCases.map(\.rawValue)))
+        for algorithm in HashAlgorithm.allCases {
+            let code = AlgorithmSunsets.sunset(of: algorithm).map { String(ISOTime.format($0).prefix(10)) } ?? "none"
+            #expect(documented[algorithm.rawValue] == code, "\(algorithm)")
+        }
+    }
+}
