@@ -1,7 +1,7 @@
 # SigVault: `make demo` and `make test` work on a fresh Debian 12 machine with Swift installed.
 SHELL := /bin/bash
 SWIFT ?= swift
-APT_PACKAGES := libssl-dev libarchive-dev libzstd-dev pkg-config openssl zstd faketime
+APT_PACKAGES := libssl-dev libarchive-dev libzstd-dev pkg-config openssl zstd faketime python3
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 AT := 2026-06-01T00:00:00Z
 
