@@ -75,39 +75,71 @@ public enum HashTree {
 
     // MARK: Building (§4.2)
 
-    /// A hash tree over `leaves` (one hash per data group, in any order). Each inner node is the
-    /// hash of its children's sorted concatenation; children are taken in pairs, and a level with
-    /// an odd count ends with a group of three, so no list ever holds a single value (whose
-    /// reduction implementations disagree on). Returns the root and, for each leaf, its reduced
-    /// hash tree: the first list holds the leaf and its siblings, each next list the siblings of the
-    /// node computed from below. A single leaf is its own root, with an empty reduced tree.
-    public static func build(leaves: [[UInt8]], hash: ([UInt8]) -> [UInt8]) -> (root: [UInt8], reduced: [[[[UInt8]]]]) {
-        precondition(!leaves.isEmpty, "a hash tree needs at least one leaf")
-        var level = leaves
-        var reduced: [[[[UInt8]]]] = leaves.map { _ in [] }
-        // The index, in the current level, of each leaf's ancestor.
-        var position = Array(leaves.indices)
-        var depth = 0
-        while level.count > 1 {
+    /// The complete tree over `leaves`, level by level (level 0 = the leaves, the last level = the
+    /// root alone). Children are taken in pairs, and a level with an odd count ends with a group of
+    /// three, so no list of a reduced tree ever holds a single value (whose reduction implementations
+    /// disagree on). Each inner node is the hash of its children's sorted concatenation.
+    public struct Levels: Sendable, Equatable {
+        public let levels: [[[UInt8]]]
+
+        public init(leaves: [[UInt8]], hash: ([UInt8]) -> [UInt8]) {
+            precondition(!leaves.isEmpty, "a hash tree needs at least one leaf")
+            var levels = [leaves]
+            while levels.last!.count > 1 {
+                let level = levels.last!
+                levels.append(Levels.groups(count: level.count).map { hash(sortedConcatenation($0.map { level[$0] })) })
+            }
+            self.levels = levels
+        }
+
+        /// Levels as stored (e.g. read back from an archive); nil unless they form a tree: each
+        /// level the size its child level's grouping gives, ending with one root.
+        public init?(stored levels: [[[UInt8]]]) {
+            guard let first = levels.first, !first.isEmpty, levels.last?.count == 1 else { return nil }
+            for (below, above) in zip(levels, levels.dropFirst()) where Levels.groups(count: below.count).count != above.count { return nil }
+            self.levels = levels
+        }
+
+        public var root: [UInt8] { levels.last![0] }
+
+        /// The positions grouped under each parent: pairs, the last group of three when odd.
+        static func groups(count: Int) -> [Range<Int>] {
+            guard count > 1 else { return [0..<count] }
             var groups: [Range<Int>] = []
             var start = 0
-            while start < level.count {
-                let size = level.count - start == 3 ? 3 : 2
+            while start < count {
+                let size = count - start == 3 ? 3 : 2
                 groups.append(start..<(start + size))
                 start += size
             }
-            var groupOf = [Int](repeating: 0, count: level.count)
-            for (number, members) in groups.enumerated() { for member in members { groupOf[member] = number } }
-            for leaf in leaves.indices {
-                let at = position[leaf]
-                let members = groups[groupOf[at]]
-                let list = depth == 0 ? members.map { level[$0] } : members.filter { $0 != at }.map { level[$0] }
-                reduced[leaf].append(list.sorted { $0.lexicographicallyPrecedes($1) })
-                position[leaf] = groupOf[at]
-            }
-            level = groups.map { hash(sortedConcatenation($0.map { level[$0] })) }
-            depth += 1
+            return groups
         }
-        return (level[0], reduced)
+
+        /// The group holding position `at` in a level of `count` values: its number and positions.
+        static func group(of at: Int, count: Int) -> (Int, Range<Int>) {
+            if count % 2 == 1 && at >= count - 3 { return ((count - 3) / 2, (count - 3)..<count) }
+            return (at / 2, (at - at % 2)..<(at - at % 2 + 2))
+        }
+
+        /// The reduced hash tree for leaf `index` (RFC 4998 §4.2): the first list holds the leaf
+        /// and its siblings, each next list the siblings of the node computed from below, each
+        /// sorted. Empty for a tree of one leaf.
+        public func reduced(forLeaf index: Int) -> [[[UInt8]]] {
+            var lists: [[[UInt8]]] = []
+            var at = index
+            for (depth, level) in levels.dropLast().enumerated() {
+                let (number, members) = Levels.group(of: at, count: level.count)
+                let list = depth == 0 ? members.map { level[$0] } : members.filter { $0 != at }.map { level[$0] }
+                lists.append(list.sorted { $0.lexicographicallyPrecedes($1) })
+                at = number
+            }
+            return lists
+        }
+    }
+
+    /// A tree over `leaves` with, for each leaf, its reduced hash tree (see `Levels`).
+    public static func build(leaves: [[UInt8]], hash: ([UInt8]) -> [UInt8]) -> (root: [UInt8], reduced: [[[[UInt8]]]]) {
+        let tree = Levels(leaves: leaves, hash: hash)
+        return (tree.root, leaves.indices.map { tree.reduced(forLeaf: $0) })
     }
 }

@@ -91,6 +91,13 @@ import Testing
             #expect(reduced[index].allSatisfy { !$0.isEmpty } && (reduced[index].first.map { $0.count > 1 } ?? true), "no single-value list")
         }
         #expect(HashTree.coveringRoot(of: [hash([0xFF])], reducedHashtree: reduced[0], singleValueLists: .hashed, hash: hash) == nil || count == 1)
+        // No single-value list: both conventions agree; the levels read back only if they form a tree.
+        let tree = HashTree.Levels(leaves: leaves, hash: hash)
+        for index in leaves.indices {
+            #expect(HashTree.coveringRoot(of: [leaves[index]], reducedHashtree: tree.reduced(forLeaf: index), singleValueLists: .carriedUp, hash: hash)?.root == root)
+        }
+        #expect(HashTree.Levels(stored: tree.levels) == tree)
+        if count > 2 { #expect(HashTree.Levels(stored: [leaves, [root]]) == nil) }
     }
 
     // MARK: sigvault ers verify
