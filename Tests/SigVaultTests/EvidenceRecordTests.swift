@@ -97,7 +97,7 @@ import Testing
             #expect(HashTree.coveringRoot(of: [leaves[index]], reducedHashtree: tree.reduced(forLeaf: index), singleValueLists: .carriedUp, hash: hash)?.root == root)
         }
         #expect(HashTree.Levels(stored: tree.levels) == tree)
-        if count > 2 { #expect(HashTree.Levels(stored: [leaves, [root]]) == nil) }
+        if count > 3 { #expect(HashTree.Levels(stored: [leaves, [root]]) == nil) }
     }
 
     // MARK: sigvault ers verify
