@@ -248,5 +248,41 @@ import Testing
         let (_, current) = try Self.ersVerify([sha256, "--data", dataPath, "--trust", Harness.fixtures + "/pki/root.pem"])
         #expect(current["subIndication"] as? String == "TRY_LATER", "\(current)")
     }
+
+    /// The evidence section: one tree and one token for all groups; each group's record, rebuilt
+    /// from it, covers that group's objects (and no other group's); it round-trips and refuses damage.
+    @Test func archiveEvidenceRoundTripsAndGivesEachGroupItsRecord() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let sha256: ([UInt8]) -> [UInt8] = { Hasher.digest($0, .sha256) }
+        // Five groups of one to three objects.
+        let objects: [[[UInt8]]] = (0..<5).map { group in (0...(group % 3)).map { sha256([UInt8(group), UInt8($0)]) } }
+        let leaves = objects.map { HashTree.groupHash($0, hash: sha256) }
+        let tree = HashTree.Levels(leaves: leaves, hash: sha256)
+        let request = try TimeStampRequest(imprint: tree.root, algorithm: .sha256)
+        let token = try TimeStampToken(responseOrToken: TimeStampAcceptanceTests.reply(to: request, in: directory))
+        let algorithm = DigestAlgorithmIdentifier(algorithm: [2, 16, 840, 1, 101, 3, 4, 2, 1])
+        let template = EvidenceRecord(digestAlgorithms: [algorithm], archiveTimeStampSequence: [
+            ArchiveTimeStampChain([ArchiveTimeStamp(digestAlgorithm: algorithm, reducedHashtree: nil, timeStamp: token.der)])])
+        let evidence = ArchiveEvidence(template: template, trees: [tree],
+                                       groups: (0..<5).map { ArchiveEvidence.Group(members: [UInt64($0), 99]) },
+                                       material: [.init(kind: .certificate, der: [1, 2, 3])])
+        let payload = try evidence.encoded(sha256: sha256)
+        #expect(try ArchiveEvidence.decode(payload, sha256: sha256) == evidence)
+        for (index, group) in objects.enumerated() {
+            let record = evidence.record(forGroup: index)
+            let outcomes = RecordCoverage.check(record, facts: Self.facts(record), dataHashes: { _ in group }, hash: Self.digest)
+            if case .covered? = outcomes.first?.first {} else { Issue.record("group \(index): \(outcomes)") }
+            // A reduced tree's first list holds the leaf's siblings too (RFC 4998 §4.2), so a record
+            // also proves its sibling groups; a group outside that list is not covered.
+            let other = objects[index < 2 ? 3 : 0]
+            let wrong = RecordCoverage.check(record, facts: Self.facts(record), dataHashes: { _ in other }, hash: Self.digest)
+            if case .covered? = wrong.first?.first { Issue.record("group \(index) covers a group outside its first list") }
+        }
+        var damaged = payload
+        damaged[40] ^= 1
+        #expect(throws: ArchiveEvidence.DecodingError.self) { try ArchiveEvidence.decode(damaged, sha256: sha256) }
+        #expect(throws: ArchiveEvidence.DecodingError.self) { try ArchiveEvidence.decode(Array(payload.dropLast(33)) + Array(payload.suffix(32)), sha256: sha256) }
+    }
 }
 
