@@ -12,6 +12,7 @@ struct PackCommand: ParsableCommand {
     @Option(help: "OCSP responses (file or folder, DER).") var ocsp: [String] = []
     @Option(help: "Trust anchors (file or folder); default: the system store.") var trust: [String] = []
     @Option(help: "Validate as of this ISO 8601 time instead of now.") var at: String?
+    @Option(help: "An RFC 3161 time-stamp authority URL for the archive time-stamp (repeatable: tried in order).") var tsa: [String] = []
     @Flag(help: "Print a JSON summary on stdout.") var json = false
 
     func run() throws {
@@ -23,6 +24,12 @@ struct PackCommand: ParsableCommand {
             options.ocspResponses = ocsp
             options.trust = trust
             options.at = try CLI.parseTime(at)
+            options.timeStampAuthorities = try tsa.map { text in
+                guard let url = URL(string: text), url.scheme == "http" || url.scheme == "https", url.host != nil else {
+                    throw SigVaultError(.usage, "--tsa \(text): not an http or https URL")
+                }
+                return HTTPTimeStampAuthority(url: url)
+            }
             let summary = try Packer(options: options, logger: logger).run()
             summary.warnings.forEach(CLI.warn)
             if json {
@@ -31,6 +38,7 @@ struct PackCommand: ParsableCommand {
                 summary.documentLines.forEach { print($0) }
                 print("packed \(summary.members) members (\(summary.documents) documents: \(summary.signedDocuments) signed, \(summary.notPassed) of them not passing; \(summary.documents - summary.signedDocuments) unsigned) into \(output)")
                 print("fingerprint \(summary.fingerprint)")
+                if let line = summary.archiveTimeStampLine { print(line) }
             }
             if summary.exitCode != .ok { Foundation.exit(summary.exitCode.rawValue) }
         } catch {

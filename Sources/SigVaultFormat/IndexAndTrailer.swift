@@ -138,6 +138,8 @@ public enum ArchiveIndexLayout {
 public struct Trailer: Sendable, Equatable {
     public static let magic = Array("SIGVAULT".utf8)
     public static let skippableVariant: UInt32 = 0xC
+    /// The evidence section's skippable frame (version 2, docs/FORMAT.md §10).
+    public static let evidenceSkippableVariant: UInt32 = 0xD
     public static let payloadSize = 160
     public static let frameSize = payloadSize + 8
 
@@ -149,7 +151,7 @@ public struct Trailer: Sendable, Equatable {
     public var manifestOffset: UInt64
     public var manifestLength: UInt64
     public var manifestSHA256: [UInt8]
-    /// Reserved for RFC 4998 evidence records stored after the manifest (0 = none).
+    /// Where the evidence section's frame is (version 2), or 0 (version 1: none).
     public var evidenceOffset: UInt64
     public var evidenceLength: UInt64
 
@@ -194,8 +196,9 @@ public struct Trailer: Sendable, Equatable {
         }
         var reader = ByteReader(payload[8..<128])
         let version = reader.u32(), flags = reader.u32()
-        guard version == UInt32(FormatVersion.current) else {
-            throw FormatError(.unsupportedVersion, "archive format version \(version) is not supported (this reader knows \(FormatVersion.current))")
+        guard version == UInt32(FormatVersion.current) || version == UInt32(FormatVersion.withEvidence) else {
+            throw FormatError(.unsupportedVersion,
+                              "archive format version \(version) is not supported (this reader knows \(FormatVersion.current) and \(FormatVersion.withEvidence))")
         }
         let indexOffset = reader.u64(), indexLength = reader.u64()
         let indexHash = reader.bytes(32)

@@ -63,7 +63,11 @@ public struct ManifestHeader: Codable, Sendable {
 }
 
 public enum FormatVersion {
+    /// The manifest's version (its header line), and the trailer's for an archive without archive
+    /// time-stamps.
     public static let current = 1
+    /// The trailer's version for an archive with an evidence section (docs/FORMAT.md §10).
+    public static let withEvidence = 2
 }
 
 /// What a member is for.

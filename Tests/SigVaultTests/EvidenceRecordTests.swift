@@ -133,8 +133,10 @@ import Testing
         #expect(stamps.count == testCase.chains.reduce(0, +), "\(result.stdout)\(result.stderr)")
         #expect(stamps.allSatisfy { $0["coverage"] as? String == "covered" }, "\(stamps)")
         #expect(stamps.first?["tokenValid"] as? Bool == true, "\(stamps)")
+        // Bouncy Castle's renewal of 2018 is later than the validation time: it proves nothing then.
+        let madeLater = testCase.record.hasSuffix("testRenewal.ers")
         let verdict = [json["indication"] as? String, json["subIndication"] as? String].compactMap { $0 }.joined(separator: "/")
-        #expect(verdict == (testCase.chains == [1] ? "TOTAL_PASSED" : "INDETERMINATE/TRY_LATER"), "\(json)")
+        #expect(verdict == (testCase.chains == [1] ? "TOTAL_PASSED" : madeLater ? "INDETERMINATE/NOT_YET_VALID" : "INDETERMINATE/TRY_LATER"), "\(json)")
         #expect(result.exitCode == (testCase.chains == [1] ? 0 : 2))
         if testCase.chains == [1] { #expect(json["proofOfExistence"] as? String == "2017-02-10T14:07:52Z") }
         // Today, with no later archive time-stamp, the expired TSA certificate leaves no proof.
@@ -143,7 +145,7 @@ import Testing
         #expect(todayJSON["subIndication"] as? String == "OUT_OF_BOUNDS_NO_POE", "\(todayJSON)")
         // Without the anchor: no chain.
         let (_, untrusted) = try Self.ersVerify([record, "--data", data, "--trust", Harness.fixtures + "/pki/root.pem", "--at", "2017-03-16T00:00:00Z"])
-        #expect(untrusted["subIndication"] as? String == "NO_CERTIFICATE_CHAIN_FOUND", "\(untrusted)")
+        #expect(untrusted["subIndication"] as? String == (madeLater ? "NOT_YET_VALID" : "NO_CERTIFICATE_CHAIN_FOUND"), "\(untrusted)")
     }
 
     enum Alteration: String, CaseIterable, CustomTestStringConvertible {

@@ -35,6 +35,19 @@ final class ArchiveReader: @unchecked Sendable {
 
     func read(at offset: UInt64, count: Int) throws -> [UInt8] { try POSIX.readAt(fd, offset: offset, count: count, path: path) }
 
+    /// The evidence section's payload (docs/FORMAT.md §10), or nil for a version 1 archive. Throws
+    /// when its frame is not where the trailer says or is not an evidence frame.
+    func evidencePayload() throws -> [UInt8]? {
+        guard let trailer, trailer.version == UInt32(FormatVersion.withEvidence) else { return nil }
+        let frame = try read(at: trailer.evidenceOffset, count: Int(trailer.evidenceLength))
+        let expected = ZstdFrames.skippableFrame(variant: Trailer.evidenceSkippableVariant, payload: [])
+        guard frame.count == Int(trailer.evidenceLength), Array(frame[0..<4]) == Array(expected[0..<4]),
+              UInt64(littleEndian: frame, at: 4, width: 4) + 8 == trailer.evidenceLength else {
+            throw SigVaultError(.integrityOrFailed, "\(path): the evidence section's frame is not where the trailer places it")
+        }
+        return Array(frame[8...])
+    }
+
     private func loadLayout() {
         do {
             guard size >= UInt64(Trailer.frameSize) else { throw FormatError(.malformed, "too short to hold a trailer") }
@@ -43,13 +56,21 @@ final class ArchiveReader: @unchecked Sendable {
             let expected = ZstdFrames.skippableFrame(variant: Trailer.skippableVariant, payload: [UInt8](repeating: 0, count: Trailer.payloadSize))
             guard head == Array(expected[0..<8]) else { throw FormatError(.malformed, "the file does not end with a SigVault trailer frame") }
             let trailer = try Trailer.decode(Array(frame[8...]), sha256: { Hasher.digest($0) })
-            guard trailer.flags == 0, trailer.evidenceOffset == 0, trailer.evidenceLength == 0 else {
-                throw FormatError(.unsupportedVersion, "the trailer announces features (flags \(trailer.flags), evidence records) this version does not know")
+            guard trailer.flags == 0 else {
+                throw FormatError(.unsupportedVersion, "the trailer announces features (flags \(trailer.flags)) this version does not know")
+            }
+            // Version 1: index, trailer. Version 2: index, evidence section, trailer.
+            let hasEvidence = trailer.version == UInt32(FormatVersion.withEvidence)
+            guard hasEvidence ? trailer.evidenceLength >= 8 : (trailer.evidenceOffset == 0 && trailer.evidenceLength == 0) else {
+                throw FormatError(.malformed, "the trailer's evidence fields do not fit its version \(trailer.version)")
             }
             self.trailer = trailer
+            let indexEnd = hasEvidence ? trailer.evidenceOffset : size - UInt64(Trailer.frameSize)
             guard trailer.indexLength >= 8, trailer.indexLength < (1 << 34), trailer.indexOffset < size,
-                  trailer.indexOffset + trailer.indexLength == size - UInt64(Trailer.frameSize) else {
-                throw FormatError(.malformed, "the trailer places the index outside the file")
+                  trailer.indexOffset + trailer.indexLength == indexEnd,
+                  !hasEvidence || (trailer.evidenceLength < (1 << 36) && trailer.evidenceOffset + trailer.evidenceLength == size - UInt64(Trailer.frameSize))
+            else {
+                throw FormatError(.malformed, "the trailer places the index or the evidence section outside the file")
             }
             // Hash the index as it streams past; only its header is kept.
             let indexStart = try read(at: trailer.indexOffset, count: 8 + ArchiveIndexLayout.headerSize)

@@ -474,7 +474,7 @@ final class ArchiveWriter: @unchecked Sendable {
 
     /// Ends the tar stream (its end blocks get a frame of their own), then writes the index and the
     /// trailer.
-    func finish(manifest: Placement, manifestSHA256: [UInt8]) throws {
+    func finish(manifest: Placement, manifestSHA256: [UInt8], evidence: [UInt8]? = nil) throws {
         try flushBatch()
         try tar.close()
         try submitStreamingFrame()
@@ -495,9 +495,17 @@ final class ArchiveWriter: @unchecked Sendable {
             }
         }
         let indexLength = UInt64(8 + payloadLength)
-        let trailer = Trailer(indexOffset: indexOffset, indexLength: indexLength, indexSHA256: indexHasher.finalize(),
+        var trailer = Trailer(indexOffset: indexOffset, indexLength: indexLength, indexSHA256: indexHasher.finalize(),
                               manifestOffset: manifest.compressedOffset, manifestLength: manifest.compressedLength,
                               manifestSHA256: manifestSHA256)
+        if let evidence {
+            // Version 2: the evidence section between the index and the trailer.
+            let frame = ZstdFrames.skippableFrame(variant: Trailer.evidenceSkippableVariant, payload: evidence)
+            trailer.version = UInt32(FormatVersion.withEvidence)
+            trailer.evidenceOffset = indexOffset + indexLength
+            trailer.evidenceLength = UInt64(frame.count)
+            try output.write(frame)
+        }
         let body = trailer.encodedBody()
         try output.write(ZstdFrames.skippableFrame(variant: Trailer.skippableVariant, payload: body + Hasher.digest(body)))
     }

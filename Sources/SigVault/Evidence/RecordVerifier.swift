@@ -123,12 +123,50 @@ public struct RecordVerifier {
         let (anchors, warnings) = try MaterialLoader.anchors(options.trust)
         warnings.forEach { logger.warning("\($0)") }
 
+        let pool = EvidencePool()
+        let evaluation = try Self.evaluate(record, pool: pool, anchors: anchors, at: options.at) { identifier in
+            guard let algorithm = HashAlgorithm(openSSLName: identifier.oid) else { return nil }
+            var hashes: [[UInt8]] = []
+            for object in objects {
+                guard let digest = try object.digest(algorithm) else { return nil }
+                hashes.append(digest)
+            }
+            return hashes
+        }
+        let verdict = evaluation.verdict
+        let stamps = evaluation.stamps
+        let exit: ExitCode = verdict.indication == .totalPassed ? .ok : verdict.indication == .totalFailed ? .integrityOrFailed : .findings
+        let firstGenTime = evaluation.firstGenTime
+        return RecordVerifyReport(
+            record: options.record, validationTime: ISOTime.format(options.at),
+            dataObjects: objects.map { object in
+                RecordVerifyReport.DataObject(name: object.name, digests: Dictionary(uniqueKeysWithValues: object.digests.map { ($0.key.rawValue, Hex.encode($0.value)) }))
+            },
+            archiveTimeStamps: stamps, indication: verdict.indication.rawValue, subIndication: verdict.subIndication?.rawValue,
+            reason: verdict.reason, proofOfExistence: verdict.indication == .totalPassed ? firstGenTime.map(ISOTime.format) : nil,
+            exitCode: exit.rawValue)
+    }
+
+    /// What evaluating a record gives: the verdict, a report line per archive time-stamp, and the
+    /// first time-stamp's genTime.
+    struct Evaluation {
+        let verdict: Verdict
+        let stamps: [RecordVerifyReport.Stamp]
+        let firstGenTime: Date?
+        let tsa: String?
+    }
+
+    /// Evaluates `record` (RFC 4998 §5.3 with ETSI EN 319 102-1 for its tokens) against the data
+    /// whose digests `dataHashes` gives per algorithm (nil: not available in it). The tokens'
+    /// certificates and revocation data join `pool`.
+    static func evaluate(_ record: EvidenceRecord, pool: EvidencePool, anchors: TrustAnchors, at: Date,
+                         dataHashes: (DigestAlgorithmIdentifier) throws -> [[UInt8]]?) throws -> Evaluation {
+        var readError: Error?
         // The tokens, read once; the certificates and revocation data they carry (CRLs, and OCSP
         // responses as other revocation information) are the evidence for their TSA chains.
         let tokens: [[TimeStampToken?]] = record.archiveTimeStampSequence.map { chain in
             chain.archiveTimeStamps.map { try? TimeStampToken(responseOrToken: $0.timeStamp) }
         }
-        let pool = EvidencePool()
         for chain in record.archiveTimeStampSequence {
             for stamp in chain.archiveTimeStamps {
                 if let signed = try? SignedData(bytes: stamp.timeStamp) {
@@ -140,7 +178,7 @@ public struct RecordVerifier {
                 }
             }
         }
-        let validator = SignatureValidator(pool: pool, policy: ValidationPolicy(anchors: anchors, now: options.at))
+        let validator = SignatureValidator(pool: pool, policy: ValidationPolicy(anchors: anchors, now: at))
         func algorithm(_ chain: Int, _ stamp: Int) -> DigestAlgorithmIdentifier? {
             let archiveTimeStamp = record.archiveTimeStampSequence[chain].archiveTimeStamps[stamp]
             if let given = archiveTimeStamp.digestAlgorithm { return given }
@@ -148,7 +186,6 @@ public struct RecordVerifier {
                   let oid = try? ASN1ObjectIdentifier(dotRepresentation: name) else { return nil }
             return DigestAlgorithmIdentifier(algorithm: oid)
         }
-        var readError: Error?
         let coverage = RecordCoverage.check(
             record,
             facts: { chain, stamp in
@@ -156,18 +193,10 @@ public struct RecordVerifier {
                 return RecordCoverage.StampFacts(algorithm: algorithm, imprint: token.imprint)
             },
             dataHashes: { identifier in
-                guard let algorithm = HashAlgorithm(openSSLName: identifier.oid) else { return nil }
-                var hashes: [[UInt8]] = []
-                for object in objects {
-                    do {
-                        guard let digest = try object.digest(algorithm) else { return nil }
-                        hashes.append(digest)
-                    } catch {
-                        readError = readError ?? error
-                        return nil
-                    }
+                do { return try dataHashes(identifier) } catch {
+                    readError = readError ?? error
+                    return nil
                 }
-                return hashes
             },
             hash: { identifier, bytes in HashAlgorithm(openSSLName: identifier.oid).map { Hasher.digest(bytes, $0) } })
         if let readError { throw SigVaultError(.ioError, "\(readError)") }
@@ -178,12 +207,12 @@ public struct RecordVerifier {
             stamps.archiveTimeStamps.indices.map { (chain, $0) }
         }
         var validations: [TimeStampValidation?] = Array(repeating: nil, count: flat.count)
-        var deadlines: [Date] = Array(repeating: options.at, count: flat.count)
+        var deadlines: [Date] = Array(repeating: at, count: flat.count)
         var proves = false
         var nextGenTime: Date?
         for position in flat.indices.reversed() {
             let (chain, stamp) = flat[position]
-            let deadline = proves ? nextGenTime! : options.at
+            let deadline = proves ? nextGenTime! : at
             deadlines[position] = deadline
             guard let token = tokens[chain][stamp] else { proves = false; continue }
             let validation = validator.validate(archiveTimeStamp: token, origin: "chain \(chain + 1), time-stamp \(stamp + 1)",
@@ -249,25 +278,24 @@ public struct RecordVerifier {
                 }
             }
             let renewal = chainIndex + 1 < tokens.count ? tokens[chainIndex + 1].first??.genTime : nil
-            let until = renewal ?? options.at
+            let until = renewal ?? at
             if sunset <= until {
                 verdict = verdict.worse(Verdict(.indeterminate, .cryptoConstraintsFailure,
                     "chain \(chainIndex + 1): \(hash.rawValue) reached its sunset on \(ISOTime.format(sunset)) before "
                     + (renewal == nil ? "the validation time, with no hash-tree renewal after it" : "the next hash-tree renewal at \(ISOTime.format(until))")))
             }
         }
+        // A time-stamp made after the validation time proves nothing at that time.
+        for (position, (chain, stamp)) in flat.enumerated() {
+            if let genTime = validations[position]?.genTime, genTime > at {
+                verdict = verdict.worse(Verdict(.indeterminate, .notYetValid,
+                    "chain \(chain + 1), time-stamp \(stamp + 1): made at \(ISOTime.format(genTime)), after the validation time"))
+            }
+        }
         // Coverage findings come first: at the same indication they are the ones reported.
         verdict = verdict.worse(tokenVerdict)
-        let exit: ExitCode = verdict.indication == .totalPassed ? .ok : verdict.indication == .totalFailed ? .integrityOrFailed : .findings
-        let firstGenTime = validations.first??.genTime
-        return RecordVerifyReport(
-            record: options.record, validationTime: ISOTime.format(options.at),
-            dataObjects: objects.map { object in
-                RecordVerifyReport.DataObject(name: object.name, digests: Dictionary(uniqueKeysWithValues: object.digests.map { ($0.key.rawValue, Hex.encode($0.value)) }))
-            },
-            archiveTimeStamps: stamps, indication: verdict.indication.rawValue, subIndication: verdict.subIndication?.rawValue,
-            reason: verdict.reason, proofOfExistence: verdict.indication == .totalPassed ? firstGenTime.map(ISOTime.format) : nil,
-            exitCode: exit.rawValue)
+        return Evaluation(verdict: verdict, stamps: stamps, firstGenTime: validations.first??.genTime,
+                          tsa: validations.first??.tsaSubject)
     }
 
     /// The dotted OID of a hash algorithm.

@@ -1,3 +1,4 @@
+import EvidenceRecords
 import ArchiveIO
 import Foundation
 import Logging
@@ -13,6 +14,8 @@ public struct PackOptions: Sendable {
     public var ocspResponses: [String] = []
     /// Trust anchor files or folders; empty means the system store.
     public var trust: [String] = []
+    /// Time-stamp authorities for the archive time-stamp, tried in order (none: no archive time-stamp).
+    public var timeStampAuthorities: [any TimeStampAuthority] = []
     public var at: Date = Date()
     public var compressionLevel: Int32 = 3
 
@@ -34,6 +37,9 @@ public struct PackSummary: Sendable {
     public var warnings: [String] = []
     public var exitCode: ExitCode = .ok
     public var documentLines: [String] = []
+    /// The archive time-stamp's genTime and authority, when one was obtained.
+    public var archiveTimeStamp: Date?
+    public var timeStampAuthority: String?
 }
 
 /// `sigvault pack`: archives every file under the inputs with the evidence that proves its signatures.
@@ -117,11 +123,15 @@ public struct Packer {
         let skips = SkipLog()
 
         /// Runs on the writer thread when the member is written: its manifest line, then its index record.
+        // With an archive time-stamp to make: where each member is, and each document's group.
+        let dataGroups: GroupCollector? = options.timeStampAuthorities.isEmpty ? nil : GroupCollector()
         func completion(_ path: ArchivePath, _ role: MemberRole, describe: @escaping @Sendable (inout ManifestMember) -> Void) -> ArchiveWriter.Completion {
             return { outcome in
                 var member = ManifestMember(path: path, role: role, size: outcome.size, sha256: Hex.encode(outcome.contentSHA256))
                 describe(&member)
                 let line = try manifest.append(.member(member))
+                dataGroups?.member(path, index: writer.memberCount, sha256: outcome.contentSHA256,
+                               group: role == .document ? DataGroups.members(ofDocument: path, record: member.document) : nil)
                 try writer.record(outcome.indexRecord(path: path, line: line))
             }
         }
@@ -216,8 +226,14 @@ public struct Packer {
         let written = try writer.endMemberAndWait()
         let manifestDigest = manifest.sha256
         guard written.contentSHA256 == manifestDigest else { throw SigVaultError(.ioError, "internal error: manifest changed while written") }
+        let manifestIndex = writer.memberCount
         try writer.record(written.indexRecord(path: manifestPath, line: nil))
-        try writer.finish(manifest: written.placement, manifestSHA256: manifestDigest)
+        var evidenceSection: [UInt8]?
+        if let dataGroups {
+            dataGroups.member(manifestPath, index: manifestIndex, sha256: manifestDigest, group: [manifestPath])
+            evidenceSection = try archiveTimeStamp(dataGroups, summary: &summary)
+        }
+        try writer.finish(manifest: written.placement, manifestSHA256: manifestDigest, evidence: evidenceSection)
         summary.bytesOut = output.bytesWritten
         try output.commit(overwrite: false)
         summary.fingerprint = Hex.encode(manifestDigest)
@@ -225,6 +241,38 @@ public struct Packer {
                                                   "bytesIn": "\(summary.bytesIn)", "bytesOut": "\(summary.bytesOut)",
                                                   "seconds": "\(String(format: "%.2f", Date().timeIntervalSince(started)))"])
         return summary
+    }
+
+    /// The evidence section (docs/FORMAT.md §10): a hash tree over the data groups, one time-stamp
+    /// over its root from the first authority whose answer is accepted. Without one, nil: the
+    /// archive is written without an archive time-stamp, each authority's refusal is a warning, and
+    /// the exit code says so (2).
+    private func archiveTimeStamp(_ groups: GroupCollector, summary: inout PackSummary) throws -> [UInt8]? {
+        let (members, leaves) = try groups.resolve()
+        let hash: ([UInt8]) -> [UInt8] = { Hasher.digest($0, .sha256) }
+        let tree = HashTree.Levels(leaves: leaves, hash: hash)
+        let (anchors, _) = try MaterialLoader.anchors(options.trust)
+        let outcome = TimeStamper(authorities: options.timeStampAuthorities, anchors: anchors).timeStamp(imprint: tree.root, algorithm: .sha256)
+        for refusal in outcome.refusals {
+            summary.warnings.append("\(refusal.authority): no archive time-stamp: \(refusal.reason)")
+        }
+        guard let token = outcome.token else {
+            summary.warnings.append("the archive was written without an archive time-stamp: nothing in it proves when it was made")
+            summary.exitCode = summary.exitCode.combined(with: .findings)
+            return nil
+        }
+        logger.info("archive time-stamp", metadata: ["tsa": "\(outcome.authority ?? "")", "genTime": "\(ISOTime.format(token.genTime))",
+                                                     "groups": "\(leaves.count)"])
+        summary.archiveTimeStamp = token.genTime
+        summary.timeStampAuthority = outcome.authority
+        let sha256 = DigestAlgorithmIdentifier(algorithm: [2, 16, 840, 1, 101, 3, 4, 2, 1])
+        let template = EvidenceRecord(digestAlgorithms: [sha256], archiveTimeStampSequence: [
+            ArchiveTimeStampChain([ArchiveTimeStamp(digestAlgorithm: sha256, reducedHashtree: nil, timeStamp: token.der)])])
+        // The TSA's certificates, for the next renewal to cover with its revocation data.
+        let material = token.certificates.map { ArchiveEvidence.Material(kind: .certificate, der: $0.der) }
+        let evidence = ArchiveEvidence(template: template, trees: [tree], groups: members.map { ArchiveEvidence.Group(members: $0) },
+                                       material: material)
+        return try evidence.encoded(sha256: hash)
     }
 
     /// Streams a file too large for one frame: read and hashed here, compressed on the pool. If the
@@ -322,6 +370,12 @@ final class ManifestBuilder: @unchecked Sendable {
 }
 
 extension PackSummary {
+    /// `archive time-stamp <genTime> by <url>`, when one was obtained.
+    public var archiveTimeStampLine: String? {
+        guard let time = archiveTimeStamp, let authority = timeStampAuthority else { return nil }
+        return "archive time-stamp \(ISOTime.format(time)) by \(authority)"
+    }
+
     /// The JSON summary `pack --json` prints (docs/CLI.md).
     public func jsonText(archive: String) -> String {
         struct Output: Encodable {
@@ -336,10 +390,13 @@ extension PackSummary {
             let bytesOut: UInt64
             let warnings: [String]
             let exitCode: Int32
+            @NullEncoded var archiveTimeStamp: String?
+            @NullEncoded var timeStampAuthority: String?
         }
         return JSONOutput.encode(Output(archive: archive, fingerprint: fingerprint, members: members, documents: documents,
                                         signedDocuments: signedDocuments, passed: passed, notPassed: notPassed, bytesIn: bytesIn,
-                                        bytesOut: bytesOut, warnings: warnings, exitCode: exitCode.rawValue))
+                                        bytesOut: bytesOut, warnings: warnings, exitCode: exitCode.rawValue,
+                                        archiveTimeStamp: archiveTimeStamp.map(ISOTime.format), timeStampAuthority: timeStampAuthority))
     }
 }
 
@@ -373,5 +430,38 @@ struct FilesystemSource: MemberSource {
     func content(of path: ArchivePath) throws -> SignedContent {
         guard let file = files[path] else { throw SigVaultError(.inputMissing, "\(path): not among the inputs") }
         return .rawPath(file.filesystemPath)
+    }
+}
+
+/// What the archive time-stamp needs of each member, collected on the writer thread: its index and
+/// content SHA-256, and for documents the paths of their data group.
+final class GroupCollector: @unchecked Sendable {
+    private let lock = NSLock()
+    private var members: [ArchivePath: (index: UInt64, sha256: [UInt8])] = [:]
+    private var groups: [[ArchivePath]] = []
+
+    func member(_ path: ArchivePath, index: UInt64, sha256: [UInt8], group: [ArchivePath]?) {
+        lock.lock()
+        members[path] = (index, sha256)
+        if let group { groups.append(group) }
+        lock.unlock()
+    }
+
+    /// Each group's member indices and its leaf: the SHA-256 of its one object, or of the sorted
+    /// concatenation of its objects' SHA-256s (RFC 4998 §4.2). A name the group lists but the
+    /// archive lacks (a file left out) is left out of the group.
+    func resolve() throws -> (members: [[UInt64]], leaves: [[UInt8]]) {
+        lock.lock()
+        defer { lock.unlock() }
+        var indices: [[UInt64]] = []
+        var leaves: [[UInt8]] = []
+        for group in groups {
+            let found = group.compactMap { members[$0] }
+            guard !found.isEmpty else { continue }
+            indices.append(found.map(\.index))
+            leaves.append(HashTree.groupHash(found.map(\.sha256)) { Hasher.digest($0, .sha256) })
+        }
+        guard !leaves.isEmpty else { throw SigVaultError(.ioError, "internal error: no data group to time-stamp") }
+        return (indices, leaves)
     }
 }

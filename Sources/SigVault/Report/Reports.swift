@@ -20,7 +20,14 @@ public struct VerifyReport: Sendable {
     public struct ProofOfTime: Codable, Sendable {
         @NullEncoded public var archiveTimeStamp: String?
         public var statement: String
+        /// The archive time-stamp's own indication (null without one).
+        @NullEncoded public var indication: String?
+        @NullEncoded public var subIndication: String?
 
+        public init(archiveTimeStamp: String?, statement: String) {
+            self.archiveTimeStamp = archiveTimeStamp
+            self.statement = statement
+        }
     }
     public struct Summary: Codable, Sendable {
         public var members = 0

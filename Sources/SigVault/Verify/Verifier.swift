@@ -1,3 +1,4 @@
+import EvidenceRecords
 import ArchiveIO
 import Foundation
 import Logging
@@ -103,18 +104,29 @@ public struct Verifier {
                 }
             }
         }
+        // The archive time-stamp (version 2): its tree over the data groups, then its tokens.
+        var archiveTimeStamp: ArchiveTimeStampResult?
+        if reader.layoutProblem == nil, scan.indexUsable, fingerprint != nil {
+            do {
+                if let payload = try reader.evidencePayload() {
+                    let evidence = try ArchiveEvidence.decode(payload) { Hasher.digest($0, .sha256) }
+                    archiveTimeStamp = try evaluate(evidence, reader: reader, entries: scan.entries, listed: listed, anchors: anchors,
+                                                    problem: problem)
+                }
+            } catch {
+                problem("evidence", nil, "the evidence section cannot be used: \((error as? SigVaultError)?.message ?? "\(error)")")
+            }
+        }
         logger.info("verified", metadata: ["problems": "\(problems.count)", "documents": "\(summary.documents)",
                                            "seconds": "\(String(format: "%.2f", Date().timeIntervalSince(started)))"])
         var exit: ExitCode = .ok
         if !problems.isEmpty || summary.totalFailed > 0 { exit = .integrityOrFailed } else if summary.indeterminate > 0 { exit = .findings }
+        if exit == .ok, let archiveTimeStamp, archiveTimeStamp.verdict.indication != .totalPassed { exit = .findings }
         return VerifyReport(
             archive: options.archive, fingerprint: fingerprint, formatVersion: reader.trailer.map { Int($0.version) },
             validationTime: ISOTime.format(options.at),
             integrity: .init(ok: problems.isEmpty, problems: problems),
-            proofOfTime: .init(archiveTimeStamp: nil,
-                               statement: problems.isEmpty
-                                   ? "the archive is self-consistent but carries no archive time-stamp: nothing in it proves when it was made"
-                                   : "the archive is damaged, and it carries no archive time-stamp: nothing in it proves when it was made"),
+            proofOfTime: Self.proofOfTime(archiveTimeStamp, damaged: !problems.isEmpty),
             analysed: analysed, plain: plain, summary: summary, warnings: trustWarnings, exitCode: exit.rawValue)
     }
 
@@ -492,6 +504,95 @@ public struct Verifier {
             return result
         }
         return (results.sorted { $0.group.document < $1.group.document }, plain)
+    }
+}
+
+/// What the archive time-stamp of a version 2 archive proves.
+struct ArchiveTimeStampResult {
+    let verdict: Verdict
+    let genTime: Date?
+    let tsa: String?
+}
+
+extension Verifier {
+    /// Checks the evidence section against the archive: every group's leaf from its members'
+    /// verified contents, the tree from those leaves, every document in some group; then evaluates
+    /// the archive time-stamp with the first group's record (RFC 4998 §5.3; its tokens as
+    /// time-stamps, valid until the next one, the last until the validation time).
+    func evaluate(_ evidence: ArchiveEvidence, reader: ArchiveReader, entries: [ScannedEntry], listed: [ListedMember],
+                  anchors: TrustAnchors, problem: (String, String?, String) -> Void) throws -> ArchiveTimeStampResult {
+        let sha256: ([UInt8]) -> [UInt8] = { Hasher.digest($0, .sha256) }
+        let memberCount = UInt64(reader.members.count)
+        var covered = Set<UInt64>()
+        var leaves: [[UInt8]] = []
+        var firstGroupHashes: [[UInt8]] = []
+        var consistent = true
+        for (number, group) in evidence.groups.enumerated() {
+            guard group.members.allSatisfy({ $0 < memberCount }) else {
+                problem("evidence", nil, "data group \(number + 1) names a member the archive does not have")
+                return ArchiveTimeStampResult(verdict: Verdict(.totalFailed, .formatFailure, "the evidence section names members the archive does not have"),
+                                              genTime: nil, tsa: nil)
+            }
+            let hashes = group.members.map { reader.members[Int($0)].contentSHA256 }
+            if number == 0 { firstGroupHashes = hashes }
+            let leaf = HashTree.groupHash(hashes, hash: sha256)
+            leaves.append(leaf)
+            covered.formUnion(group.members)
+            if evidence.trees.first?.levels.first?[number] != leaf {
+                consistent = false
+                let name = entries[safe: Int(group.members[0])].map { ArchivePath.escaped($0.path.bytes) }
+                problem("evidence", name, "the archive time-stamp's hash tree does not hold the data group of \(name ?? "group \(number + 1)") as it is archived")
+            }
+        }
+        if consistent, let tree = evidence.trees.first, HashTree.Levels(leaves: leaves, hash: sha256) != tree {
+            consistent = false
+            problem("evidence", nil, "the archive time-stamp's hash tree does not lead from its leaves to its root")
+        }
+        let documents = Set(listed.lazy.filter { $0.role == .document }.map(\.path))
+        for (index, entry) in entries.enumerated() where documents.contains(entry.path) && !covered.contains(UInt64(index)) {
+            problem("evidence", entry.path.description, "document \(entry.path) is in no data group of the archive time-stamp")
+        }
+        let pool = EvidencePool()
+        for item in evidence.material {
+            switch item.kind {
+            case .certificate: if let certificate = try? Certificate(der: item.der) { pool.add(certificate) }
+            case .crl: if let crl = try? RevocationList.parseAll(item.der) { crl.forEach { pool.add($0) } }
+            case .ocsp: if let response = try? OCSPResponse(der: item.der) { pool.add(response) }
+            }
+        }
+        let record = evidence.record(forGroup: 0)
+        let evaluation = try RecordVerifier.evaluate(record, pool: pool, anchors: anchors, at: options.at) { identifier in
+            HashAlgorithm(openSSLName: identifier.oid) == .sha256 ? firstGroupHashes : nil
+        }
+        var verdict = evaluation.verdict
+        if !consistent { verdict = verdict.worse(Verdict(.totalFailed, .hashFailure, "the hash tree does not match the archive")) }
+        if verdict.indication == .totalFailed, consistent {
+            problem("evidence", nil, "the archive time-stamp does not hold: \(verdict.reason)")
+        }
+        return ArchiveTimeStampResult(verdict: verdict, genTime: evaluation.firstGenTime, tsa: evaluation.tsa)
+    }
+
+    /// The report's statement about the archive's time.
+    static func proofOfTime(_ result: ArchiveTimeStampResult?, damaged: Bool) -> VerifyReport.ProofOfTime {
+        guard let result, let genTime = result.genTime else {
+            return .init(archiveTimeStamp: nil, statement: damaged
+                ? "the archive is damaged, and it carries no archive time-stamp: nothing in it proves when it was made"
+                : "the archive is self-consistent but carries no archive time-stamp: nothing in it proves when it was made")
+        }
+        let time = ISOTime.format(genTime)
+        let by = result.tsa.map { " by \($0)" } ?? ""
+        var proof = VerifyReport.ProofOfTime(archiveTimeStamp: time, statement: "")
+        proof.indication = result.verdict.indication.rawValue
+        proof.subIndication = result.verdict.subIndication?.rawValue
+        switch result.verdict.indication {
+        case .totalPassed:
+            proof.statement = "the archive's content existed at \(time): proven by its archive time-stamp\(by)"
+        case .indeterminate:
+            proof.statement = "the archive carries an archive time-stamp at \(time)\(by), which proves nothing yet: \(result.verdict.reason)"
+        case .totalFailed:
+            proof.statement = "the archive's time-stamp at \(time)\(by) does not hold: \(result.verdict.reason)"
+        }
+        return proof
     }
 }
 

@@ -1,0 +1,79 @@
+import Foundation
+import OpenSSLBridge
+@testable import SigVault
+import SigVaultFormat
+import Testing
+
+/// `pack --tsa`: an archive time-stamp over every data group, from a real local TSA, stored in the
+/// evidence section of a version 2 archive, checked by verify; without a usable TSA the archive is
+/// still written, without one, and pack says so.
+@Suite(.serialized) struct ArchiveTimeStampTests {
+    func tsa(_ path: String) throws -> String { try #require(LocalServer.tsa, "the local TSA did not start").url(path).absoluteString }
+
+    /// pack with the fixtures' default material and `arguments` (repeated options kept).
+    func pack(_ inputs: [String], _ arguments: [String], in directory: String) throws -> (String, Harness.Result) {
+        let archive = directory + "/a.svz"
+        let result = try Harness.sigvault(["pack"] + inputs + Harness.packArguments(extra: "-") + arguments
+                                          + ["--at", Harness.verifyTime, "-o", archive])
+        return (archive, result)
+    }
+
+    @Test func packWithATimeStampAuthorityWritesAVersion2ArchiveThatVerifies() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let (archive, pack) = try self.pack(["Fixtures/cases/expired-timestamped", "Fixtures/cases/unsigned"],
+                                            ["--json", "--tsa", try tsa("/garbage"), "--tsa", try tsa("/tsa")], in: directory)
+        #expect(pack.exitCode == 0, "\(pack.stderr)")
+        let summary = try Harness.json(pack.stdout)
+        let genTime = try #require(summary["archiveTimeStamp"] as? String)
+        #expect((summary["timeStampAuthority"] as? String)?.hasSuffix("/tsa") == true)
+        #expect(pack.stderr.contains("/garbage: no archive time-stamp: not a granted RFC 3161 response"), "\(pack.stderr)")
+
+        let reader = try ArchiveReader(path: archive)
+        #expect(reader.trailer?.version == 2 && reader.layoutProblem == nil)
+        #expect(try reader.evidencePayload() != nil)
+        let listing = try Harness.run("/usr/bin/tar", ["--zstd", "-tf", archive])
+        #expect(listing.exitCode == 0 && listing.stdout.contains("manifest.jsonl"))
+
+        let (verify, json) = try Harness.verifyJSON(archive, at: Harness.verifyTime)
+        let integrity = json["integrity"] as? [String: Any]
+        #expect(integrity?["ok"] as? Bool == true, "\(verify.stdout)")
+        let proof = try #require(json["proofOfTime"] as? [String: Any])
+        #expect(proof["archiveTimeStamp"] as? String == genTime)
+        // Verified before the time-stamp was made (the fixtures' time), it proves nothing then; and
+        // a fresh archive time-stamp has no revocation data for its TSA yet (the next renewal brings it).
+        #expect(proof["indication"] as? String == "INDETERMINATE", "\(proof)")
+        #expect(verify.exitCode == 2)
+        let (_, now) = try Harness.verifyJSON(archive, at: ISOTime.format(Date()))
+        let nowProof = try #require(now["proofOfTime"] as? [String: Any])
+        #expect(nowProof["subIndication"] as? String == "TRY_LATER", "\(nowProof)")
+    }
+
+    @Test func withoutAUsableAuthorityTheArchiveIsWrittenWithoutATimeStamp() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let down = "http://127.0.0.1:\(LocalServer.closedPort())/tsa"
+        let (archive, pack) = try self.pack(["Fixtures/cases/unsigned"], ["--tsa", try tsa("/wrong-nonce"), "--tsa", down], in: directory)
+        #expect(pack.exitCode == 2)
+        #expect(pack.stderr.contains("/wrong-nonce: no archive time-stamp: the token's nonce is not the one requested"), "\(pack.stderr)")
+        #expect(pack.stderr.contains("\(down): no archive time-stamp: cannot reach it"), "\(pack.stderr)")
+        #expect(pack.stderr.contains("written without an archive time-stamp"))
+        let reader = try ArchiveReader(path: archive)
+        #expect(reader.trailer?.version == 1)
+        let (verify, json) = try Harness.verifyJSON(archive)
+        #expect(verify.exitCode == 0)
+        #expect((json["proofOfTime"] as? [String: Any])?["archiveTimeStamp"] is NSNull)
+    }
+
+    @Test func aDamagedEvidenceSectionIsFound() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let (archive, _) = try self.pack(["Fixtures/cases/unsigned"], ["--tsa", try tsa("/tsa")], in: directory)
+        let trailer = try #require(try ArchiveReader(path: archive).trailer)
+        try Harness.flipByte(archive, at: Int(trailer.evidenceOffset + trailer.evidenceLength / 2))
+        let (verify, json) = try Harness.verifyJSON(archive)
+        #expect(verify.exitCode == 1)
+        let problems = (json["integrity"] as? [String: Any])?["problems"] as? [[String: Any]] ?? []
+        #expect(problems.contains { $0["code"] as? String == "evidence" }, "\(problems)")
+    }
+}
