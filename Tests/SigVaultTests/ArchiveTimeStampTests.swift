@@ -47,6 +47,29 @@ import Testing
         let (_, now) = try Harness.verifyJSON(archive, at: ISOTime.format(Date()))
         let nowProof = try #require(now["proofOfTime"] as? [String: Any])
         #expect(nowProof["subIndication"] as? String == "TRY_LATER", "\(nowProof)")
+
+        // restore puts each document's own RFC 4998 record in its evidence folder; with the restored
+        // files of its data group it verifies without the archive.
+        let target = directory + "/restored"
+        #expect(try Harness.sigvault(["restore", archive, "--to", target]).exitCode == 0)
+        for (document, files) in [("Fixtures/cases/expired-timestamped/contract.pdf", ["contract.pdf", "contract.pdf.p7s"]),
+                                  ("Fixtures/cases/unsigned/data.bin", ["data.bin"])] {
+            let evidence = target + "/.sigvault-evidence/" + document
+            let record = evidence + "/evidence-record.ers"
+            #expect(FileManager.default.fileExists(atPath: record), "\(document)")
+            let folder = (target + "/" + document as NSString).deletingLastPathComponent
+            var data = files.map { folder + "/" + $0 }
+            for kind in ["certificates", "crls", "ocsp"] {
+                let sub = evidence + "/" + kind
+                for name in (try? FileManager.default.contentsOfDirectory(atPath: sub)) ?? [] { data.append(sub + "/" + name) }
+            }
+            let result = try Harness.sigvault(["ers", "verify", record, "--trust", "Fixtures/pki/root.pem", "--json"] + data.flatMap { ["--data", $0] })
+            let json = try Harness.json(result.stdout)
+            let stamps = json["archiveTimeStamps"] as? [[String: Any]] ?? []
+            #expect(stamps.first?["coverage"] as? String == "covered", "\(document): \(result.stdout)")
+            #expect(stamps.first?["genTime"] as? String == genTime)
+            if data.count > 1 { #expect((stamps.first?["forms"] as? [String])?.contains("one data group") == true, "\(stamps)") }
+        }
     }
 
     @Test func withoutAUsableAuthorityTheArchiveIsWrittenWithoutATimeStamp() throws {

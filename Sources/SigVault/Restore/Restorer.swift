@@ -1,3 +1,4 @@
+import EvidenceRecords
 import Foundation
 import Logging
 import OpenSSLBridge
@@ -252,6 +253,7 @@ public struct Restorer: Sendable {
         // Documents are restored by several threads: each file is fsynced before it is put in place,
         // and waiting for the disk one file at a time would dominate.
         let progress = RestoreProgress()
+        let groupRecords = try GroupRecords(reader: reader)
         let relatedRecords = related
         let chosen = selected
         let next = Verifier.WorkCounter()
@@ -270,7 +272,7 @@ public struct Restorer: Sendable {
                     let (path, record, member) = chosen[index]
                     do {
                         try restoreDocument(path: path, record: record, member: member, related: relatedRecords,
-                                            reader: reader, root: root, progress: progress, batch: batch)
+                                            reader: reader, root: root, progress: progress, batch: batch, groupRecords: groupRecords)
                     } catch {
                         progress.stop(error)
                     }
@@ -295,7 +297,8 @@ public struct Restorer: Sendable {
 
     /// Restores one document, its related files and its evidence.
     private func restoreDocument(path: ArchivePath, record: MemberRecord, member: ManifestMember, related: [ArchivePath: MemberRecord],
-                                 reader: ArchiveReader, root: Int32, progress: RestoreProgress, batch: PlacementBatch) throws {
+                                 reader: ArchiveReader, root: Int32, progress: RestoreProgress, batch: PlacementBatch,
+                                 groupRecords: GroupRecords?) throws {
         let relative = path.droppingPrefix(ArchiveLayout.dataPrefix)
         var files: [(ArchivePath, MemberRecord)] = [(relative, record)]
         for file in member.document?.files ?? [] {
@@ -314,7 +317,8 @@ public struct Restorer: Sendable {
                 progress.failed(error)
             }
         }
-        try writeEvidence(reader: reader, document: relative, member: member, root: root, known: related)
+        try writeEvidence(reader: reader, document: relative, member: member, root: root, known: related,
+                          evidenceRecord: groupRecords?.record(forDocument: record))
         logger.debug("restored", metadata: ["document": "\(relative)", "files": "\(files.count)"])
     }
 
@@ -402,12 +406,18 @@ public struct Restorer: Sendable {
 
     /// Writes `<target>/.sigvault-evidence/<document>/`: the manifest record and the DER files it names.
     private func writeEvidence(reader: ArchiveReader, document: ArchivePath, member: ManifestMember, root: Int32,
-                               known: [ArchivePath: MemberRecord]) throws {
-        // A document without signatures or time-stamps has no evidence to write.
-        guard let record = member.document, !record.signatures.isEmpty || !record.documentTimeStamps.isEmpty else { return }
+                               known: [ArchivePath: MemberRecord], evidenceRecord: [UInt8]?) throws {
+        // A document without signatures, time-stamps or an archive time-stamp has no evidence to write.
+        let record = member.document ?? DocumentRecord.unsigned
+        guard !record.signatures.isEmpty || !record.documentTimeStamps.isEmpty || evidenceRecord != nil else { return }
         let base = [Array(".sigvault-evidence".utf8)] + document.components
         let directory = try openDirectories(root: root, components: base)
         defer { close(directory) }
+        if let evidenceRecord {
+            // The document's data group's own RFC 4998 record (FORMAT.md §10): `sigvault ers verify
+            // evidence-record.ers --data <each file of the group>` checks it without the archive.
+            try placeEvidence(directory: directory, name: Array("evidence-record.ers".utf8), bytes: evidenceRecord)
+        }
         var digests: [(String, String)] = []
         for signature in record.signatures {
             digests += signature.chain.map { ("certificates", $0) } + signature.crls.map { ("crls", $0) } + signature.ocsp.map { ("ocsp", $0) }
@@ -490,5 +500,34 @@ public struct Restorer: Sendable {
             throw SigVaultError(.ioError, "\(options.target): cannot write evidence file \(ArchivePath.escaped(name)): \(reason)")
         }
         _ = fsync(directory)
+    }
+}
+
+/// The archive time-stamp's records, by document: the evidence section of a version 2 archive, and
+/// for each data group's first member (its document) the group's number.
+final class GroupRecords: @unchecked Sendable {
+    let evidence: ArchiveEvidence
+    private let groupOfDocument: [Digest32: Int]
+
+    /// Nil for an archive without an evidence section.
+    init?(reader: ArchiveReader) throws {
+        guard let payload = try reader.evidencePayload() else { return nil }
+        do {
+            evidence = try ArchiveEvidence.decode(payload) { Hasher.digest($0, .sha256) }
+        } catch {
+            throw SigVaultError(.integrityOrFailed, "\(reader.path): the evidence section cannot be used: \(error); run sigvault verify")
+        }
+        var map: [Digest32: Int] = [:]
+        for (number, group) in evidence.groups.enumerated() {
+            guard let first = group.members.first, first < UInt64(reader.members.count) else { continue }
+            map[Digest32(reader.members[Int(first)].pathSHA256)] = number
+        }
+        groupOfDocument = map
+    }
+
+    /// The DER of the EvidenceRecord of the group whose document is `record`'s member.
+    func record(forDocument record: MemberRecord) -> [UInt8]? {
+        guard let number = groupOfDocument[Digest32(record.pathSHA256)] else { return nil }
+        return try? evidence.record(forGroup: number).der
     }
 }
