@@ -9,11 +9,16 @@ public struct ValidationPolicy: Sendable {
     public var now: Date
     /// Accept a chain that ends at a trusted intermediate (for corpora whose root is missing).
     public var allowPartialChain: Bool
+    /// When a valid archive time-stamp (RFC 4998) covers what is validated: the time it proves
+    /// everything under it existed. It is the best signature time of a signature without a valid
+    /// token of its own, and tokens need to have stayed valid only until then (ETSI EN 319 102-1 §5.6).
+    public var archiveProofOfExistence: Date?
 
-    public init(anchors: TrustAnchors, now: Date, allowPartialChain: Bool = false) {
+    public init(anchors: TrustAnchors, now: Date, allowPartialChain: Bool = false, archiveProofOfExistence: Date? = nil) {
         self.anchors = anchors
         self.now = now
         self.allowPartialChain = allowPartialChain
+        self.archiveProofOfExistence = archiveProofOfExistence
     }
 }
 
@@ -204,7 +209,7 @@ public struct SignatureValidator: Sendable {
                 }
             }
         }
-        timeStamps = candidates.map { validate($0) }
+        timeStamps = candidates.map { validate($0, existenceProvenAt: policy.archiveProofOfExistence) }
 
         switch verification.outcome {
         case .intact: break
@@ -226,8 +231,9 @@ public struct SignatureValidator: Sendable {
             return finish(Verdict(.indeterminate, .noSigningCertificateFound, "the signer's certificate is not available"))
         }
 
-        let proven = timeStamps.filter(\.valid).map(\.genTime).min()
+        let proven = timeStamps.filter(\.valid).map(\.genTime).min() ?? policy.archiveProofOfExistence
         let best = proven ?? policy.now
+        let byArchive = proven != nil && proven == policy.archiveProofOfExistence && !timeStamps.contains { $0.valid && $0.genTime == proven }
         let untrusted = pool.certificates + signedData.certificates
         let built = ChainBuilder.build(leaf: signer, untrusted: untrusted, anchors: policy.anchors, purpose: .any, at: nil,
                                        allowPartialChain: policy.allowPartialChain)
@@ -243,7 +249,8 @@ public struct SignatureValidator: Sendable {
         }
         let chain = built.chain
         let checked = policy.allowPartialChain ? chain : Array(chain.dropLast())
-        let provenText = proven.map { "proven by time-stamp at \(ISOTime.format($0))" } ?? "no valid time-stamp proves when the signature existed, so it is judged at \(ISOTime.format(best))"
+        let provenText = proven.map { byArchive ? "proven by the archive time-stamp at \(ISOTime.format($0))" : "proven by time-stamp at \(ISOTime.format($0))" }
+            ?? "no valid time-stamp proves when the signature existed, so it is judged at \(ISOTime.format(best))"
         if best < signer.notBefore {
             return finish(Verdict(.totalFailed, .notYetValid, "the signer's certificate was not yet valid at \(ISOTime.format(best))"), best: best, chain: chain)
         }

@@ -2,6 +2,7 @@ import Foundation
 import OpenSSLBridge
 @testable import SigVault
 import SigVaultFormat
+import SigVaultValidation
 import Testing
 
 /// `pack --tsa`: an archive time-stamp over every data group, from a real local TSA, stored in the
@@ -98,5 +99,41 @@ import Testing
         #expect(verify.exitCode == 1)
         let problems = (json["integrity"] as? [String: Any])?["problems"] as? [[String: Any]] ?? []
         #expect(problems.contains { $0["code"] as? String == "evidence" }, "\(problems)")
+    }
+}
+
+/// A valid archive time-stamp is a proof of existence (ETSI EN 319 102-1 §5.6): a signature with no
+/// token of its own is judged at the archive time-stamp's time, not at the validation time.
+@Suite struct ArchiveProofOfExistenceTests {
+    static func verdict(archiveProof: Date?) throws -> Verdict {
+        let folder = Harness.fixtures + "/cases/expired-no-timestamp"
+        let signed = try SignedData(bytes: [UInt8](try Data(contentsOf: URL(fileURLWithPath: folder + "/contract.pdf.p7s"))))
+        let pool = EvidencePool()
+        for name in try FileManager.default.contentsOfDirectory(atPath: Harness.fixtures + "/pki/certs") {
+            pool.add(try Certificate.parseAll([UInt8](try Data(contentsOf: URL(fileURLWithPath: Harness.fixtures + "/pki/certs/" + name)))))
+        }
+        for name in try FileManager.default.contentsOfDirectory(atPath: Harness.fixtures + "/pki/crl/current") {
+            for crl in try RevocationList.parseAll([UInt8](try Data(contentsOf: URL(fileURLWithPath: Harness.fixtures + "/pki/crl/current/" + name)))) {
+                pool.add(crl)
+            }
+        }
+        let policy = ValidationPolicy(anchors: TimeStampAcceptanceTests.anchors, now: try #require(ISOTime.parse(Harness.verifyTime)),
+                                      archiveProofOfExistence: archiveProof)
+        let validator = SignatureValidator(pool: pool, policy: policy)
+        let verification = try #require(signed.verifySigners(content: .file(folder + "/contract.pdf"), extraCertificates: pool.certificates).first)
+        return validator.validate(signature: verification, description: signed.describeSigner(0), signedData: signed, extraTimeStamps: []).verdict
+    }
+
+    @Test func theArchiveTimeStampIsTheBestSignatureTimeOfASignatureWithoutToken() throws {
+        let without = try Self.verdict(archiveProof: nil)
+        #expect(without.subIndication == .outOfBoundsNoPOE, "\(without)")
+        // The signer's certificate expired on 2024-06-30; an archive time-stamp of 2024-04-01, with
+        // the CRLs of 2024-06-15, proves the signature while it was valid and not revoked.
+        let with = try Self.verdict(archiveProof: ISOTime.parse("2024-04-01T00:00:00Z"))
+        #expect(with.indication == .totalPassed, "\(with)")
+        #expect(with.reason.contains("proven by the archive time-stamp at 2024-04-01T00:00:00Z"), "\(with.reason)")
+        // One made after the certificate expired proves nothing for it.
+        let late = try Self.verdict(archiveProof: ISOTime.parse("2025-01-01T00:00:00Z"))
+        #expect(late.subIndication == .outOfBoundsNoPOE, "\(late)")
     }
 }

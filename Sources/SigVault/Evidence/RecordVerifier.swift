@@ -154,6 +154,9 @@ public struct RecordVerifier {
         let stamps: [RecordVerifyReport.Stamp]
         let firstGenTime: Date?
         let tsa: String?
+        /// When the newest time-stamp stops protecting the record (its TSA chain expires, or its hash
+        /// algorithm reaches its sunset): renew before then.
+        let renewBefore: Date?
     }
 
     /// Evaluates `record` (RFC 4998 §5.3 with ETSI EN 319 102-1 for its tokens) against the data
@@ -294,8 +297,15 @@ public struct RecordVerifier {
         }
         // Coverage findings come first: at the same indication they are the ones reported.
         verdict = verdict.worse(tokenVerdict)
+        // The record must be renewed before its newest token's TSA chain expires or its last chain's
+        // hash algorithm reaches its sunset, whichever comes first.
+        var renewBefore = validations.last??.tsaChain.dropLast().map(\.notAfter).min()
+        if let lastChain = record.archiveTimeStampSequence.indices.last, let identifier = algorithm(lastChain, 0),
+           let hash = HashAlgorithm(openSSLName: identifier.oid), let sunset = AlgorithmSunsets.sunset(of: hash) {
+            renewBefore = min(renewBefore ?? sunset, sunset)
+        }
         return Evaluation(verdict: verdict, stamps: stamps, firstGenTime: validations.first??.genTime,
-                          tsa: validations.first??.tsaSubject)
+                          tsa: validations.first??.tsaSubject, renewBefore: renewBefore)
     }
 
     /// The dotted OID of a hash algorithm.

@@ -23,6 +23,9 @@ public struct VerifyReport: Sendable {
         /// The archive time-stamp's own indication (null without one).
         @NullEncoded public var indication: String?
         @NullEncoded public var subIndication: String?
+        /// When the archive time-stamp stops protecting the archive unless renewed (its TSA
+        /// certificate's expiry or its hash algorithm's sunset, the earlier); null without one.
+        @NullEncoded public var renewBefore: String?
 
         public init(archiveTimeStamp: String?, statement: String) {
             self.archiveTimeStamp = archiveTimeStamp
@@ -49,6 +52,9 @@ public struct VerifyReport: Sendable {
     /// Unsigned documents that no signature or token could concern, in name order: their reports
     /// are made as they are written.
     var plain: [ArchivePath] = []
+    /// The time a valid archive time-stamp proves every document existed (their proof of existence
+    /// unless an earlier one of their own).
+    var archiveProofOfExistence: Date?
     public var summary: Summary
     /// Files skipped while loading trust anchors.
     public var warnings: [String]
@@ -62,7 +68,9 @@ public struct VerifyReport: Sendable {
                 try body(analysed[next].report)
                 next += 1
             }
-            try body(DocumentReport(plain: path))
+            var report = DocumentReport(plain: path)
+            report.proofOfExistence = archiveProofOfExistence.map(ISOTime.format)
+            try body(report)
         }
         for rest in analysed[next...] { try body(rest.report) }
     }

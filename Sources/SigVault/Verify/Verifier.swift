@@ -84,26 +84,6 @@ public struct Verifier {
         var summary = VerifyReport.Summary()
         summary.members = scanned.count
         let (anchors, trustWarnings) = try MaterialLoader.anchors(options.trust)
-        if reader.layoutProblem == nil, scan.indexUsable, fingerprint != nil {
-            let results: [DocumentResult]
-            (results, plain) = try validate(reader: reader, anchors: anchors, listed: listed, entries: scan.entries)
-            summary.documents += plain.count
-            summary.unsigned += plain.count
-            for result in results {
-                analysed.append((result.group.document, DocumentReport(result)))
-                summary.documents += 1
-                if result.signed {
-                    summary.signed += 1
-                    switch result.verdict?.indication {
-                    case .totalPassed?: summary.totalPassed += 1
-                    case .totalFailed?: summary.totalFailed += 1
-                    default: summary.indeterminate += 1
-                    }
-                } else {
-                    summary.unsigned += 1
-                }
-            }
-        }
         // The archive time-stamp (version 2): its tree over the data groups, then its tokens.
         var archiveTimeStamp: ArchiveTimeStampResult?
         if reader.layoutProblem == nil, scan.indexUsable, fingerprint != nil {
@@ -117,6 +97,35 @@ public struct Verifier {
                 problem("evidence", nil, "the evidence section cannot be used: \((error as? SigVaultError)?.message ?? "\(error)")")
             }
         }
+        var archiveProof: Date?
+        if reader.layoutProblem == nil, scan.indexUsable, fingerprint != nil {
+            let results: [DocumentResult]
+            // A valid archive time-stamp is a proof of existence for every document (each is in a
+            // data group, or a problem was reported above).
+            let proof = archiveTimeStamp.flatMap { $0.verdict.indication == .totalPassed ? $0.genTime : nil }
+            archiveProof = proof
+            (results, plain) = try validate(reader: reader, anchors: anchors, listed: listed, entries: scan.entries, archiveProof: proof)
+            summary.documents += plain.count
+            summary.unsigned += plain.count
+            for result in results {
+                var report = DocumentReport(result)
+                if let proof, report.proofOfExistence.flatMap(ISOTime.parse).map({ $0 > proof }) ?? true {
+                    report.proofOfExistence = ISOTime.format(proof)
+                }
+                analysed.append((result.group.document, report))
+                summary.documents += 1
+                if result.signed {
+                    summary.signed += 1
+                    switch result.verdict?.indication {
+                    case .totalPassed?: summary.totalPassed += 1
+                    case .totalFailed?: summary.totalFailed += 1
+                    default: summary.indeterminate += 1
+                    }
+                } else {
+                    summary.unsigned += 1
+                }
+            }
+        }
         logger.info("verified", metadata: ["problems": "\(problems.count)", "documents": "\(summary.documents)",
                                            "seconds": "\(String(format: "%.2f", Date().timeIntervalSince(started)))"])
         var exit: ExitCode = .ok
@@ -127,7 +136,7 @@ public struct Verifier {
             validationTime: ISOTime.format(options.at),
             integrity: .init(ok: problems.isEmpty, problems: problems),
             proofOfTime: Self.proofOfTime(archiveTimeStamp, damaged: !problems.isEmpty),
-            analysed: analysed, plain: plain, summary: summary, warnings: trustWarnings, exitCode: exit.rawValue)
+            analysed: analysed, plain: plain, archiveProofOfExistence: archiveProof, summary: summary, warnings: trustWarnings, exitCode: exit.rawValue)
     }
 
     struct Scan {
@@ -434,8 +443,8 @@ public struct Verifier {
 
     /// The analysed documents and, apart, the plain unsigned ones (nothing can concern them), each
     /// in name order.
-    private func validate(reader: ArchiveReader, anchors: TrustAnchors, listed: [ListedMember], entries: [ScannedEntry]) throws
-        -> ([DocumentResult], [ArchivePath]) {
+    private func validate(reader: ArchiveReader, anchors: TrustAnchors, listed: [ListedMember], entries: [ScannedEntry],
+                          archiveProof: Date?) throws -> ([DocumentResult], [ArchivePath]) {
         let pool = EvidencePool()
         var dataNames: [ArchivePath] = []
         var records: [ArchivePath: Int] = [:]
@@ -493,7 +502,8 @@ public struct Verifier {
         }
         let source = try ArchiveSource(reader: reader, records: records, damaged: damagedData)
         let groups = DocumentAnalyzer.group(dataNames, source: source, addingMaterialTo: pool, knownSignatures: damagedSignatures)
-        let validator = SignatureValidator(pool: pool, policy: ValidationPolicy(anchors: anchors, now: options.at))
+        let validator = SignatureValidator(pool: pool, policy: ValidationPolicy(anchors: anchors, now: options.at,
+                                                                                archiveProofOfExistence: archiveProof))
         let analyzer = DocumentAnalyzer(validator: validator, source: source)
         plain.sort()
         // A damaged document is named among the integrity problems; it is listed as a document only
@@ -512,6 +522,7 @@ struct ArchiveTimeStampResult {
     let verdict: Verdict
     let genTime: Date?
     let tsa: String?
+    var renewBefore: Date? = nil
 }
 
 extension Verifier {
@@ -569,7 +580,7 @@ extension Verifier {
         if verdict.indication == .totalFailed, consistent {
             problem("evidence", nil, "the archive time-stamp does not hold: \(verdict.reason)")
         }
-        return ArchiveTimeStampResult(verdict: verdict, genTime: evaluation.firstGenTime, tsa: evaluation.tsa)
+        return ArchiveTimeStampResult(verdict: verdict, genTime: evaluation.firstGenTime, tsa: evaluation.tsa, renewBefore: evaluation.renewBefore)
     }
 
     /// The report's statement about the archive's time.
@@ -584,9 +595,11 @@ extension Verifier {
         var proof = VerifyReport.ProofOfTime(archiveTimeStamp: time, statement: "")
         proof.indication = result.verdict.indication.rawValue
         proof.subIndication = result.verdict.subIndication?.rawValue
+        proof.renewBefore = result.renewBefore.map(ISOTime.format)
         switch result.verdict.indication {
         case .totalPassed:
             proof.statement = "the archive's content existed at \(time): proven by its archive time-stamp\(by)"
+                + (result.renewBefore.map { ", which holds until \(ISOTime.format($0)) unless renewed before" } ?? "")
         case .indeterminate:
             proof.statement = "the archive carries an archive time-stamp at \(time)\(by), which proves nothing yet: \(result.verdict.reason)"
         case .totalFailed:
