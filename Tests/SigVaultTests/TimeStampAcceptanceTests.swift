@@ -1,3 +1,4 @@
+import EvidenceRecords
 import Foundation
 import OpenSSLBridge
 import SigVaultFormat
@@ -68,6 +69,28 @@ import Testing
             .contains("away from the local clock") == true)
         #expect(Self.refusal(TimeStampAcceptance.check(response: Array("<html>busy</html>".utf8), for: request, anchors: Self.anchors, now: Date()))?
             .hasPrefix("not a granted RFC 3161 response") == true)
+    }
+
+    /// Amending a token with validation material (before renewal) keeps its signature valid and
+    /// makes the material readable from it.
+    @Test func amendedTokensStillVerifyAndCarryTheirMaterial() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let request = try TimeStampRequest(imprint: Hasher.digest([7], .sha256), algorithm: .sha256)
+        let token = try TimeStampToken(responseOrToken: try Self.reply(to: request, in: directory))
+        let crl = [UInt8](try Data(contentsOf: URL(fileURLWithPath: Harness.fixtures + "/pki/crl/current/intermediate-2024-06-15.crl")))
+        let ocsp = [UInt8](try Data(contentsOf: URL(fileURLWithPath: Harness.fixtures + "/pki/ocsp/tsa-good.der")))
+        let root = try Certificate.parseAll([UInt8](try Data(contentsOf: URL(fileURLWithPath: Harness.fixtures + "/pki/root.pem"))))[0]
+        let amended = try TokenAmendment.adding(certificates: [root.der], crls: [try RevocationList.parseAll(crl)[0].der], ocspResponses: [ocsp], to: token.der)
+        #expect(amended != token.der)
+        let reread = try TimeStampToken(responseOrToken: amended)
+        #expect(reread.imprint == token.imprint && reread.genTime == token.genTime)
+        #expect(reread.verifySignature(untrusted: reread.certificates, anchors: Self.anchors).ok)
+        #expect(EmbeddedRevocationInfo.ocspResponses(inContentInfo: amended) == [ocsp])
+        #expect(try SignedData(bytes: amended).revocationLists.count == 1)
+        #expect(try SignedData(bytes: amended).certificates.contains(root))
+        // Amending again with the same material changes nothing.
+        #expect(try TokenAmendment.adding(certificates: [root.der], crls: [], ocspResponses: [ocsp], to: amended) == amended)
     }
 
     @Test func aTokenFromACertificateWithoutTheCriticalEKUIsRefused() throws {
