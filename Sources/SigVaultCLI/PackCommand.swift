@@ -24,12 +24,7 @@ struct PackCommand: ParsableCommand {
             options.ocspResponses = ocsp
             options.trust = trust
             options.at = try CLI.parseTime(at)
-            options.timeStampAuthorities = try tsa.map { text in
-                guard let url = URL(string: text), url.scheme == "http" || url.scheme == "https", url.host != nil else {
-                    throw SigVaultError(.usage, "--tsa \(text): not an http or https URL")
-                }
-                return HTTPTimeStampAuthority(url: url)
-            }
+            options.timeStampAuthorities = try tsa.map(CLI.timeStampAuthority)
             let summary = try Packer(options: options, logger: logger).run()
             summary.warnings.forEach(CLI.warn)
             if json {

@@ -9,7 +9,7 @@ struct SigVaultCommand: ParsableCommand {
         commandName: "sigvault",
         abstract: "Archive signed documents with the evidence that keeps them provable, verify and restore them.",
         version: SigVaultVersion.current,
-        subcommands: [PackCommand.self, VerifyCommand.self, RestoreCommand.self, ListCommand.self, ErsCommand.self])
+        subcommands: [PackCommand.self, VerifyCommand.self, RestoreCommand.self, ListCommand.self, RenewCommand.self, ErsCommand.self])
 }
 
 /// Shared plumbing: error printing and exit codes (docs/CLI.md).
@@ -35,6 +35,23 @@ enum CLI {
 
     static func warn(_ message: String) {
         FileHandle.standardError.write(Data("sigvault: warning: \(message)\n".utf8))
+    }
+
+    /// `<n>(s|m|h|d|y)`: seconds, minutes, hours, days, years of 365 days.
+    static func parseDuration(_ text: String) throws -> TimeInterval {
+        let units: [Character: TimeInterval] = ["s": 1, "m": 60, "h": 3600, "d": 86_400, "y": 365 * 86_400]
+        guard let unit = text.last.flatMap({ units[$0] }), let count = Int(text.dropLast()), count >= 0 else {
+            throw SigVaultError(.usage, "\(text): not a duration", hint: "for example 90d, 12h or 2y")
+        }
+        return TimeInterval(count) * unit
+    }
+
+    /// A time-stamp authority from an `http://` or `https://` URL.
+    static func timeStampAuthority(_ text: String) throws -> HTTPTimeStampAuthority {
+        guard let url = URL(string: text), url.scheme == "http" || url.scheme == "https", url.host != nil else {
+            throw SigVaultError(.usage, "--tsa \(text): not an http or https URL")
+        }
+        return HTTPTimeStampAuthority(url: url)
     }
 
     static func parseTime(_ text: String?) throws -> Date {

@@ -3,6 +3,7 @@ import OpenSSLBridge
 @testable import SigVault
 import SigVaultFormat
 import SigVaultValidation
+import EvidenceRecords
 import Testing
 
 /// `pack --tsa`: an archive time-stamp over every data group, from a real local TSA, stored in the
@@ -135,5 +136,84 @@ import Testing
         // One made after the certificate expired proves nothing for it.
         let late = try Self.verdict(archiveProof: ISOTime.parse("2025-01-01T00:00:00Z"))
         #expect(late.subIndication == .outOfBoundsNoPOE, "\(late)")
+    }
+}
+
+/// `renew`: time-stamp renewal of a version 2 archive against the local TSA, with revocation data
+/// made fresh by the fixture OCSP responder (`openssl ocsp -index`).
+@Suite(.serialized) struct RenewTests {
+    /// Fresh "good" OCSP responses, produced now, for the fixture TSA chain: the TSA certificate
+    /// (by the intermediate's OCSP responder) and the intermediate (by the root itself).
+    static func freshTSAResponses(in directory: String) throws -> [String] {
+        let pki = Harness.fixtures + "/pki"
+        func response(cert: String, issuer: String, signer: String, key: String) throws -> String {
+            let serial = try Harness.openssl(["x509", "-in", cert, "-noout", "-serial"])
+                .stdout.trimmingCharacters(in: .whitespacesAndNewlines).replacingOccurrences(of: "serial=", with: "")
+            let index = directory + "/index-\(serial).txt"
+            try "V\t991231235959Z\t\t\(serial)\tunknown\t/CN=unused\n".write(toFile: index, atomically: true, encoding: .utf8)
+            let request = directory + "/ocsp-\(serial).req"
+            let out = directory + "/fresh-\(serial)-\(UUID().uuidString).der"
+            #expect(try Harness.openssl(["ocsp", "-issuer", issuer, "-cert", cert, "-no_nonce", "-reqout", request]).exitCode == 0)
+            let result = try Harness.openssl(["ocsp", "-index", index, "-CA", issuer, "-rsigner", signer, "-rkey", key,
+                                              "-reqin", request, "-respout", out, "-ndays", "1"])
+            try #require(result.exitCode == 0, "\(result.stderr)")
+            return out
+        }
+        return [
+            try response(cert: pki + "/certs/tsa.pem", issuer: pki + "/certs/intermediate.pem",
+                         signer: pki + "/certs/ocsp-responder.pem", key: pki + "/private/ocsp-responder.key"),
+            try response(cert: pki + "/certs/intermediate.pem", issuer: pki + "/root.pem", signer: pki + "/root.pem", key: pki + "/private/root-ca.key"),
+        ]
+    }
+
+    static func proof(_ archive: String) throws -> [String: Any] {
+        let (_, json) = try Harness.verifyJSON(archive, at: ISOTime.format(Date().addingTimeInterval(5)))
+        return try #require(json["proofOfTime"] as? [String: Any])
+    }
+
+    @Test func renewalAddsATimeStampOverTheAmendedNewestOne() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let tsa = try #require(LocalServer.tsa).url("/tsa").absoluteString
+        let (archive, pack) = try ArchiveTimeStampTests().pack(["Fixtures/cases/expired-timestamped"], ["--tsa", tsa], in: directory)
+        #expect(pack.exitCode == 0, "\(pack.stderr)")
+        let before = try ArchiveReader(path: archive)
+        let dataBefore = try before.read(at: 0, count: Int(try #require(before.trailer).evidenceOffset))
+        #expect((try Self.proof(archive))["reason"] == nil)
+
+        // Not due: the TSA certificate is valid until 2099 and SHA-256 has no sunset.
+        let notDue = try Harness.sigvault(["renew", archive, "--tsa", tsa, "--trust", "Fixtures/pki/root.pem", "--before", "90d"])
+        #expect(notDue.exitCode == 0 && notDue.stdout.hasPrefix("not due:"), "\(notDue.stdout)\(notDue.stderr)")
+        #expect(try ArchiveReader(path: archive).read(at: 0, count: Int(try ArchiveReader(path: archive).size)) == (try before.read(at: 0, count: Int(before.size))))
+
+        Thread.sleep(forTimeInterval: 1.1)  // the fresh OCSP response must be later than the first genTime
+        let ocsp = try Self.freshTSAResponses(in: directory)
+        Thread.sleep(forTimeInterval: 1.1)  // and the new archive time-stamp later than the responses
+        let renew = try Harness.sigvault(["renew", archive, "--tsa", tsa, "--trust", "Fixtures/pki/root.pem"] + ocsp.flatMap { ["--ocsp", $0] })
+        #expect(renew.exitCode == 0, "\(renew.stderr)")
+        #expect(renew.stdout.hasPrefix("renewed \(archive): archive time-stamp "), "\(renew.stdout)")
+        let after = try ArchiveReader(path: archive)
+        #expect(after.trailer?.evidenceOffset == before.trailer?.evidenceOffset)
+        #expect(try after.read(at: 0, count: dataBefore.count) == dataBefore, "data frames and index copied unchanged")
+        #expect(try Harness.run("/usr/bin/tar", ["--zstd", "-tf", archive]).exitCode == 0)
+
+        // The first archive time-stamp is now proven (its OCSP response is inside it, and the second
+        // one proves it existed); only the newest waits for its own revocation data.
+        let proof = try Self.proof(archive)
+        #expect(proof["subIndication"] as? String == "TRY_LATER", "\(proof)")
+        #expect((proof["statement"] as? String)?.contains("chain 1, time-stamp 2") == true, "\(proof["statement"] ?? "")")
+        let payload = try #require(try after.evidencePayload())
+        let evidence = try ArchiveEvidence.decode(payload) { Hasher.digest($0, .sha256) }
+        #expect(evidence.template.archiveTimeStampSequence.map(\.archiveTimeStamps.count) == [2])
+        #expect(EmbeddedRevocationInfo.ocspResponses(inContentInfo: evidence.template.archiveTimeStampSequence[0].archiveTimeStamps[0].timeStamp).count == 2)
+    }
+
+    @Test func renewRefusesAnArchiveWithoutArchiveTimeStamp() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let (archive, _) = try Harness.pack(["Fixtures/cases/unsigned"], in: directory)
+        let result = try Harness.sigvault(["renew", archive, "--tsa", "http://127.0.0.1:1/tsa"])
+        #expect(result.exitCode == 65 && result.stderr.contains("no archive time-stamp to renew"), "\(result.stderr)")
+        #expect(try Harness.sigvault(["renew", archive, "--before", "soon"]).exitCode == 64)
     }
 }

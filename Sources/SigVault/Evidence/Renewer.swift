@@ -1,0 +1,174 @@
+import ArchiveIO
+import EvidenceRecords
+import Foundation
+import Logging
+import OpenSSLBridge
+import SigVaultFormat
+import SigVaultValidation
+
+public struct RenewOptions: Sendable {
+    public var archive: String
+    public var timeStampAuthorities: [any TimeStampAuthority] = []
+    public var trust: [String] = []
+    /// Revocation data for the archive time-stamps' TSA chains (files or folders).
+    public var revocationLists: [String] = []
+    public var ocspResponses: [String] = []
+    /// Renew only if the newest archive time-stamp stops protecting the archive within this window.
+    public var before: TimeInterval?
+    /// The local clock.
+    public var now: Date = Date()
+
+    public init(archive: String) { self.archive = archive }
+}
+
+public struct RenewSummary: Sendable {
+    /// Whether a new archive time-stamp was added.
+    public var renewed = false
+    /// Why it was not due, when `--before` left the archive as it was.
+    public var notDue: String?
+    public var genTime: Date?
+    public var authority: String?
+    /// When the newest archive time-stamp now stops protecting the archive.
+    public var renewBefore: Date?
+    public var warnings: [String] = []
+    public var exitCode: ExitCode = .ok
+}
+
+/// `sigvault renew`: time-stamp renewal (RFC 4998 §5.2) of a version 2 archive. The newest archive
+/// time-stamp's token first receives the validation material of its TSA chain (certificates, and the
+/// CRLs and OCSP responses given), then a new archive time-stamp is made over the hash of that
+/// token and appended to the last chain. The data frames and the index are copied unchanged into a
+/// temporary file with the new evidence section and trailer, which is fsynced and renamed over the
+/// archive: after a crash either the old or the new archive is there, whole.
+public struct Renewer {
+    let options: RenewOptions
+    let logger: Logger
+
+    public init(options: RenewOptions, logger: Logger) {
+        self.options = options
+        self.logger = logger
+    }
+
+    public func run() throws -> RenewSummary {
+        var summary = RenewSummary()
+        let reader = try ArchiveReader(path: options.archive)
+        if let problem = reader.layoutProblem { throw SigVaultError(.invalidInput, "\(options.archive): \(problem)") }
+        guard let trailer = reader.trailer, let payload = try reader.evidencePayload() else {
+            throw SigVaultError(.invalidInput, "\(options.archive): the archive has no archive time-stamp to renew",
+                                hint: "pack it with --tsa to give it one")
+        }
+        var evidence: ArchiveEvidence
+        do {
+            evidence = try ArchiveEvidence.decode(payload) { Hasher.digest($0, .sha256) }
+        } catch {
+            throw SigVaultError(.integrityOrFailed, "\(options.archive): the evidence section cannot be used: \(error); run sigvault verify")
+        }
+        let chainIndex = evidence.template.archiveTimeStampSequence.count - 1
+        let chain = evidence.template.archiveTimeStampSequence[chainIndex]
+        let last = chain.archiveTimeStamps[chain.archiveTimeStamps.count - 1]
+        guard let lastToken = try? TimeStampToken(responseOrToken: last.timeStamp) else {
+            throw SigVaultError(.integrityOrFailed, "\(options.archive): the newest archive time-stamp is not a readable token; run sigvault verify")
+        }
+        guard let identifier = chain.archiveTimeStamps[0].digestAlgorithm ?? lastToken.imprintAlgorithm.map({ DigestAlgorithmIdentifier(algorithm: try! .init(dotRepresentation: RecordVerifier.oid($0))) }),
+              let algorithm = HashAlgorithm(openSSLName: identifier.oid) else {
+            throw SigVaultError(.invalidInput, "\(options.archive): the newest chain's hash algorithm is not one SigVault knows")
+        }
+
+        // Due? The newest token's TSA certificate expiry and the chain's algorithm sunset.
+        let tsaCertificate = lastToken.signerCertificate(extra: [])
+        var protectsUntil = tsaCertificate?.notAfter
+        if let sunset = AlgorithmSunsets.sunset(of: algorithm) { protectsUntil = min(protectsUntil ?? sunset, sunset) }
+        if let window = options.before, let protectsUntil, protectsUntil > options.now.addingTimeInterval(window) {
+            summary.notDue = "the newest archive time-stamp protects the archive until \(ISOTime.format(protectsUntil)), later than the window"
+            summary.renewBefore = protectsUntil
+            return summary
+        }
+        guard !options.timeStampAuthorities.isEmpty else { throw SigVaultError(.usage, "renew needs --tsa") }
+
+        // The newest token receives its TSA chain and the revocation data given.
+        let pool = EvidencePool()
+        var crls: [[UInt8]] = []
+        var responses: [[UInt8]] = []
+        summary.warnings += try MaterialLoader.load(options.revocationLists, kind: "CRL") { bytes, _ in
+            for crl in try RevocationList.parseAll(bytes) { pool.add(crl); crls.append(crl.der) }
+        }
+        summary.warnings += try MaterialLoader.load(options.ocspResponses, kind: "OCSP response") { bytes, _ in
+            pool.add(try OCSPResponse(der: bytes))
+            responses.append(bytes)
+        }
+        let (anchors, trustWarnings) = try MaterialLoader.anchors(options.trust)
+        summary.warnings += trustWarnings
+        var chainCertificates = lastToken.certificates
+        if let tsaCertificate {
+            let built = ChainBuilder.build(leaf: tsaCertificate, untrusted: lastToken.certificates, anchors: anchors, purpose: .timeStamping,
+                                           at: nil, allowPartialChain: false)
+            if built.ok { chainCertificates = built.chain }
+        }
+        if crls.isEmpty && responses.isEmpty {
+            summary.warnings.append("no revocation data given for the TSA of the archive time-stamp of \(ISOTime.format(lastToken.genTime)): it will stay without proof of not being revoked (give --crls or --ocsp)")
+        }
+        let amended = try TokenAmendment.adding(certificates: chainCertificates.map(\.der), crls: crls, ocspResponses: responses, to: last.timeStamp)
+
+        // The new archive time-stamp, over the hash of the amended token (RFC 4998 §5.2).
+        let imprint = Hasher.digest(amended, algorithm)
+        let outcome = TimeStamper(authorities: options.timeStampAuthorities, anchors: anchors, clock: { [now = options.now] in now })
+            .timeStamp(imprint: imprint, algorithm: algorithm)
+        for refusal in outcome.refusals { summary.warnings.append("\(refusal.authority): no archive time-stamp: \(refusal.reason)") }
+        guard let token = outcome.token else {
+            summary.warnings.append("\(options.archive): not renewed: no time-stamp authority gave a usable answer; the archive is unchanged")
+            summary.exitCode = .findings
+            return summary
+        }
+        var template = evidence.template
+        template.archiveTimeStampSequence[chainIndex].archiveTimeStamps[chain.archiveTimeStamps.count - 1].timeStamp = amended
+        template.archiveTimeStampSequence[chainIndex].archiveTimeStamps.append(
+            ArchiveTimeStamp(digestAlgorithm: identifier, reducedHashtree: nil, timeStamp: token.der))
+        evidence.template = template
+        for certificate in token.certificates where !evidence.material.contains(where: { $0.der == certificate.der }) {
+            evidence.material.append(ArchiveEvidence.Material(kind: .certificate, der: certificate.der))
+        }
+        let newPayload = try evidence.encoded { Hasher.digest($0, .sha256) }
+        try rewrite(reader: reader, trailer: trailer, evidencePayload: newPayload)
+
+        summary.renewed = true
+        summary.genTime = token.genTime
+        summary.authority = outcome.authority
+        let newTSA = token.signerCertificate(extra: [])
+        summary.renewBefore = [newTSA?.notAfter, AlgorithmSunsets.sunset(of: algorithm)].compactMap { $0 }.min()
+        logger.info("renewed", metadata: ["archive": "\(options.archive)", "genTime": "\(ISOTime.format(token.genTime))"])
+        return summary
+    }
+
+    /// Copies everything before the evidence section unchanged, then writes the new section and
+    /// trailer, into a temporary file renamed over the archive once fsynced.
+    private func rewrite(reader: ArchiveReader, trailer: Trailer, evidencePayload: [UInt8]) throws {
+        let output = try AtomicOutputFile(destination: options.archive, overwrite: true)
+        var offset: UInt64 = 0
+        while offset < trailer.evidenceOffset {
+            let chunk = try reader.read(at: offset, count: Int(min(UInt64(1 << 20), trailer.evidenceOffset - offset)))
+            guard !chunk.isEmpty else { throw SigVaultError(.ioError, "\(options.archive): the archive ended while being copied") }
+            try output.write(chunk)
+            offset += UInt64(chunk.count)
+        }
+        let frame = ZstdFrames.skippableFrame(variant: Trailer.evidenceSkippableVariant, payload: evidencePayload)
+        try output.write(frame)
+        var newTrailer = trailer
+        newTrailer.evidenceLength = UInt64(frame.count)
+        let body = newTrailer.encodedBody()
+        try output.write(ZstdFrames.skippableFrame(variant: Trailer.skippableVariant, payload: body + Hasher.digest(body)))
+        try output.commit(overwrite: true)
+    }
+}
+
+extension RenewSummary {
+    /// The text report.
+    public func lines(archive: String) -> [String] {
+        if let notDue { return ["not due: \(notDue); \(archive) left as it is"] }
+        guard renewed, let genTime else { return [] }
+        var line = "renewed \(archive): archive time-stamp \(ISOTime.format(genTime))"
+        if let authority { line += " by \(authority)" }
+        var lines = [line]
+        if let renewBefore { lines.append("renew before \(ISOTime.format(renewBefore))") }
+        return lines
+    }
+}

@@ -1,0 +1,33 @@
+import ArgumentParser
+import Foundation
+import SigVault
+
+struct RenewCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "renew", abstract: "Renew an archive's archive time-stamp before its TSA certificate or hash algorithm ages.")
+
+    @Argument(help: "The archive (version 2, with an archive time-stamp).") var archive: String
+    @Option(help: "An RFC 3161 time-stamp authority URL (repeatable: tried in order).") var tsa: [String] = []
+    @Option(help: "Trust anchors (file or folder); default: the system store.") var trust: [String] = []
+    @Option(help: "CRLs for the archive time-stamps' TSA chains (file or folder).") var crls: [String] = []
+    @Option(help: "OCSP responses for the archive time-stamps' TSA chains (file or folder, DER).") var ocsp: [String] = []
+    @Option(help: "Renew only if protection ends within this window: <n>(s|m|h|d|y), e.g. 90d.") var before: String?
+
+    func run() throws {
+        let logger = CLI.makeLogger()
+        do {
+            var options = RenewOptions(archive: archive)
+            options.timeStampAuthorities = try tsa.map(CLI.timeStampAuthority)
+            options.trust = trust
+            options.revocationLists = crls
+            options.ocspResponses = ocsp
+            if let before { options.before = try CLI.parseDuration(before) }
+            let summary = try Renewer(options: options, logger: logger).run()
+            summary.warnings.forEach(CLI.warn)
+            summary.lines(archive: archive).forEach { print($0) }
+            if summary.exitCode != .ok { Foundation.exit(summary.exitCode.rawValue) }
+        } catch {
+            CLI.fail(error)
+        }
+    }
+}
