@@ -39,7 +39,7 @@ let package = Package(
 
         // The command line.
         .executableTarget(name: "SigVaultCLI", dependencies: [
-            "SigVault",
+            "SigVault", "OpenSSLBridge",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import OpenSSLBridge
 import SigVault
 
 struct RenewCommand: ParsableCommand {
@@ -12,6 +13,7 @@ struct RenewCommand: ParsableCommand {
     @Option(help: "CRLs for the archive time-stamps' TSA chains (file or folder).") var crls: [String] = []
     @Option(help: "OCSP responses for the archive time-stamps' TSA chains (file or folder, DER).") var ocsp: [String] = []
     @Option(help: "Renew only if protection ends within this window: <n>(s|m|h|d|y), e.g. 90d.") var before: String?
+    @Option(help: "Hash-tree renewal with this algorithm: sha256, sha384 or sha512.") var hash: String?
 
     func run() throws {
         let logger = CLI.makeLogger()
@@ -22,6 +24,12 @@ struct RenewCommand: ParsableCommand {
             options.revocationLists = crls
             options.ocspResponses = ocsp
             if let before { options.before = try CLI.parseDuration(before) }
+            if let hash {
+                guard ["sha256", "sha384", "sha512"].contains(hash), let algorithm = HashAlgorithm(rawValue: hash) else {
+                    throw SigVaultError(.usage, "--hash \(hash): one of sha256, sha384, sha512")
+                }
+                options.hash = algorithm
+            }
             let summary = try Renewer(options: options, logger: logger).run()
             summary.warnings.forEach(CLI.warn)
             summary.lines(archive: archive).forEach { print($0) }

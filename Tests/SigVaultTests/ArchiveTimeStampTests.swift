@@ -1,3 +1,4 @@
+import ArchiveIO
 import Foundation
 import OpenSSLBridge
 @testable import SigVault
@@ -191,7 +192,7 @@ import Testing
         Thread.sleep(forTimeInterval: 1.1)  // and the new archive time-stamp later than the responses
         let renew = try Harness.sigvault(["renew", archive, "--tsa", tsa, "--trust", "Fixtures/pki/root.pem"] + ocsp.flatMap { ["--ocsp", $0] })
         #expect(renew.exitCode == 0, "\(renew.stderr)")
-        #expect(renew.stdout.hasPrefix("renewed \(archive): archive time-stamp "), "\(renew.stdout)")
+        #expect(renew.stdout.hasPrefix("renewed \(archive) (time-stamp renewal): archive time-stamp "), "\(renew.stdout)")
         let after = try ArchiveReader(path: archive)
         #expect(after.trailer?.evidenceOffset == before.trailer?.evidenceOffset)
         #expect(try after.read(at: 0, count: dataBefore.count) == dataBefore, "data frames and index copied unchanged")
@@ -206,6 +207,62 @@ import Testing
         let evidence = try ArchiveEvidence.decode(payload) { Hasher.digest($0, .sha256) }
         #expect(evidence.template.archiveTimeStampSequence.map(\.archiveTimeStamps.count) == [2])
         #expect(EmbeddedRevocationInfo.ocspResponses(inContentInfo: evidence.template.archiveTimeStampSequence[0].archiveTimeStamps[0].timeStamp).count == 2)
+    }
+
+    /// Hash-tree renewal: a new chain with SHA-512 over every group's data and earlier chains.
+    @Test func hashTreeRenewalStartsANewChainThatVerifyAndErsVerifyCheck() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let tsa = try #require(LocalServer.tsa).url("/tsa").absoluteString
+        let (archive, pack) = try ArchiveTimeStampTests().pack(["Fixtures/cases/expired-timestamped", "Fixtures/cases/unsigned"],
+                                                               ["--tsa", tsa], in: directory)
+        #expect(pack.exitCode == 0, "\(pack.stderr)")
+        Thread.sleep(forTimeInterval: 1.1)
+        let ocsp = try Self.freshTSAResponses(in: directory)
+        Thread.sleep(forTimeInterval: 1.1)
+        let renew = try Harness.sigvault(["renew", archive, "--tsa", tsa, "--trust", "Fixtures/pki/root.pem", "--hash", "sha512"]
+                                         + ocsp.flatMap { ["--ocsp", $0] })
+        #expect(renew.exitCode == 0, "\(renew.stderr)")
+        #expect(renew.stdout.contains("(hash-tree renewal)"), "\(renew.stdout)")
+        let evidence = try ArchiveEvidence.decode(try #require(try ArchiveReader(path: archive).evidencePayload())) { Hasher.digest($0, .sha256) }
+        #expect(evidence.template.archiveTimeStampSequence.map(\.archiveTimeStamps.count) == [1, 1])
+        #expect(evidence.trees.map { $0.root.count } == [32, 64])
+
+        let (verify, json) = try Harness.verifyJSON(archive, at: ISOTime.format(Date().addingTimeInterval(5)))
+        #expect((json["integrity"] as? [String: Any])?["ok"] as? Bool == true, "\(verify.stdout)")
+        let proof = try #require(json["proofOfTime"] as? [String: Any])
+        #expect((proof["statement"] as? String)?.contains("chain 2, time-stamp 1") == true, "\(proof["statement"] ?? "")")
+
+        // The restored group's record covers its files through both chains.
+        let target = directory + "/restored"
+        #expect(try Harness.sigvault(["restore", archive, "--to", target]).exitCode == 0)
+        let record = target + "/.sigvault-evidence/Fixtures/cases/unsigned/data.bin/evidence-record.ers"
+        let (_, ers) = try EvidenceRecordTests.ersVerify([record, "--data", target + "/Fixtures/cases/unsigned/data.bin", "--trust", "Fixtures/pki/root.pem"])
+        let stamps = ers["archiveTimeStamps"] as? [[String: Any]] ?? []
+        #expect(stamps.map { $0["coverage"] as? String } == ["covered", "covered"], "\(ers)")
+        #expect((stamps.last?["forms"] as? [String])?.first == "hash-tree renewal, unsorted concatenation", "\(stamps)")
+        #expect(stamps.first?["tokenValid"] as? Bool == true, "\(stamps)")
+
+        // A tampered tree of the second chain is found.
+        var tampered = evidence
+        var levels = tampered.trees[1].levels
+        levels[0][0][0] ^= 1
+        tampered.trees[1] = try #require(HashTree.Levels(stored: levels))
+        let reader = try ArchiveReader(path: archive)
+        let trailer = try #require(reader.trailer)
+        let payload = try tampered.encoded { Hasher.digest($0, .sha256) }
+        let frame = ZstdFrames.skippableFrame(variant: Trailer.evidenceSkippableVariant, payload: payload)
+        var copy = try reader.read(at: 0, count: Int(trailer.evidenceOffset)) + frame
+        var newTrailer = trailer
+        newTrailer.evidenceLength = UInt64(frame.count)
+        let body = newTrailer.encodedBody()
+        copy += ZstdFrames.skippableFrame(variant: Trailer.skippableVariant, payload: body + Hasher.digest(body))
+        let bad = directory + "/bad.svz"
+        try Data(copy).write(to: URL(fileURLWithPath: bad))
+        let (badVerify, badJSON) = try Harness.verifyJSON(bad)
+        #expect(badVerify.exitCode == 1)
+        let problems = (badJSON["integrity"] as? [String: Any])?["problems"] as? [[String: Any]] ?? []
+        #expect(problems.contains { ($0["message"] as? String)?.contains("chain 2 (sha512) does not match") == true }, "\(problems)")
     }
 
     @Test func renewRefusesAnArchiveWithoutArchiveTimeStamp() throws {

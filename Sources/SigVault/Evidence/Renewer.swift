@@ -15,6 +15,8 @@ public struct RenewOptions: Sendable {
     public var ocspResponses: [String] = []
     /// Renew only if the newest archive time-stamp stops protecting the archive within this window.
     public var before: TimeInterval?
+    /// A hash algorithm other than the newest chain's: hash-tree renewal (a new chain over the data).
+    public var hash: HashAlgorithm?
     /// The local clock.
     public var now: Date = Date()
 
@@ -24,6 +26,8 @@ public struct RenewOptions: Sendable {
 public struct RenewSummary: Sendable {
     /// Whether a new archive time-stamp was added.
     public var renewed = false
+    /// Whether it started a new chain with a new hash algorithm.
+    public var hashTreeRenewal = false
     /// Why it was not due, when `--before` left the archive as it was.
     public var notDue: String?
     public var genTime: Date?
@@ -78,7 +82,8 @@ public struct Renewer {
         let tsaCertificate = lastToken.signerCertificate(extra: [])
         var protectsUntil = tsaCertificate?.notAfter
         if let sunset = AlgorithmSunsets.sunset(of: algorithm) { protectsUntil = min(protectsUntil ?? sunset, sunset) }
-        if let window = options.before, let protectsUntil, protectsUntil > options.now.addingTimeInterval(window) {
+        if let window = options.before, options.hash == nil || options.hash == algorithm, let protectsUntil,
+           protectsUntil > options.now.addingTimeInterval(window) {
             summary.notDue = "the newest archive time-stamp protects the archive until \(ISOTime.format(protectsUntil)), later than the window"
             summary.renewBefore = protectsUntil
             return summary
@@ -109,21 +114,44 @@ public struct Renewer {
         }
         let amended = try TokenAmendment.adding(certificates: chainCertificates.map(\.der), crls: crls, ocspResponses: responses, to: last.timeStamp)
 
-        // The new archive time-stamp, over the hash of the amended token (RFC 4998 §5.2).
-        let imprint = Hasher.digest(amended, algorithm)
+        evidence.template.archiveTimeStampSequence[chainIndex].archiveTimeStamps[chain.archiveTimeStamps.count - 1].timeStamp = amended
+        let hashTreeRenewal = options.hash.map { $0 != algorithm } ?? false
+        let newAlgorithm = options.hash ?? algorithm
+        let newIdentifier = DigestAlgorithmIdentifier(algorithm: try .init(dotRepresentation: RecordVerifier.oid(newAlgorithm)))
+
+        // The new archive time-stamp (RFC 4998 §5.2): over the hash of the amended token
+        // (time-stamp renewal), or over a new tree whose leaves are each group's data hashed anew
+        // together with the hash of the group's chains so far (hash-tree renewal).
+        let imprint: [UInt8]
+        var newTree: HashTree.Levels?
+        if hashTreeRenewal {
+            let hashes = GroupHashes(reader: reader)
+            let newChain = evidence.template.archiveTimeStampSequence.count
+            let leaves = try evidence.groups.indices.map { try hashes.leaf(evidence, group: $0, chain: newChain, algorithm: newAlgorithm) }
+            let tree = HashTree.Levels(leaves: leaves) { Hasher.digest($0, newAlgorithm) }
+            newTree = tree
+            imprint = tree.root
+        } else {
+            imprint = Hasher.digest(amended, algorithm)
+        }
         let outcome = TimeStamper(authorities: options.timeStampAuthorities, anchors: anchors, clock: { [now = options.now] in now })
-            .timeStamp(imprint: imprint, algorithm: algorithm)
+            .timeStamp(imprint: imprint, algorithm: newAlgorithm)
         for refusal in outcome.refusals { summary.warnings.append("\(refusal.authority): no archive time-stamp: \(refusal.reason)") }
         guard let token = outcome.token else {
             summary.warnings.append("\(options.archive): not renewed: no time-stamp authority gave a usable answer; the archive is unchanged")
             summary.exitCode = .findings
             return summary
         }
-        var template = evidence.template
-        template.archiveTimeStampSequence[chainIndex].archiveTimeStamps[chain.archiveTimeStamps.count - 1].timeStamp = amended
-        template.archiveTimeStampSequence[chainIndex].archiveTimeStamps.append(
-            ArchiveTimeStamp(digestAlgorithm: identifier, reducedHashtree: nil, timeStamp: token.der))
-        evidence.template = template
+        let stamp = ArchiveTimeStamp(digestAlgorithm: newIdentifier, reducedHashtree: nil, timeStamp: token.der)
+        if let newTree {
+            if !evidence.template.digestAlgorithms.contains(where: { $0.algorithm == newIdentifier.algorithm }) {
+                evidence.template.digestAlgorithms.append(newIdentifier)
+            }
+            evidence.template.archiveTimeStampSequence.append(ArchiveTimeStampChain([stamp]))
+            evidence.trees.append(newTree)
+        } else {
+            evidence.template.archiveTimeStampSequence[chainIndex].archiveTimeStamps.append(stamp)
+        }
         for certificate in token.certificates where !evidence.material.contains(where: { $0.der == certificate.der }) {
             evidence.material.append(ArchiveEvidence.Material(kind: .certificate, der: certificate.der))
         }
@@ -134,7 +162,8 @@ public struct Renewer {
         summary.genTime = token.genTime
         summary.authority = outcome.authority
         let newTSA = token.signerCertificate(extra: [])
-        summary.renewBefore = [newTSA?.notAfter, AlgorithmSunsets.sunset(of: algorithm)].compactMap { $0 }.min()
+        summary.renewBefore = [newTSA?.notAfter, AlgorithmSunsets.sunset(of: newAlgorithm)].compactMap { $0 }.min()
+        summary.hashTreeRenewal = hashTreeRenewal
         logger.info("renewed", metadata: ["archive": "\(options.archive)", "genTime": "\(ISOTime.format(token.genTime))"])
         return summary
     }
@@ -165,7 +194,7 @@ extension RenewSummary {
     public func lines(archive: String) -> [String] {
         if let notDue { return ["not due: \(notDue); \(archive) left as it is"] }
         guard renewed, let genTime else { return [] }
-        var line = "renewed \(archive): archive time-stamp \(ISOTime.format(genTime))"
+        var line = "renewed \(archive) (\(hashTreeRenewal ? "hash-tree renewal" : "time-stamp renewal")): archive time-stamp \(ISOTime.format(genTime))"
         if let authority { line += " by \(authority)" }
         var lines = [line]
         if let renewBefore { lines.append("renew before \(ISOTime.format(renewBefore))") }

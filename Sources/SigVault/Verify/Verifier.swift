@@ -571,9 +571,26 @@ extension Verifier {
             case .ocsp: if let response = try? OCSPResponse(der: item.der) { pool.add(response) }
             }
         }
+        // Later chains (hash-tree renewals): every group's leaf recomputed with the chain's algorithm
+        // from the members' content (read again) and the group's earlier chains.
+        let hashes = GroupHashes(reader: reader)
+        for chain in evidence.trees.indices.dropFirst() where consistent {
+            guard let identifier = evidence.template.archiveTimeStampSequence[chain].archiveTimeStamps.first?.digestAlgorithm,
+                  let algorithm = HashAlgorithm(openSSLName: identifier.oid) else {
+                problem("evidence", nil, "chain \(chain + 1) of the archive time-stamp names no hash algorithm SigVault knows")
+                consistent = false
+                break
+            }
+            let chainLeaves = try evidence.groups.indices.map { try hashes.leaf(evidence, group: $0, chain: chain, algorithm: algorithm) }
+            if HashTree.Levels(leaves: chainLeaves, hash: { Hasher.digest($0, algorithm) }) != evidence.trees[chain] {
+                consistent = false
+                problem("evidence", nil, "the hash tree of chain \(chain + 1) (\(algorithm.rawValue)) does not match the archive's data")
+            }
+        }
         let record = evidence.record(forGroup: 0)
         let evaluation = try RecordVerifier.evaluate(record, pool: pool, anchors: anchors, at: options.at) { identifier in
-            HashAlgorithm(openSSLName: identifier.oid) == .sha256 ? firstGroupHashes : nil
+            guard let algorithm = HashAlgorithm(openSSLName: identifier.oid) else { return nil }
+            return algorithm == .sha256 ? firstGroupHashes : try evidence.groups[0].members.map { try hashes.memberHash($0, algorithm) }
         }
         var verdict = evaluation.verdict
         if !consistent { verdict = verdict.worse(Verdict(.totalFailed, .hashFailure, "the hash tree does not match the archive")) }
