@@ -41,11 +41,14 @@ public struct ArchiveEvidence: Sendable, Equatable {
         self.material = material
     }
 
-    /// Group `index`'s own EvidenceRecord.
-    public func record(forGroup index: Int) -> EvidenceRecord {
+    /// Group `index`'s own EvidenceRecord. `objectHashes(chain, record)` gives the group's object
+    /// hashes as chain `chain`'s tree covers them (for a later chain, each already combined with
+    /// the hash of `record`'s earlier chains, which are complete when it is asked); they fill the
+    /// first list of the group's reduced tree when the group has several objects.
+    public func record(forGroup index: Int, objectHashes: (Int, EvidenceRecord) throws -> [[UInt8]]) rethrows -> EvidenceRecord {
         var record = template
         for (chain, tree) in trees.enumerated() where chain < record.archiveTimeStampSequence.count {
-            let reduced = tree.reduced(forLeaf: index)
+            let reduced = tree.reduced(forLeaf: index, objects: try objectHashes(chain, record))
             record.archiveTimeStampSequence[chain].archiveTimeStamps[0].reducedHashtree = reduced.isEmpty ? nil : reduced
         }
         return record

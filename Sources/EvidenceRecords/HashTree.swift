@@ -76,62 +76,52 @@ public enum HashTree {
     // MARK: Building (§4.2)
 
     /// The complete tree over `leaves`, level by level (level 0 = the leaves, the last level = the
-    /// root alone). Children are taken in pairs, and a level with an odd count ends with a group of
-    /// three, so no list of a reduced tree ever holds a single value (whose reduction implementations
-    /// disagree on). Each inner node is the hash of its children's sorted concatenation.
+    /// root alone). It is binary: nodes are taken in pairs, and a level with an odd number of nodes
+    /// pairs its last node with a padding node of zero bytes (RFC 4998 §4.2 lets any value fill a
+    /// tree; the padding is not stored). Each inner node is the hash of its two children's sorted
+    /// concatenation. Every list of a reduced tree therefore holds two values with the one computed
+    /// from below, which every verifier reduces the same way (Bouncy Castle's among them, which
+    /// reduces longer lists pairwise).
     public struct Levels: Sendable, Equatable {
         public let levels: [[[UInt8]]]
 
         public init(leaves: [[UInt8]], hash: ([UInt8]) -> [UInt8]) {
             precondition(!leaves.isEmpty, "a hash tree needs at least one leaf")
+            let padding = [UInt8](repeating: 0, count: leaves[0].count)
             var levels = [leaves]
             while levels.last!.count > 1 {
                 let level = levels.last!
-                levels.append(Levels.groups(count: level.count).map { hash(sortedConcatenation($0.map { level[$0] })) })
+                levels.append(stride(from: 0, to: level.count, by: 2).map { index in
+                    hash(sortedConcatenation([level[index], index + 1 < level.count ? level[index + 1] : padding]))
+                })
             }
             self.levels = levels
         }
 
-        /// Levels as stored (e.g. read back from an archive); nil unless they form a tree: each
-        /// level the size its child level's grouping gives, ending with one root.
+        /// Levels as stored (e.g. read back from an archive); nil unless they have the shape of
+        /// such a tree: each level half its child level (rounded up), ending with one root.
         public init?(stored levels: [[[UInt8]]]) {
             guard let first = levels.first, !first.isEmpty, levels.last?.count == 1 else { return nil }
-            for (below, above) in zip(levels, levels.dropFirst()) where Levels.groups(count: below.count).count != above.count { return nil }
+            for (below, above) in zip(levels, levels.dropFirst()) where (below.count + 1) / 2 != above.count || below.count == 1 { return nil }
             self.levels = levels
         }
 
         public var root: [UInt8] { levels.last![0] }
 
-        /// The positions grouped under each parent: pairs, the last group of three when odd.
-        static func groups(count: Int) -> [Range<Int>] {
-            guard count > 1 else { return [0..<count] }
-            var groups: [Range<Int>] = []
-            var start = 0
-            while start < count {
-                let size = count - start == 3 ? 3 : 2
-                groups.append(start..<(start + size))
-                start += size
-            }
-            return groups
-        }
-
-        /// The group holding position `at` in a level of `count` values: its number and positions.
-        static func group(of at: Int, count: Int) -> (Int, Range<Int>) {
-            if count % 2 == 1 && at >= count - 3 { return ((count - 3) / 2, (count - 3)..<count) }
-            return (at / 2, (at - at % 2)..<(at - at % 2 + 2))
-        }
-
-        /// The reduced hash tree for leaf `index` (RFC 4998 §4.2): the first list holds the leaf
-        /// and its siblings, each next list the siblings of the node computed from below, each
-        /// sorted. Empty for a tree of one leaf.
-        public func reduced(forLeaf index: Int) -> [[[UInt8]]] {
-            var lists: [[[UInt8]]] = []
+        /// The reduced hash tree for leaf `index` (RFC 4998 §4.2), each list sorted. When the leaf
+        /// is a data group of several objects (`objects`: their hashes, the leaf being the hash of
+        /// their sorted concatenation), the first list holds those objects and the second the leaf's
+        /// sibling, as RFC 4998 §4.2 and Bouncy Castle build it; otherwise the first list holds the
+        /// leaf and its sibling. Each next list holds the sibling of the node computed from below.
+        /// Empty for a tree of one leaf of one object.
+        public func reduced(forLeaf index: Int, objects: [[UInt8]] = []) -> [[[UInt8]]] {
+            let sort: ([[UInt8]]) -> [[UInt8]] = { $0.sorted { $0.lexicographicallyPrecedes($1) } }
+            var lists: [[[UInt8]]] = objects.count > 1 ? [sort(objects)] : []
             var at = index
             for (depth, level) in levels.dropLast().enumerated() {
-                let (number, members) = Levels.group(of: at, count: level.count)
-                let list = depth == 0 ? members.map { level[$0] } : members.filter { $0 != at }.map { level[$0] }
-                lists.append(list.sorted { $0.lexicographicallyPrecedes($1) })
-                at = number
+                let sibling = (at ^ 1) < level.count ? level[at ^ 1] : [UInt8](repeating: 0, count: level[at].count)
+                lists.append(depth == 0 && objects.count <= 1 ? sort([level[at], sibling]) : [sibling])
+                at /= 2
             }
             return lists
         }

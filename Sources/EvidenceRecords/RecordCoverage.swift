@@ -6,7 +6,7 @@ public enum RecordCoverage {
     /// What one archive time-stamp was checked against.
     public enum Outcome: Equatable, Sendable {
         /// The tree built from what it must cover yields its time-stamp's imprint. `forms` says how
-        /// (single-value lists, renewal concatenation, data group or separate leaves).
+        /// (single-value lists, renewal concatenation, how several data objects appear in the first list).
         case covered(forms: [String])
         /// No data digest with this algorithm was given: nothing can be said.
         case digestUnavailable(algorithm: String)
@@ -81,7 +81,7 @@ public enum RecordCoverage {
                         sawLeaf = true
                         if root == fact.imprint {
                             var forms = [candidate.form]
-                            if candidate.leaves.count > 1 { forms.append(asGroup ? "one data group" : "separate leaves") }
+                            if candidate.leaves.count > 1 { forms.append(asGroup ? "group hash in the first list" : "data objects in the first list") }
                             if containsSingleValueList(stamp.reducedHashtree) { forms.append("single-value lists \(lists == .hashed ? "hashed" : "carried up")") }
                             matched = forms
                             break search

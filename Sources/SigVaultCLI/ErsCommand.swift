@@ -15,6 +15,7 @@ struct ErsVerifyCommand: ParsableCommand {
     @Option(help: "A data object the record covers (repeatable).") var data: [String] = []
     @Option(help: "A data object given by its digest, <algorithm>:<hex> (repeatable).") var digest: [String] = []
     @Option(help: "Trust anchors (file or folder); default: the system store.") var trust: [String] = []
+    @Option(help: "Extra certificates for the TSA chains (file or folder, PEM or DER).") var certs: [String] = []
     @Option(help: "Verify as of this ISO 8601 time instead of now.") var at: String?
     @Flag(help: "Print the report as JSON.") var json = false
 
@@ -25,6 +26,7 @@ struct ErsVerifyCommand: ParsableCommand {
             options.data = data
             options.digests = digest
             options.trust = trust
+            options.certificates = certs
             options.at = try CLI.parseTime(at)
             let report = try RecordVerifier(options: options, logger: logger).run()
             print(json ? report.jsonText : report.text)

@@ -71,7 +71,7 @@ import Testing
             let stamps = json["archiveTimeStamps"] as? [[String: Any]] ?? []
             #expect(stamps.first?["coverage"] as? String == "covered", "\(document): \(result.stdout)")
             #expect(stamps.first?["genTime"] as? String == genTime)
-            if data.count > 1 { #expect((stamps.first?["forms"] as? [String])?.contains("one data group") == true, "\(stamps)") }
+            if data.count > 1 { #expect((stamps.first?["forms"] as? [String])?.contains("data objects in the first list") == true, "\(stamps)") }
         }
     }
 

@@ -30,18 +30,39 @@ final class GroupHashes {
         return value
     }
 
-    /// The objects' hashes of group `number` as chain `chain` covers them (renewed for chain > 0).
-    func objectHashes(_ evidence: ArchiveEvidence, group number: Int, chain: Int, algorithm: HashAlgorithm) throws -> [[UInt8]] {
+    /// The hash algorithm of chain `chain` of the section.
+    static func algorithm(_ evidence: ArchiveEvidence, chain: Int) throws -> HashAlgorithm {
+        guard chain < evidence.template.archiveTimeStampSequence.count,
+              let identifier = evidence.template.archiveTimeStampSequence[chain].archiveTimeStamps.first?.digestAlgorithm,
+              let algorithm = HashAlgorithm(openSSLName: identifier.oid) else {
+            throw SigVaultError(.integrityOrFailed, "chain \(chain + 1) of the archive time-stamp names no hash algorithm SigVault knows")
+        }
+        return algorithm
+    }
+
+    /// The object hashes of group `number` as chain `chain` covers them, `record` holding the
+    /// group's record with its earlier chains complete (for chain > 0 each hash is combined with
+    /// the hash of those chains).
+    func objectHashes(_ evidence: ArchiveEvidence, group number: Int, chain: Int, record: EvidenceRecord, algorithm: HashAlgorithm) throws -> [[UInt8]] {
         let hashes = try evidence.groups[number].members.map { try memberHash($0, algorithm) }
         guard chain > 0 else { return hashes }
-        let previous = try evidence.record(forGroup: number).sequenceDER(chains: chain)
         let digest: ([UInt8]) -> [UInt8] = { Hasher.digest($0, algorithm) }
-        let chainsHash = digest(previous)
+        let chainsHash = digest(try record.sequenceDER(chains: chain))
         return hashes.map { HashTree.renewedLeaf($0, previousChains: chainsHash, form: .unsorted, hash: digest) }
     }
 
-    /// Group `number`'s leaf in chain `chain`.
+    /// Group `number`'s own EvidenceRecord.
+    func record(_ evidence: ArchiveEvidence, group number: Int) throws -> EvidenceRecord {
+        try evidence.record(forGroup: number) { chain, record in
+            try objectHashes(evidence, group: number, chain: chain, record: record, algorithm: try Self.algorithm(evidence, chain: chain))
+        }
+    }
+
+    /// Group `number`'s leaf in chain `chain` (which may be one about to be added: its algorithm
+    /// is then `algorithm`, and the group's record is built from the chains before it).
     func leaf(_ evidence: ArchiveEvidence, group number: Int, chain: Int, algorithm: HashAlgorithm) throws -> [UInt8] {
-        HashTree.groupHash(try objectHashes(evidence, group: number, chain: chain, algorithm: algorithm)) { Hasher.digest($0, algorithm) }
+        let record = chain == 0 ? evidence.template : try self.record(evidence, group: number)
+        let objects = try objectHashes(evidence, group: number, chain: chain, record: record, algorithm: algorithm)
+        return HashTree.groupHash(objects) { Hasher.digest($0, algorithm) }
     }
 }

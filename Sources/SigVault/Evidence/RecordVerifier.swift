@@ -14,6 +14,8 @@ public struct RecordVerifyOptions: Sendable {
     /// Data objects as digests, `<algorithm>:<hex>` (e.g. `sha256:9f86…`).
     public var digests: [String] = []
     public var trust: [String] = []
+    /// Extra certificates for the TSA chains (intermediates a token does not carry).
+    public var certificates: [String] = []
     public var at: Date = Date()
 
     public init(record: String) { self.record = record }
@@ -124,6 +126,10 @@ public struct RecordVerifier {
         warnings.forEach { logger.warning("\($0)") }
 
         let pool = EvidencePool()
+        let certificateWarnings = try MaterialLoader.load(options.certificates, kind: "certificate") { bytes, _ in
+            pool.add(try Certificate.parseAll(bytes))
+        }
+        certificateWarnings.forEach { logger.warning("\($0)") }
         let evaluation = try Self.evaluate(record, pool: pool, anchors: anchors, at: options.at) { identifier in
             guard let algorithm = HashAlgorithm(openSSLName: identifier.oid) else { return nil }
             var hashes: [[UInt8]] = []

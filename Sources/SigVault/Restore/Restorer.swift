@@ -508,6 +508,8 @@ public struct Restorer: Sendable {
 final class GroupRecords: @unchecked Sendable {
     let evidence: ArchiveEvidence
     private let groupOfDocument: [Digest32: Int]
+    private let hashes: GroupHashes
+    private let lock = NSLock()
 
     /// Nil for an archive without an evidence section.
     init?(reader: ArchiveReader) throws {
@@ -523,11 +525,15 @@ final class GroupRecords: @unchecked Sendable {
             map[Digest32(reader.members[Int(first)].pathSHA256)] = number
         }
         groupOfDocument = map
+        hashes = GroupHashes(reader: reader)
     }
 
     /// The DER of the EvidenceRecord of the group whose document is `record`'s member.
     func record(forDocument record: MemberRecord) -> [UInt8]? {
         guard let number = groupOfDocument[Digest32(record.pathSHA256)] else { return nil }
-        return try? evidence.record(forGroup: number).der
+        // The restoring threads share the member-hash cache.
+        lock.lock()
+        defer { lock.unlock() }
+        return try? hashes.record(evidence, group: number).der
     }
 }

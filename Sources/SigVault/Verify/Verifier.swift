@@ -587,7 +587,7 @@ extension Verifier {
                 problem("evidence", nil, "the hash tree of chain \(chain + 1) (\(algorithm.rawValue)) does not match the archive's data")
             }
         }
-        let record = evidence.record(forGroup: 0)
+        let record = try hashes.record(evidence, group: 0)
         let evaluation = try RecordVerifier.evaluate(record, pool: pool, anchors: anchors, at: options.at) { identifier in
             guard let algorithm = HashAlgorithm(openSSLName: identifier.oid) else { return nil }
             return algorithm == .sha256 ? firstGroupHashes : try evidence.groups[0].members.map { try hashes.memberHash($0, algorithm) }
