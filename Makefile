@@ -1,7 +1,9 @@
 # SigVault: `make demo` and `make test` work on a fresh Debian 12 machine with Swift installed.
 SHELL := /bin/bash
 SWIFT ?= swift
-APT_PACKAGES := libssl-dev libarchive-dev libzstd-dev pkg-config openssl zstd faketime python3
+APT_PACKAGES := libssl-dev libarchive-dev libzstd-dev pkg-config openssl zstd faketime python3 default-jdk-headless libbcpkix-java
+# Bouncy Castle (Debian's jars) for the RFC 4998 interoperability tests.
+BC_CLASSPATH := /usr/share/java/bcprov.jar:/usr/share/java/bcpkix.jar:/usr/share/java/bcutil.jar
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 AT := 2026-06-01T00:00:00Z
 
@@ -24,6 +26,7 @@ demo: release
 
 test: deps
 	$(SWIFT) build --build-tests
+	mkdir -p .build/interop && javac -cp $(BC_CLASSPATH) -d .build/interop Tests/Interop/ErsInterop.java
 	$(SWIFT) test --skip-build
 
 bench: release
