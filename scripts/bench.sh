@@ -230,6 +230,28 @@ for name in many_pack many_verify many_list many_restore_one; do
         "$(awk -v k="${RSS[$name]}" 'BEGIN {print k / 1024}')" "$(awk -v k="${RSS[$name]}" -v n="$many_members" 'BEGIN {print k * 1024 / n}')" "${RC[$name]}"
 done
 
+# (f) Archive time-stamps: pack with --tsa (a local TSA: openssl ts -reply behind the tests' server),
+# then a time-stamp renewal and a hash-tree renewal to SHA-512 (which reads the whole archive back).
+coproc TSA { python3 "$here/Tests/Servers/tsa-server.py" "$here/Fixtures"; }
+read -r tsa_port <&"${TSA[0]}"
+tsa="http://127.0.0.1:$tsa_port/tsa"
+echo "(f) archive time-stamps (local TSA)"
+rm -f stamped.svz
+A=("$sigvault" pack corpus -o stamped.svz --at "$AT" --tsa "$tsa" --trust "$here/Fixtures/pki/root.pem")
+run_once pack_tsa nothing "${A[@]}"
+A=("$sigvault" renew stamped.svz --tsa "$tsa" --trust "$here/Fixtures/pki/root.pem")
+run_once renew_ts nothing "${A[@]}"
+A=("$sigvault" renew stamped.svz --tsa "$tsa" --trust "$here/Fixtures/pki/root.pem" --hash sha512)
+run_once renew_hash nothing "${A[@]}"
+stamped_bytes=$(stat -c %s stamped.svz)
+rm -f stamped.svz
+exec {TSA[1]}>&-
+wait "$TSA_PID" 2>/dev/null || true
+for name in pack_tsa renew_ts renew_hash; do
+    printf '  %-16s %8s s  CPU %s s  peak RSS %7.1f MiB  exit %s\n' "$name" "${TIMES[$name]# }" "${CPU[$name]# }" \
+        "$(awk -v k="${RSS[$name]}" 'BEGIN {print k / 1024}')" "${RC[$name]}"
+done
+
 # --- results -----------------------------------------------------------------------------------------
 archive_bytes=$(stat -c %s corpus.svz)
 tarzst_bytes=$(stat -c %s corpus.tar.zst)
@@ -254,6 +276,7 @@ printf '%-34s %-36s %-44s %s\n' "verify throughput (b)" "${SEC[verify]} s = $ver
 printf '%-34s %-36s %-44s %s\n' "restore one document (c)" "${SEC[restore_one]} s = $restore_pct % of full" "zstd -dc archive: ${SEC[zstd_full]} s; < 5 %" "$restore_v"
 printf '%-34s %-36s %-44s %s\n' "peak RSS pack / verify / restore" "$(mib "${RSS[pack]}") / $(mib "${RSS[verify]}") / $(mib "${RSS[restore_one]}") MiB" "< 100 MiB" "$memory_v"
 printf '%-34s %-36s %-44s %s\n' "peak RSS per member, 200k (e)" "$(mib "${RSS[many_pack]}") / $(mib "${RSS[many_verify]}") / $(mib "${RSS[many_list]}") MiB; worst $many_per_member B" "pack / verify / list < 1 KiB per member" "$many_v"
+printf '%-34s %-36s %-44s %s\n' "archive time-stamp (f)" "pack --tsa ${TIMES[pack_tsa]# } s; renew ${TIMES[renew_ts]# } s; renew --hash sha512 ${TIMES[renew_hash]# } s" "plain pack ${SEC[pack]} s" "(info)"
 printf '%-34s %-36s %-44s %s\n' "archive size (d)" "$archive_bytes B = $size_pct % of tar.zst" "tar.zst: $tarzst_bytes B" "(info)"
 echo
 echo "corpus $corpus_bytes B in $corpus_files files; restored document: $doc ($doc_size B, byte-identical: $restored_ok)"
