@@ -38,13 +38,16 @@ public enum HashTree {
     }
 
     /// Walks a reduced hash tree from its first (leaf) list to the root (§4.3 step 3): each list's
-    /// values, with the value computed from the list below added if it is not already there, are
-    /// sorted, concatenated and hashed. Returns nil for an empty tree.
-    public static func root(of reducedHashtree: [[[UInt8]]], singleValueLists: SingleValueLists, hash: ([UInt8]) -> [UInt8]) -> [UInt8]? {
+    /// values, with the value computed from the list below added (§4.3: it "MUST become a member of
+    /// the next higher list"), are sorted, concatenated and hashed. With `computedMayBeListed`, a
+    /// list that already holds the computed value is taken as it is (for records that list it).
+    /// Returns nil for an empty tree.
+    public static func root(of reducedHashtree: [[[UInt8]]], singleValueLists: SingleValueLists, computedMayBeListed: Bool = false,
+                            hash: ([UInt8]) -> [UInt8]) -> [UInt8]? {
         var current: [UInt8]?
         for list in reducedHashtree {
             var values = list
-            if let current, !values.contains(current) { values.append(current) }
+            if let current, !(computedMayBeListed && values.contains(current)) { values.append(current) }
             guard !values.isEmpty else { return nil }
             current = values.count == 1 && singleValueLists == .carriedUp ? values[0] : hash(sortedConcatenation(values))
         }
@@ -58,17 +61,17 @@ public enum HashTree {
     /// The objects are covered either as separate leaves of the first list, or as one data group
     /// whose hash (§4.2 step 3) is in the first list.
     public static func coveringRoot(of hashes: [[UInt8]], reducedHashtree: [[[UInt8]]]?, singleValueLists: SingleValueLists,
-                                    hash: ([UInt8]) -> [UInt8]) -> (root: [UInt8], asGroup: Bool)? {
+                                    computedMayBeListed: Bool = false, hash: ([UInt8]) -> [UInt8]) -> (root: [UInt8], asGroup: Bool)? {
         guard !hashes.isEmpty else { return nil }
         let group = groupHash(hashes, hash: hash)
         guard let tree = reducedHashtree, let first = tree.first, !first.isEmpty else {
             return (group, hashes.count > 1)
         }
         if hashes.allSatisfy(first.contains) {
-            return root(of: tree, singleValueLists: singleValueLists, hash: hash).map { ($0, false) }
+            return root(of: tree, singleValueLists: singleValueLists, computedMayBeListed: computedMayBeListed, hash: hash).map { ($0, false) }
         }
         if hashes.count > 1, first.contains(group) {
-            return root(of: tree, singleValueLists: singleValueLists, hash: hash).map { ($0, true) }
+            return root(of: tree, singleValueLists: singleValueLists, computedMayBeListed: computedMayBeListed, hash: hash).map { ($0, true) }
         }
         return nil
     }

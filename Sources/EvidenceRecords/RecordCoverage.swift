@@ -75,14 +75,16 @@ public enum RecordCoverage {
                 var matched: [String]?
                 var sawLeaf = false
                 search: for candidate in candidates {
-                    for lists in HashTree.SingleValueLists.allCases {
+                    for (lists, listed) in HashTree.SingleValueLists.allCases.flatMap({ lists in [false, true].map { (lists, $0) } }) {
                         guard let (root, asGroup) = HashTree.coveringRoot(of: candidate.leaves, reducedHashtree: stamp.reducedHashtree,
-                                                                          singleValueLists: lists, hash: digest) else { continue }
+                                                                          singleValueLists: lists, computedMayBeListed: listed,
+                                                                          hash: digest) else { continue }
                         sawLeaf = true
                         if root == fact.imprint {
                             var forms = [candidate.form]
                             if candidate.leaves.count > 1 { forms.append(asGroup ? "group hash in the first list" : "data objects in the first list") }
                             if containsSingleValueList(stamp.reducedHashtree) { forms.append("single-value lists \(lists == .hashed ? "hashed" : "carried up")") }
+                            if listed { forms.append("computed values listed") }
                             matched = forms
                             break search
                         }

@@ -75,6 +75,20 @@ import Testing
         if case .digestUnavailable? = unavailable.first?.first {} else { Issue.record("expected digestUnavailable: \(String(describing: unavailable.first?.first))") }
     }
 
+    /// Equal leaves (empty or copied files) give equal siblings at every level: the value computed
+    /// from below is still added to each list, and the root comes out right.
+    @Test func equalLeavesReduceToTheirRoot() {
+        let hash: ([UInt8]) -> [UInt8] = { Hasher.digest($0, .sha256) }
+        for count in [2, 4, 5, 8] {
+            let leaves = Array(repeating: hash([]), count: count)
+            let tree = HashTree.Levels(leaves: leaves, hash: hash)
+            for index in leaves.indices {
+                let covering = HashTree.coveringRoot(of: [leaves[index]], reducedHashtree: tree.reduced(forLeaf: index), singleValueLists: .hashed, hash: hash)
+                #expect(covering?.root == tree.root, "leaf \(index) of \(count)")
+            }
+        }
+    }
+
     /// Trees we build reduce back to their root from every leaf, under the conventions we verify.
     @Test(arguments: [1, 2, 3, 4, 5, 7, 8, 33])
     func builtTreesReduceToTheirRoot(_ count: Int) {

@@ -17,6 +17,9 @@ final class GroupHashes {
 
     /// The hash of member `index`'s content with `algorithm`.
     func memberHash(_ index: UInt64, _ algorithm: HashAlgorithm) throws -> [UInt8] {
+        guard index < UInt64(reader.members.count) else {
+            throw SigVaultError(.integrityOrFailed, "\(reader.path): the evidence section names member \(index + 1), which the archive does not have")
+        }
         let record = reader.members[Int(index)]
         if algorithm == .sha256 { return record.contentSHA256 }
         if let known = cache[algorithm]?[index] { return known }

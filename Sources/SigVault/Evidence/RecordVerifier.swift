@@ -278,6 +278,17 @@ public struct RecordVerifier {
         // hash-tree renewal, or for the last chain before the validation time; and no time-stamp
         // may use an algorithm already past its sunset.
         for (chainIndex, chain) in record.archiveTimeStampSequence.enumerated() {
+            // One hash algorithm per chain (RFC 4998 §5.2: a new algorithm starts a new chain), the
+            // stamps' and their tokens' imprints alike.
+            let chainAlgorithm = algorithm(chainIndex, 0)?.oid
+            for stampIndex in chain.archiveTimeStamps.indices {
+                let stampAlgorithm = algorithm(chainIndex, stampIndex)?.oid
+                let imprintAlgorithm = tokens[chainIndex][stampIndex]?.imprintAlgorithm.map(Self.oid)
+                if stampAlgorithm != chainAlgorithm || (imprintAlgorithm != nil && imprintAlgorithm != chainAlgorithm) {
+                    verdict = verdict.worse(Verdict(.totalFailed, .formatFailure,
+                        "chain \(chainIndex + 1), time-stamp \(stampIndex + 1): its hash algorithm is not its chain's"))
+                }
+            }
             guard let identifier = algorithm(chainIndex, 0), let hash = HashAlgorithm(openSSLName: identifier.oid),
                   let sunset = AlgorithmSunsets.sunset(of: hash) else { continue }
             for stampIndex in chain.archiveTimeStamps.indices {

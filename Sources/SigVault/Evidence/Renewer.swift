@@ -57,6 +57,10 @@ public struct Renewer {
         var summary = RenewSummary()
         let reader = try ArchiveReader(path: options.archive)
         if let problem = reader.layoutProblem { throw SigVaultError(.invalidInput, "\(options.archive): \(problem)") }
+        // One renewal at a time: a second one would rename its archive over the first's.
+        guard flock(reader.fd, LOCK_EX | LOCK_NB) == 0 else {
+            throw SigVaultError(.locked, "\(options.archive): another sigvault renew is working on it")
+        }
         guard let trailer = reader.trailer, let payload = try reader.evidencePayload() else {
             throw SigVaultError(.invalidInput, "\(options.archive): the archive has no archive time-stamp to renew",
                                 hint: "pack it with --tsa to give it one")
@@ -78,9 +82,16 @@ public struct Renewer {
             throw SigVaultError(.invalidInput, "\(options.archive): the newest chain's hash algorithm is not one SigVault knows")
         }
 
-        // Due? The newest token's TSA certificate expiry and the chain's algorithm sunset.
+        // Due? The newest token's TSA chain expiry (its earliest certificate below the anchor, as
+        // verify counts it) and the chain's algorithm sunset.
         let tsaCertificate = lastToken.signerCertificate(extra: [])
+        let (dueAnchors, _) = try MaterialLoader.anchors(options.trust)
         var protectsUntil = tsaCertificate?.notAfter
+        if let tsaCertificate {
+            let built = ChainBuilder.build(leaf: tsaCertificate, untrusted: lastToken.certificates, anchors: dueAnchors, purpose: .timeStamping,
+                                           at: nil, allowPartialChain: false)
+            if built.ok, let earliest = built.chain.dropLast().map(\.notAfter).min() { protectsUntil = earliest }
+        }
         if let sunset = AlgorithmSunsets.sunset(of: algorithm) { protectsUntil = min(protectsUntil ?? sunset, sunset) }
         if let window = options.before, options.hash == nil || options.hash == algorithm, let protectsUntil,
            protectsUntil > options.now.addingTimeInterval(window) {
@@ -172,6 +183,9 @@ public struct Renewer {
     /// trailer, into a temporary file renamed over the archive once fsynced.
     private func rewrite(reader: ArchiveReader, trailer: Trailer, evidencePayload: [UInt8]) throws {
         let output = try AtomicOutputFile(destination: options.archive, overwrite: true)
+        // The renewed archive keeps the old one's permission bits.
+        var info = stat()
+        if fstat(reader.fd, &info) == 0 { _ = fchmod(output.fd, info.st_mode & 0o7777) }
         var offset: UInt64 = 0
         while offset < trailer.evidenceOffset {
             let chunk = try reader.read(at: offset, count: Int(min(UInt64(1 << 20), trailer.evidenceOffset - offset)))

@@ -253,7 +253,15 @@ public struct Restorer: Sendable {
         // Documents are restored by several threads: each file is fsynced before it is put in place,
         // and waiting for the disk one file at a time would dominate.
         let progress = RestoreProgress()
-        let groupRecords = try GroupRecords(reader: reader)
+        // The archive time-stamp's records are extra evidence: a section that cannot be used is a
+        // warning, never a reason not to restore the documents.
+        let groupRecords: GroupRecords?
+        do {
+            groupRecords = try GroupRecords(reader: reader)
+        } catch {
+            groupRecords = nil
+            progress.warn("\((error as? SigVaultError)?.message ?? "\(error)"); documents are restored without evidence-record.ers")
+        }
         let relatedRecords = related
         let chosen = selected
         let next = Verifier.WorkCounter()
@@ -317,8 +325,13 @@ public struct Restorer: Sendable {
                 progress.failed(error)
             }
         }
-        try writeEvidence(reader: reader, document: relative, member: member, root: root, known: related,
-                          evidenceRecord: groupRecords?.record(forDocument: record))
+        var evidenceRecord: [UInt8]?
+        do {
+            evidenceRecord = try groupRecords?.record(forDocument: record)
+        } catch {
+            progress.warn("\(relative): its evidence record cannot be built: \((error as? SigVaultError)?.message ?? "\(error)")")
+        }
+        try writeEvidence(reader: reader, document: relative, member: member, root: root, known: related, evidenceRecord: evidenceRecord)
         logger.debug("restored", metadata: ["document": "\(relative)", "files": "\(files.count)"])
     }
 
@@ -520,8 +533,12 @@ final class GroupRecords: @unchecked Sendable {
             throw SigVaultError(.integrityOrFailed, "\(reader.path): the evidence section cannot be used: \(error); run sigvault verify")
         }
         var map: [Digest32: Int] = [:]
+        let count = UInt64(reader.members.count)
+        guard evidence.groups.allSatisfy({ $0.members.allSatisfy { $0 < count } }) else {
+            throw SigVaultError(.integrityOrFailed, "\(reader.path): the evidence section names members the archive does not have; run sigvault verify")
+        }
         for (number, group) in evidence.groups.enumerated() {
-            guard let first = group.members.first, first < UInt64(reader.members.count) else { continue }
+            guard let first = group.members.first else { continue }
             map[Digest32(reader.members[Int(first)].pathSHA256)] = number
         }
         groupOfDocument = map
@@ -529,11 +546,11 @@ final class GroupRecords: @unchecked Sendable {
     }
 
     /// The DER of the EvidenceRecord of the group whose document is `record`'s member.
-    func record(forDocument record: MemberRecord) -> [UInt8]? {
+    func record(forDocument record: MemberRecord) throws -> [UInt8]? {
         guard let number = groupOfDocument[Digest32(record.pathSHA256)] else { return nil }
         // The restoring threads share the member-hash cache.
         lock.lock()
         defer { lock.unlock() }
-        return try? hashes.record(evidence, group: number).der
+        return try hashes.record(evidence, group: number).der
     }
 }

@@ -559,6 +559,13 @@ extension Verifier {
             consistent = false
             problem("evidence", nil, "the archive time-stamp's hash tree does not lead from its leaves to its root")
         }
+        // The manifest must be a data group of its own: it lists every member's digest, so it is
+        // what extends the archive time-stamp's proof to every member.
+        let manifestIndex = memberCount - 1
+        if !evidence.groups.contains(where: { $0.members == [manifestIndex] }) {
+            consistent = false
+            problem("evidence", ArchiveLayout.manifestName, "the manifest is not a data group of the archive time-stamp")
+        }
         let documents = Set(listed.lazy.filter { $0.role == .document }.map(\.path))
         for (index, entry) in entries.enumerated() where documents.contains(entry.path) && !covered.contains(UInt64(index)) {
             problem("evidence", entry.path.description, "document \(entry.path) is in no data group of the archive time-stamp")
