@@ -91,6 +91,36 @@ import Testing
         #expect((json["proofOfTime"] as? [String: Any])?["archiveTimeStamp"] is NSNull)
     }
 
+    /// An evidence section rewritten by someone (its own SHA-256 recomputed) that names a member the
+    /// archive does not have: verify names it, restore still restores (with a warning), nothing crashes.
+    @Test func aCraftedEvidenceSectionIsReportedNotTrusted() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let (archive, _) = try pack(["Fixtures/cases/unsigned", "Fixtures/cases/valid-pem-sig"], ["--tsa", try tsa("/tsa")], in: directory)
+        let reader = try ArchiveReader(path: archive)
+        let trailer = try #require(reader.trailer)
+        var evidence = try ArchiveEvidence.decode(try #require(try reader.evidencePayload())) { Hasher.digest($0, .sha256) }
+        evidence.groups[0].members.append(1 << 40)
+        let frame = ZstdFrames.skippableFrame(variant: Trailer.evidenceSkippableVariant, payload: try evidence.encoded { Hasher.digest($0, .sha256) })
+        var bytes = try reader.read(at: 0, count: Int(trailer.evidenceOffset)) + frame
+        var newTrailer = trailer
+        newTrailer.evidenceLength = UInt64(frame.count)
+        let body = newTrailer.encodedBody()
+        bytes += ZstdFrames.skippableFrame(variant: Trailer.skippableVariant, payload: body + Hasher.digest(body))
+        let crafted = directory + "/crafted.svz"
+        try Data(bytes).write(to: URL(fileURLWithPath: crafted))
+        let (verify, json) = try Harness.verifyJSON(crafted)
+        #expect(verify.exitCode == 1)
+        let problems = (json["integrity"] as? [String: Any])?["problems"] as? [[String: Any]] ?? []
+        #expect(problems.contains { ($0["message"] as? String)?.contains("names a member the archive does not have") == true }, "\(problems)")
+        let restore = try Harness.sigvault(["restore", crafted, "--to", directory + "/out"])
+        #expect(restore.exitCode == 0, "\(restore.stderr)")
+        #expect(restore.stderr.contains("restored without evidence-record.ers"), "\(restore.stderr)")
+        #expect(FileManager.default.fileExists(atPath: directory + "/out/Fixtures/cases/valid-pem-sig/letter.txt"))
+        let renew = try Harness.sigvault(["renew", crafted, "--tsa", try tsa("/tsa"), "--trust", "Fixtures/pki/root.pem", "--hash", "sha512"])
+        #expect(renew.exitCode == 1, "\(renew.stderr)")
+    }
+
     @Test func aDamagedEvidenceSectionIsFound() throws {
         let directory = try Harness.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
