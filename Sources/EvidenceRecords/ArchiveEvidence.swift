@@ -135,6 +135,13 @@ public struct ArchiveEvidence: Sendable, Equatable {
             guard let tree = HashTree.Levels(stored: levels), tree.levels[0].count == groupCount else {
                 throw DecodingError.malformed("tree \(chain + 1) is not a hash tree over the \(groupCount) groups")
             }
+            // Its hashes have the length of its chain's algorithm.
+            let expectedLength = [("2.16.840.1.101.3.4.2.1", 32), ("2.16.840.1.101.3.4.2.2", 48), ("2.16.840.1.101.3.4.2.3", 64),
+                                  ("2.16.840.1.101.3.4.2.4", 28), ("1.3.14.3.2.26", 20)]
+                .first { $0.0 == template.archiveTimeStampSequence[chain].archiveTimeStamps.first?.digestAlgorithm?.oid }?.1
+            guard expectedLength == nil || expectedLength == digestLength else {
+                throw DecodingError.malformed("tree \(chain + 1) has \(digestLength)-byte hashes, not its chain's algorithm's")
+            }
             trees.append(tree)
         }
         var groups: [Group] = []

@@ -39,13 +39,18 @@ final class ArchiveReader: @unchecked Sendable {
     /// when its frame is not where the trailer says or is not an evidence frame.
     func evidencePayload() throws -> [UInt8]? {
         guard let trailer, trailer.version == UInt32(FormatVersion.withEvidence) else { return nil }
-        let frame = try read(at: trailer.evidenceOffset, count: Int(trailer.evidenceLength))
+        // The frame header first: its u32 length bounds the section, before anything large is read.
+        let head = try read(at: trailer.evidenceOffset, count: 8)
         let expected = ZstdFrames.skippableFrame(variant: Trailer.evidenceSkippableVariant, payload: [])
-        guard frame.count == Int(trailer.evidenceLength), Array(frame[0..<4]) == Array(expected[0..<4]),
-              UInt64(littleEndian: frame, at: 4, width: 4) + 8 == trailer.evidenceLength else {
+        guard head.count == 8, Array(head[0..<4]) == Array(expected[0..<4]),
+              UInt64(littleEndian: head, at: 4, width: 4) + 8 == trailer.evidenceLength else {
             throw SigVaultError(.integrityOrFailed, "\(path): the evidence section's frame is not where the trailer places it")
         }
-        return Array(frame[8...])
+        let payload = try read(at: trailer.evidenceOffset + 8, count: Int(trailer.evidenceLength - 8))
+        guard payload.count == Int(trailer.evidenceLength - 8) else {
+            throw SigVaultError(.integrityOrFailed, "\(path): the evidence section is truncated")
+        }
+        return payload
     }
 
     private func loadLayout() {
