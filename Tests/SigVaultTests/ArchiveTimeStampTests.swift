@@ -1,4 +1,3 @@
-import ArchiveIO
 import Foundation
 import OpenSSLBridge
 @testable import SigVault
@@ -101,12 +100,8 @@ import Testing
         let trailer = try #require(reader.trailer)
         var evidence = try ArchiveEvidence.decode(try #require(try reader.evidencePayload())) { Hasher.digest($0, .sha256) }
         evidence.groups[0].members.append(1 << 40)
-        let frame = ZstdFrames.skippableFrame(variant: Trailer.evidenceSkippableVariant, payload: try evidence.encoded { Hasher.digest($0, .sha256) })
-        var bytes = try reader.read(at: 0, count: Int(trailer.evidenceOffset)) + frame
-        var newTrailer = trailer
-        newTrailer.evidenceLength = UInt64(frame.count)
-        let body = newTrailer.encodedBody()
-        bytes += ZstdFrames.skippableFrame(variant: Trailer.skippableVariant, payload: body + Hasher.digest(body))
+        let bytes = try reader.read(at: 0, count: Int(trailer.evidenceOffset))
+            + ArchiveWriter.tail(trailer, evidence: try evidence.encoded { Hasher.digest($0, .sha256) })
         let crafted = directory + "/crafted.svz"
         try Data(bytes).write(to: URL(fileURLWithPath: crafted))
         let (verify, json) = try Harness.verifyJSON(crafted)
@@ -280,13 +275,8 @@ import Testing
         tampered.trees[1] = try #require(HashTree.Levels(stored: levels))
         let reader = try ArchiveReader(path: archive)
         let trailer = try #require(reader.trailer)
-        let payload = try tampered.encoded { Hasher.digest($0, .sha256) }
-        let frame = ZstdFrames.skippableFrame(variant: Trailer.evidenceSkippableVariant, payload: payload)
-        var copy = try reader.read(at: 0, count: Int(trailer.evidenceOffset)) + frame
-        var newTrailer = trailer
-        newTrailer.evidenceLength = UInt64(frame.count)
-        let body = newTrailer.encodedBody()
-        copy += ZstdFrames.skippableFrame(variant: Trailer.skippableVariant, payload: body + Hasher.digest(body))
+        let copy = try reader.read(at: 0, count: Int(trailer.evidenceOffset))
+            + ArchiveWriter.tail(trailer, evidence: try tampered.encoded { Hasher.digest($0, .sha256) })
         let bad = directory + "/bad.svz"
         try Data(copy).write(to: URL(fileURLWithPath: bad))
         let (badVerify, badJSON) = try Harness.verifyJSON(bad)

@@ -495,19 +495,26 @@ final class ArchiveWriter: @unchecked Sendable {
             }
         }
         let indexLength = UInt64(8 + payloadLength)
-        var trailer = Trailer(indexOffset: indexOffset, indexLength: indexLength, indexSHA256: indexHasher.finalize(),
+        let trailer = Trailer(indexOffset: indexOffset, indexLength: indexLength, indexSHA256: indexHasher.finalize(),
                               manifestOffset: manifest.compressedOffset, manifestLength: manifest.compressedLength,
                               manifestSHA256: manifestSHA256)
+        try output.write(ArchiveWriter.tail(trailer, evidence: evidence))
+    }
+
+    /// What follows the index: with an evidence section (version 2), its frame, then the trailer
+    /// frame, `trailer`'s version and evidence fields set to match (the section starts right after
+    /// the index). Renewal writes a new tail after the copied data and index.
+    static func tail(_ trailer: Trailer, evidence: [UInt8]?) -> [UInt8] {
+        var trailer = trailer
+        var out: [UInt8] = []
         if let evidence {
-            // Version 2: the evidence section between the index and the trailer.
-            let frame = ZstdFrames.skippableFrame(variant: Trailer.evidenceSkippableVariant, payload: evidence)
+            out = ZstdFrames.skippableFrame(variant: Trailer.evidenceSkippableVariant, payload: evidence)
             trailer.version = UInt32(FormatVersion.withEvidence)
-            trailer.evidenceOffset = indexOffset + indexLength
-            trailer.evidenceLength = UInt64(frame.count)
-            try output.write(frame)
+            trailer.evidenceOffset = trailer.indexOffset + trailer.indexLength
+            trailer.evidenceLength = UInt64(out.count)
         }
         let body = trailer.encodedBody()
-        try output.write(ZstdFrames.skippableFrame(variant: Trailer.skippableVariant, payload: body + Hasher.digest(body)))
+        return out + ZstdFrames.skippableFrame(variant: Trailer.skippableVariant, payload: body + Hasher.digest(body))
     }
 }
 

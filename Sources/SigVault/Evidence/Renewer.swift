@@ -1,4 +1,3 @@
-import ArchiveIO
 import EvidenceRecords
 import Foundation
 import Logging
@@ -193,12 +192,7 @@ public struct Renewer {
             try output.write(chunk)
             offset += UInt64(chunk.count)
         }
-        let frame = ZstdFrames.skippableFrame(variant: Trailer.evidenceSkippableVariant, payload: evidencePayload)
-        try output.write(frame)
-        var newTrailer = trailer
-        newTrailer.evidenceLength = UInt64(frame.count)
-        let body = newTrailer.encodedBody()
-        try output.write(ZstdFrames.skippableFrame(variant: Trailer.skippableVariant, payload: body + Hasher.digest(body)))
+        try output.write(ArchiveWriter.tail(trailer, evidence: evidencePayload))
         try output.commit(overwrite: true)
     }
 }
