@@ -15,4 +15,11 @@ public enum AlgorithmSunsets {
 
     /// The sunset of `algorithm`, or nil when none is set.
     public static func sunset(of algorithm: HashAlgorithm) -> Date? { table[algorithm] ?? nil }
+
+    /// Until when a time-stamp protects what it covers: the earliest expiry among `tsaCertificates`
+    /// (its TSA chain below the anchor) and the sunset of its hash `algorithm`; nil when neither
+    /// sets a date. verify's `renewBefore` and `renew --before` both count it so.
+    public static func protectedUntil(tsaCertificates: [Certificate], algorithm: HashAlgorithm) -> Date? {
+        (tsaCertificates.map(\.notAfter) + [sunset(of: algorithm)].compactMap { $0 }).min()
+    }
 }

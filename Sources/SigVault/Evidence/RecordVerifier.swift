@@ -316,10 +316,10 @@ public struct RecordVerifier {
         verdict = verdict.worse(tokenVerdict)
         // The record must be renewed before its newest token's TSA chain expires or its last chain's
         // hash algorithm reaches its sunset, whichever comes first.
-        var renewBefore = validations.last??.tsaChain.dropLast().map(\.notAfter).min()
+        var renewBefore: Date?
         if let lastChain = record.archiveTimeStampSequence.indices.last, let identifier = algorithm(lastChain, 0),
-           let hash = HashAlgorithm(openSSLName: identifier.oid), let sunset = AlgorithmSunsets.sunset(of: hash) {
-            renewBefore = min(renewBefore ?? sunset, sunset)
+           let hash = HashAlgorithm(openSSLName: identifier.oid) {
+            renewBefore = AlgorithmSunsets.protectedUntil(tsaCertificates: Array(validations.last??.tsaChain.dropLast() ?? []), algorithm: hash)
         }
         return Evaluation(verdict: verdict, stamps: stamps, firstGenTime: validations.first??.genTime,
                           tsa: validations.first??.tsaSubject, renewBefore: renewBefore)

@@ -84,14 +84,8 @@ public struct Renewer {
         // Due? The newest token's TSA chain expiry (its earliest certificate below the anchor, as
         // verify counts it) and the chain's algorithm sunset.
         let tsaCertificate = lastToken.signerCertificate(extra: [])
-        let (dueAnchors, _) = try MaterialLoader.anchors(options.trust)
-        var protectsUntil = tsaCertificate?.notAfter
-        if let tsaCertificate {
-            let built = ChainBuilder.build(leaf: tsaCertificate, untrusted: lastToken.certificates, anchors: dueAnchors, purpose: .timeStamping,
-                                           at: nil, allowPartialChain: false)
-            if built.ok, let earliest = built.chain.dropLast().map(\.notAfter).min() { protectsUntil = earliest }
-        }
-        if let sunset = AlgorithmSunsets.sunset(of: algorithm) { protectsUntil = min(protectsUntil ?? sunset, sunset) }
+        let (anchors, trustWarnings) = try MaterialLoader.anchors(options.trust)
+        let protectsUntil = Self.protectedUntil(lastToken, algorithm: algorithm, anchors: anchors)
         if let window = options.before, options.hash == nil || options.hash == algorithm, let protectsUntil,
            protectsUntil > options.now.addingTimeInterval(window) {
             summary.notDue = "the newest archive time-stamp protects the archive until \(ISOTime.format(protectsUntil)), later than the window"
@@ -111,7 +105,6 @@ public struct Renewer {
             pool.add(try OCSPResponse(der: bytes))
             responses.append(bytes)
         }
-        let (anchors, trustWarnings) = try MaterialLoader.anchors(options.trust)
         summary.warnings += trustWarnings
         var chainCertificates = lastToken.certificates
         if let tsaCertificate {
@@ -171,11 +164,19 @@ public struct Renewer {
         summary.renewed = true
         summary.genTime = token.genTime
         summary.authority = outcome.authority
-        let newTSA = token.signerCertificate(extra: [])
-        summary.renewBefore = [newTSA?.notAfter, AlgorithmSunsets.sunset(of: newAlgorithm)].compactMap { $0 }.min()
+        summary.renewBefore = Self.protectedUntil(token, algorithm: newAlgorithm, anchors: anchors)
         summary.hashTreeRenewal = hashTreeRenewal
         logger.info("renewed", metadata: ["archive": "\(options.archive)", "genTime": "\(ISOTime.format(token.genTime))"])
         return summary
+    }
+
+    /// Until when `token` protects the archive: its TSA chain (as built to the anchors, else its
+    /// certificate alone) and its hash algorithm, counted as verify counts them.
+    static func protectedUntil(_ token: TimeStampToken, algorithm: HashAlgorithm, anchors: TrustAnchors) -> Date? {
+        guard let tsa = token.signerCertificate(extra: []) else { return AlgorithmSunsets.protectedUntil(tsaCertificates: [], algorithm: algorithm) }
+        let built = ChainBuilder.build(leaf: tsa, untrusted: token.certificates, anchors: anchors, purpose: .timeStamping,
+                                       at: nil, allowPartialChain: false)
+        return AlgorithmSunsets.protectedUntil(tsaCertificates: built.ok ? Array(built.chain.dropLast()) : [tsa], algorithm: algorithm)
     }
 
     /// Copies everything before the evidence section unchanged, then writes the new section and

@@ -184,7 +184,7 @@ extension TimeStampReport {
 
 enum JSONOutput {
     /// One encoder for the process (reports are written from one thread).
-    nonisolated(unsafe) private static let encoder: JSONEncoder = {
+    private static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         return encoder
