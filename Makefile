@@ -34,6 +34,7 @@ bench: release
 
 fixtures:
 	./Fixtures/make-fixtures.sh
+	./Fixtures/make-network-fixtures.sh
 
 clean:
 	rm -rf .build demo-work bench-work

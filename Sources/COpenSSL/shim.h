@@ -12,6 +12,7 @@
 #include <openssl/ocsp.h>
 #include <openssl/crypto.h>
 #include <openssl/objects.h>
+#include <string.h>
 
 /* Function-like and cast macros that Swift cannot import. */
 static inline STACK_OF(X509) *sv_sk_X509_new_null(void) { return sk_X509_new_null(); }
@@ -40,4 +41,45 @@ static inline unsigned long sv_xn_flag_oneline(void) { return XN_FLAG_ONELINE & 
 static inline int sv_bio_reset(BIO *b) { return (int)BIO_reset(b); }
 static inline const ASN1_TIME *sv_x509_crl_last_update(const X509_CRL *c) { return X509_CRL_get0_lastUpdate(c); }
 static inline const ASN1_TIME *sv_x509_crl_next_update(const X509_CRL *c) { return X509_CRL_get0_nextUpdate(c); }
+
+/* The URIs of a certificate's authorityInfoAccess OCSP entries (which = 0) or of its
+   cRLDistributionPoints full names (which = 1), one per line, in one OPENSSL_malloc'd string
+   (free with sv_openssl_free); NULL when there are none. */
+static inline char *sv_x509_urls(X509 *x, int which) {
+    BIO *out = BIO_new(BIO_s_mem());
+    if (out == NULL) return NULL;
+    if (which == 0) {
+        STACK_OF(OPENSSL_STRING) *list = X509_get1_ocsp(x);
+        for (int i = 0; i < sk_OPENSSL_STRING_num(list); i++) {
+            BIO_puts(out, sk_OPENSSL_STRING_value(list, i));
+            BIO_puts(out, "\n");
+        }
+        X509_email_free(list);
+    } else {
+        STACK_OF(DIST_POINT) *points = X509_get_ext_d2i(x, NID_crl_distribution_points, NULL, NULL);
+        for (int i = 0; i < sk_DIST_POINT_num(points); i++) {
+            DIST_POINT *point = sk_DIST_POINT_value(points, i);
+            if (point->distpoint == NULL || point->distpoint->type != 0) continue;
+            GENERAL_NAMES *names = point->distpoint->name.fullname;
+            for (int j = 0; j < sk_GENERAL_NAME_num(names); j++) {
+                GENERAL_NAME *name = sk_GENERAL_NAME_value(names, j);
+                if (name->type != GEN_URI) continue;
+                ASN1_IA5STRING *uri = name->d.uniformResourceIdentifier;
+                BIO_write(out, ASN1_STRING_get0_data(uri), ASN1_STRING_length(uri));
+                BIO_puts(out, "\n");
+            }
+        }
+        sk_DIST_POINT_pop_free(points, DIST_POINT_free);
+    }
+    char *data = NULL;
+    long length = BIO_get_mem_data(out, &data);
+    char *copy = NULL;
+    if (length > 0 && (copy = OPENSSL_malloc((size_t)length + 1)) != NULL) {
+        memcpy(copy, data, (size_t)length);
+        copy[length] = 0;
+    }
+    BIO_free(out);
+    ERR_clear_error();
+    return copy;
+}
 #endif

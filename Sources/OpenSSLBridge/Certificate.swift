@@ -89,6 +89,18 @@ public final class Certificate: @unchecked Sendable, Hashable, CustomStringConve
             && (X509_get_extended_key_usage(ref) & UInt32(XKU_OCSP_SIGN)) != 0
     }
 
+    /// The OCSP responder URLs of the authorityInfoAccess extension (RFC 5280 §4.2.2.1).
+    public var ocspURLs: [String] { urls(0) }
+
+    /// The full-name URIs of the cRLDistributionPoints extension (RFC 5280 §4.2.1.13).
+    public var crlDistributionURLs: [String] { urls(1) }
+
+    private func urls(_ which: Int32) -> [String] {
+        guard let text = sv_x509_urls(ref, which) else { return [] }
+        defer { sv_openssl_free(text) }
+        return String(cString: text).split(separator: "\n").map(String.init)
+    }
+
     public var isCertificateAuthority: Bool { X509_check_ca(ref) != 0 }
 
     public var description: String { subject }

@@ -13,6 +13,9 @@ struct PackCommand: ParsableCommand {
     @Option(help: "Trust anchors (file or folder); default: the system store.") var trust: [String] = []
     @Option(help: "Validate as of this ISO 8601 time instead of now.") var at: String?
     @Option(help: "An RFC 3161 time-stamp authority URL for the archive time-stamp (repeatable: tried in order).") var tsa: [String] = []
+    @OptionGroup var fetch: FetchArguments
+    @Flag(help: "Refuse to write the archive (exit 4) unless every chain has revocation data issued at or after its best signature time.")
+    var requireComplete = false
     @Flag(help: "Print a JSON summary on stdout.") var json = false
 
     func run() throws {
@@ -25,6 +28,8 @@ struct PackCommand: ParsableCommand {
             options.trust = trust
             options.at = try CLI.parseTime(at)
             options.timeStampAuthorities = try tsa.map(CLI.timeStampAuthority)
+            options.fetchRevocation = try fetch.settings()
+            options.requireComplete = requireComplete
             let summary = try Packer(options: options, logger: logger).run()
             summary.warnings.forEach(CLI.warn)
             if json {

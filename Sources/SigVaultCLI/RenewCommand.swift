@@ -13,6 +13,7 @@ struct RenewCommand: ParsableCommand {
     @Option(help: "CRLs for the archive time-stamps' TSA chains (file or folder).") var crls: [String] = []
     @Option(help: "OCSP responses for the archive time-stamps' TSA chains (file or folder, DER).") var ocsp: [String] = []
     @Option(help: "Renew only if protection ends within this window: <n>(s|m|h|d|y), e.g. 90d.") var before: String?
+    @OptionGroup var fetch: FetchArguments
     @Option(help: "Hash-tree renewal with this algorithm: sha256, sha384 or sha512.") var hash: String?
 
     func run() throws {
@@ -23,6 +24,7 @@ struct RenewCommand: ParsableCommand {
             options.trust = trust
             options.revocationLists = crls
             options.ocspResponses = ocsp
+            options.fetchRevocation = try fetch.settings()
             if let before { options.before = try CLI.parseDuration(before) }
             if let hash {
                 guard ["sha256", "sha384", "sha512"].contains(hash), let algorithm = HashAlgorithm(rawValue: hash) else {

@@ -62,3 +62,22 @@ enum CLI {
         return date
     }
 }
+
+/// `--fetch-revocation` and its limits, shared by pack and renew.
+struct FetchArguments: ParsableArguments {
+    @Flag(help: "Fetch missing revocation data: OCSP from each certificate's AIA responder, else the CRL from its distribution point.")
+    var fetchRevocation = false
+    @Option(help: "Seconds one OCSP or CRL request may take (with --fetch-revocation).") var fetchTimeout: Double = 10
+    @Option(help: "Attempts per URL after a time-out, a refused connection or an HTTP 5xx (with --fetch-revocation).") var fetchAttempts: Int = 2
+
+    /// The settings, or nil without --fetch-revocation.
+    func settings() throws -> FetchSettings? {
+        guard fetchTimeout > 0, fetchTimeout <= 600 else { throw SigVaultError(.usage, "--fetch-timeout \(fetchTimeout): between 0 and 600 seconds") }
+        guard (1...10).contains(fetchAttempts) else { throw SigVaultError(.usage, "--fetch-attempts \(fetchAttempts): between 1 and 10") }
+        guard fetchRevocation else { return nil }
+        var settings = FetchSettings()
+        settings.timeout = fetchTimeout
+        settings.attempts = fetchAttempts
+        return settings
+    }
+}

@@ -91,15 +91,27 @@ public struct TimeStampCandidate: Sendable {
     }
 }
 
+/// Where revocation data the pool lacks can be fetched from (`--fetch-revocation`): the OCSP
+/// responders and CRL distribution points a certificate names. Implementations validate what they
+/// fetch (signature, responder authorisation, freshness) and cache it within a run.
+public protocol RevocationSource: Sendable {
+    /// Data about `certificate` (issued by `issuer`) fetched now; empty when none could be had.
+    func revocationData(for certificate: Certificate, issuer: Certificate, untrusted: [Certificate]) -> [RevocationEvidence]
+}
+
 /// ETSI EN 319 102-1 validation with past certificate validation: signatures are judged at the best
 /// signature time that valid time-stamps prove, revocation decided from stored CRLs and OCSP responses.
 public struct SignatureValidator: Sendable {
     public let pool: EvidencePool
     public let policy: ValidationPolicy
+    /// Asked for data when the pool has none that decides a certificate's status; what it returns
+    /// joins the pool.
+    public let revocationSource: (any RevocationSource)?
 
-    public init(pool: EvidencePool, policy: ValidationPolicy) {
+    public init(pool: EvidencePool, policy: ValidationPolicy, revocationSource: (any RevocationSource)? = nil) {
         self.pool = pool
         self.policy = policy
+        self.revocationSource = revocationSource
     }
 
     // MARK: Time-stamps
@@ -307,8 +319,23 @@ public struct SignatureValidator: Sendable {
     /// after `time`, and no later than the certificate's expiry, does not list it (or lists a later
     /// revocation); unknown otherwise. Data issued after the certificate expired proves nothing by
     /// its silence (RFC 5280 §3.3 lets a CA drop expired certificates), unless a CRL's
-    /// ExpiredCertsOnCRL or an OCSP response's archiveCutoff says it keeps them.
+    /// ExpiredCertsOnCRL or an OCSP response's archiveCutoff says it keeps them. When the pool
+    /// cannot tell, the revocation source (if any) is asked, and the status decided again.
     public func revocationStatus(of certificate: Certificate, issuer: Certificate, at time: Date) -> RevocationStatus {
+        let status = statusFromPool(of: certificate, issuer: issuer, at: time)
+        guard status.state == .unknown, let revocationSource else { return status }
+        let fetched = revocationSource.revocationData(for: certificate, issuer: issuer, untrusted: pool.certificates)
+        guard !fetched.isEmpty else { return status }
+        for item in fetched {
+            switch item {
+            case .crl(let crl): pool.add(crl)
+            case .ocsp(let response): pool.add(response)
+            }
+        }
+        return statusFromPool(of: certificate, issuer: issuer, at: time)
+    }
+
+    private func statusFromPool(of certificate: Certificate, issuer: Certificate, at time: Date) -> RevocationStatus {
         var revokedAt: Date?
         var revokedLater: Date?
         var fresh = false

@@ -14,6 +14,8 @@ POST paths (body: a TimeStampReq, as `application/timestamp-query`):
   /wrong-imprint   a granted response to another request: another imprint
   /non-tsa         a token signed with the fixture certificate whose timeStamping EKU is not critical
   /slow            the /tsa answer after 5 seconds
+  /net-tsa         a granted response from the network PKI's TSA (Fixtures/netpki), whose certificate
+                   names an OCSP responder and a CRL distribution point (Tests/Servers/revocation-server.py)
 """
 import http.server
 import os
@@ -51,11 +53,16 @@ def run(args, data=None):
     return subprocess.run(["openssl"] + args, input=data, capture_output=True, check=True).stdout
 
 
-def reply(query_path, token_out=False):
+NET = os.path.join(FIXTURES, "netpki")
+
+
+def reply(query_path, token_out=False, network=False):
     out = query_path + ".reply"
+    signer, key, chain = (os.path.join(CERTS, "tsa.pem"), os.path.join(PRIVATE, "tsa.key"), os.path.join(CERTS, "intermediate.pem"))
+    if network:
+        signer, key, chain = (os.path.join(NET, "certs", "tsa.pem"), os.path.join(NET, "private", "tsa.key"), os.path.join(NET, "certs", "ca.pem"))
     args = ["ts", "-reply", "-config", CONFIG, "-section", "tsa_config", "-queryfile", query_path,
-            "-signer", os.path.join(CERTS, "tsa.pem"), "-inkey", os.path.join(PRIVATE, "tsa.key"),
-            "-chain", os.path.join(CERTS, "intermediate.pem"), "-out", out]
+            "-signer", signer, "-inkey", key, "-chain", chain, "-out", out]
     if token_out:
         args.append("-token_out")
     run(args)
@@ -108,6 +115,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         try:
             if self.path == "/tsa":
                 self.answer(reply(query))
+            elif self.path == "/net-tsa":
+                self.answer(reply(query, network=True))
             elif self.path == "/slow":
                 time.sleep(5)
                 self.answer(reply(query))

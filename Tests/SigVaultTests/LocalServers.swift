@@ -55,6 +55,10 @@ final class LocalServer: @unchecked Sendable {
     /// The time-stamp authority of Tests/Servers/tsa-server.py.
     static let tsa: LocalServer? = try? LocalServer(script: "Tests/Servers/tsa-server.py", arguments: [Harness.fixtures])
 
+    /// The OCSP responders and CRL server of Tests/Servers/revocation-server.py, on the fixed ports
+    /// the certificates of Fixtures/netpki name (18780-18783).
+    static let revocation: LocalServer? = try? LocalServer(script: "Tests/Servers/revocation-server.py", arguments: [Harness.fixtures])
+
     /// A port on 127.0.0.1 where nothing listens.
     static func closedPort() -> Int {
         let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

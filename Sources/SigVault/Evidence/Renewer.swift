@@ -12,6 +12,9 @@ public struct RenewOptions: Sendable {
     /// Revocation data for the archive time-stamps' TSA chains (files or folders).
     public var revocationLists: [String] = []
     public var ocspResponses: [String] = []
+    /// `--fetch-revocation`: fetch the newest archive time-stamp's TSA chain's revocation data from
+    /// the certificates' OCSP responders and CRL distribution points.
+    public var fetchRevocation: FetchSettings?
     /// Renew only if the newest archive time-stamp stops protecting the archive within this window.
     public var before: TimeInterval?
     /// A hash algorithm other than the newest chain's: hash-tree renewal (a new chain over the data).
@@ -94,26 +97,51 @@ public struct Renewer {
         }
         guard !options.timeStampAuthorities.isEmpty else { throw SigVaultError(.usage, "renew needs --tsa") }
 
-        // The newest token receives its TSA chain and the revocation data given.
+        // The newest token receives its TSA chain and the revocation data given, kept in the
+        // section since pack (fetched after that token was made), or fetched now.
         let pool = EvidencePool()
         var crls: [[UInt8]] = []
         var responses: [[UInt8]] = []
+        func take(_ item: RevocationEvidence) {
+            switch item {
+            case .crl(let crl) where !crls.contains(crl.der): crls.append(crl.der); pool.add(crl)
+            case .ocsp(let response) where !responses.contains(response.der): responses.append(response.der); pool.add(response)
+            default: break
+            }
+        }
         summary.warnings += try MaterialLoader.load(options.revocationLists, kind: "CRL") { bytes, _ in
-            for crl in try RevocationList.parseAll(bytes) { pool.add(crl); crls.append(crl.der) }
+            for crl in try RevocationList.parseAll(bytes) { take(.crl(crl)) }
         }
         summary.warnings += try MaterialLoader.load(options.ocspResponses, kind: "OCSP response") { bytes, _ in
-            pool.add(try OCSPResponse(der: bytes))
-            responses.append(bytes)
+            take(.ocsp(try OCSPResponse(der: bytes)))
         }
         summary.warnings += trustWarnings
+        for item in evidence.material {
+            switch item.kind {
+            case .certificate: if let certificate = try? Certificate(der: item.der) { pool.add(certificate) }
+            case .crl: (try? RevocationList.parseAll(item.der))?.forEach { take(.crl($0)) }
+            case .ocsp: if let response = try? OCSPResponse(der: item.der) { take(.ocsp(response)) }
+            }
+        }
+        evidence.material.removeAll { $0.kind != .certificate }
+        let fetcher = options.fetchRevocation.map { RevocationFetcher(anchors: anchors, settings: $0, clock: { [now = options.now] in now }) }
         var chainCertificates = lastToken.certificates
         if let tsaCertificate {
-            let built = ChainBuilder.build(leaf: tsaCertificate, untrusted: lastToken.certificates, anchors: anchors, purpose: .timeStamping,
-                                           at: nil, allowPartialChain: false)
+            let built = ChainBuilder.build(leaf: tsaCertificate, untrusted: lastToken.certificates + pool.certificates, anchors: anchors,
+                                           purpose: .timeStamping, at: nil, allowPartialChain: false)
             if built.ok { chainCertificates = built.chain }
+            // What the pool cannot decide at genTime is fetched (the validator asks the fetcher).
+            if let fetcher, built.ok {
+                let validator = SignatureValidator(pool: pool, policy: ValidationPolicy(anchors: anchors, now: options.now), revocationSource: fetcher)
+                for index in 0..<(built.chain.count - 1) {
+                    validator.revocationStatus(of: built.chain[index], issuer: built.chain[index + 1], at: lastToken.genTime).evidence.forEach(take)
+                }
+                summary.warnings += fetcher.warnings
+            }
         }
+        try checkExisting(evidence, reader: reader, pool: pool, anchors: anchors)
         if crls.isEmpty && responses.isEmpty {
-            summary.warnings.append("no revocation data given for the TSA of the archive time-stamp of \(ISOTime.format(lastToken.genTime)): it will stay without proof of not being revoked (give --crls or --ocsp)")
+            summary.warnings.append("no revocation data for the TSA of the archive time-stamp of \(ISOTime.format(lastToken.genTime)): it will stay without proof of not being revoked (give --crls or --ocsp, or --fetch-revocation)")
         }
         let amended = try TokenAmendment.adding(certificates: chainCertificates.map(\.der), crls: crls, ocspResponses: responses, to: last.timeStamp)
 
@@ -155,9 +183,14 @@ public struct Renewer {
         } else {
             evidence.template.archiveTimeStampSequence[chainIndex].archiveTimeStamps.append(stamp)
         }
-        for certificate in token.certificates where !evidence.material.contains(where: { $0.der == certificate.der }) {
-            evidence.material.append(ArchiveEvidence.Material(kind: .certificate, der: certificate.der))
+        // The new token's TSA chain, and with --fetch-revocation its revocation data fetched now
+        // (afresh: what was fetched above predates the new genTime), for the next renewal.
+        var newMaterial = token.certificates.map { ArchiveEvidence.Material(kind: .certificate, der: $0.der) }
+        if let fresh = fetcher?.afresh() {
+            newMaterial = fresh.material(forNewToken: token, anchors: anchors, untrusted: pool.certificates)
+            summary.warnings += fresh.warnings
         }
+        for item in newMaterial where !evidence.material.contains(item) { evidence.material.append(item) }
         let newPayload = try evidence.encoded { Hasher.digest($0, .sha256) }
         try rewrite(reader: reader, trailer: trailer, evidencePayload: newPayload)
 
@@ -168,6 +201,27 @@ public struct Renewer {
         summary.hashTreeRenewal = hashTreeRenewal
         logger.info("renewed", metadata: ["archive": "\(options.archive)", "genTime": "\(ISOTime.format(token.genTime))"])
         return summary
+    }
+
+    /// The evidence must hold before it is extended: a renewal over a broken record would only
+    /// time-stamp the break. The first tree must match the members' digests in the index, and the
+    /// first data group's record must not fail (INDETERMINATE is fine: the newest token usually
+    /// waits for its revocation data, which this renewal brings).
+    private func checkExisting(_ evidence: ArchiveEvidence, reader: ArchiveReader, pool: EvidencePool, anchors: TrustAnchors) throws {
+        let hashes = GroupHashes(reader: reader)
+        let sha256: ([UInt8]) -> [UInt8] = { Hasher.digest($0, .sha256) }
+        let leaves = try evidence.groups.map { group in HashTree.groupHash(try group.members.map { try hashes.memberHash($0, .sha256) }, hash: sha256) }
+        guard let tree = evidence.trees.first, HashTree.Levels(leaves: leaves, hash: sha256) == tree else {
+            throw SigVaultError(.integrityOrFailed, "\(options.archive): not renewed: the archive time-stamp's hash tree does not match the archive's members; run sigvault verify")
+        }
+        let record = try hashes.record(evidence, group: 0)
+        let evaluation = try RecordVerifier.evaluate(record, pool: pool, anchors: anchors, at: options.now) { identifier in
+            guard let algorithm = HashAlgorithm(openSSLName: identifier.oid) else { return nil }
+            return try evidence.groups[0].members.map { try hashes.memberHash($0, algorithm) }
+        }
+        if evaluation.verdict.indication == .totalFailed {
+            throw SigVaultError(.integrityOrFailed, "\(options.archive): not renewed: its archive time-stamps do not hold: \(evaluation.verdict.reason); run sigvault verify")
+        }
     }
 
     /// Until when `token` protects the archive: its TSA chain (as built to the anchors, else its

@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import OpenSSLBridge
 import SigVaultValidation
 
@@ -28,59 +25,12 @@ public struct HTTPTimeStampAuthority: TimeStampAuthority {
     public var name: String { url.absoluteString }
 
     public func answer(_ request: TimeStampRequest) throws -> [UInt8] {
-        var post = URLRequest(url: url, cachePolicy: .reloadIgnoringLocalCacheData, timeoutInterval: timeout)
-        post.httpMethod = "POST"
-        post.setValue("application/timestamp-query", forHTTPHeaderField: "Content-Type")
-        post.setValue("application/timestamp-reply", forHTTPHeaderField: "Accept")
-        post.httpBody = Data(request.der)
-        let configuration = URLSessionConfiguration.ephemeral
-        configuration.timeoutIntervalForRequest = timeout
-        configuration.timeoutIntervalForResource = timeout
-        let session = URLSession(configuration: configuration)
-        defer { session.finishTasksAndInvalidate() }
-        let box = AnswerBox()
-        let done = DispatchSemaphore(value: 0)
-        session.dataTask(with: post) { data, response, error in
-            box.set(data: data, response: response, error: error)
-            done.signal()
-        }.resume()
-        // URLSession enforces the timeout; the extra second only guards against a lost callback.
-        guard done.wait(timeout: .now() + timeout + 1) == .success else { throw TimeStampRefusal("no answer within \(Int(timeout)) s") }
-        let (data, response, error) = box.get()
-        if let error { throw TimeStampRefusal(Self.describe(error, timeout: timeout)) }
-        guard let http = response as? HTTPURLResponse else { throw TimeStampRefusal("not an HTTP answer") }
-        guard http.statusCode == 200 else { throw TimeStampRefusal("HTTP status \(http.statusCode)") }
-        return [UInt8](data ?? Data())
-    }
-}
-
-extension HTTPTimeStampAuthority {
-    /// Network errors in words (Foundation on Linux describes them only by their code).
-    static func describe(_ error: Error, timeout: TimeInterval) -> String {
-        guard let code = (error as? URLError)?.code else { return "cannot reach it: \(error.localizedDescription)" }
-        switch code {
-        case .timedOut: return "no answer within \(Int(timeout)) s (timed out)"
-        case .cannotConnectToHost: return "cannot reach it: connection refused"
-        case .cannotFindHost, .dnsLookupFailed: return "cannot reach it: unknown host"
-        case .networkConnectionLost: return "cannot reach it: the connection was lost"
-        case .notConnectedToInternet: return "cannot reach it: no network"
-        default: return "cannot reach it: URL error \(code.rawValue)"
+        do {
+            return try HTTPExchange.send(url, body: request.der, contentType: "application/timestamp-query",
+                                         accept: "application/timestamp-reply", timeout: timeout)
+        } catch let failure as HTTPExchange.Failure {
+            throw TimeStampRefusal(failure.reason)
         }
-    }
-}
-
-private final class AnswerBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: (Data?, URLResponse?, Error?) = (nil, nil, nil)
-    func set(data: Data?, response: URLResponse?, error: Error?) {
-        lock.lock()
-        value = (data, response, error)
-        lock.unlock()
-    }
-    func get() -> (Data?, URLResponse?, Error?) {
-        lock.lock()
-        defer { lock.unlock() }
-        return value
     }
 }
 

@@ -18,6 +18,12 @@ public struct PackOptions: Sendable {
     public var timeStampAuthorities: [any TimeStampAuthority] = []
     public var at: Date = Date()
     public var compressionLevel: Int32 = 3
+    /// `--fetch-revocation`: fetch what the stored material lacks from the certificates' OCSP
+    /// responders and CRL distribution points (nil: no network access for revocation data).
+    public var fetchRevocation: FetchSettings?
+    /// `--require-complete`: refuse (exit 4, nothing written) unless every chain has revocation
+    /// data issued at or after its best signature time.
+    public var requireComplete = false
 
     public init(inputs: [String], output: String) {
         self.inputs = inputs
@@ -79,7 +85,8 @@ public struct Packer {
         let (anchors, trustWarnings) = try MaterialLoader.anchors(options.trust)
         summary.warnings += trustWarnings
         let policy = ValidationPolicy(anchors: anchors, now: options.at)
-        let validator = SignatureValidator(pool: pool, policy: policy)
+        let fetcher = options.fetchRevocation.map { RevocationFetcher(anchors: anchors, settings: $0) }
+        let validator = SignatureValidator(pool: pool, policy: policy, revocationSource: fetcher)
 
         // Only names that can be signatures, tokens or signed documents need a lookup table.
         let regular = files.filter { if case .regular = $0.kind { return true } else { return false } }
@@ -98,8 +105,10 @@ public struct Packer {
         // then is left out, and so is its verdict).
         var verdicts: [(document: ArchivePath, passed: Bool)] = []
         var lines: [(document: ArchivePath, line: String)] = []
+        var missing: [String] = []
         for group in groups {
             let result = analyzer.analyze(group)
+            if options.requireComplete { missing += Self.missingRevocationData(result, validator: validator) }
             let record = EvidenceSet.record(for: result, collecting: &evidence, validator: validator)
             records[group.document] = record
             for file in group.signatureFiles where file != group.document { roles[file] = (.signature, group.document) }
@@ -111,6 +120,15 @@ public struct Packer {
 
         logger.info("signatures analysed", metadata: ["documents": "\(summary.documents)", "signed": "\(verdicts.count)",
                                                       "notPassing": "\(verdicts.filter { !$0.passed }.count)"])
+        if let fetcher {
+            summary.warnings += fetcher.warnings
+            logger.info("revocation data fetched", metadata: ["requests": "\(fetcher.statistics.requests)", "kept": "\(fetcher.statistics.fetched)"])
+        }
+        if !missing.isEmpty {
+            let shown = missing.prefix(20).joined(separator: "; ") + (missing.count > 20 ? "; and \(missing.count - 20) more" : "")
+            throw SigVaultError(.refusedByGate, "\(options.output): not written: --require-complete, and \(missing.count) chain(s) lack revocation data issued at or after the best signature time: \(shown)",
+                                hint: options.fetchRevocation == nil ? "give the missing CRLs or OCSP responses with --crls/--ocsp, or add --fetch-revocation" : "give the missing CRLs or OCSP responses with --crls/--ocsp")
+        }
         // Write: VERIFY.md, data members, evidence members, manifest.
         let output = try AtomicOutputFile(destination: options.output, overwrite: false)
         let scratch = (options.output as NSString).deletingLastPathComponent
@@ -231,7 +249,7 @@ public struct Packer {
         var evidenceSection: [UInt8]?
         if let dataGroups {
             dataGroups.member(manifestPath, index: manifestIndex, sha256: manifestDigest, group: [manifestPath])
-            evidenceSection = try archiveTimeStamp(dataGroups, summary: &summary)
+            evidenceSection = try archiveTimeStamp(dataGroups, fetcher: fetcher, pool: pool, summary: &summary)
         }
         try writer.finish(manifest: written.placement, manifestSHA256: manifestDigest, evidence: evidenceSection)
         summary.bytesOut = output.bytesWritten
@@ -247,7 +265,8 @@ public struct Packer {
     /// over its root from the first authority whose answer is accepted. Without one, nil: the
     /// archive is written without an archive time-stamp, each authority's refusal is a warning, and
     /// the exit code says so (2).
-    private func archiveTimeStamp(_ groups: GroupCollector, summary: inout PackSummary) throws -> [UInt8]? {
+    private func archiveTimeStamp(_ groups: GroupCollector, fetcher: RevocationFetcher?, pool: EvidencePool,
+                                  summary: inout PackSummary) throws -> [UInt8]? {
         let (members, leaves) = try groups.resolve()
         let hash: ([UInt8]) -> [UInt8] = { Hasher.digest($0, .sha256) }
         let tree = HashTree.Levels(leaves: leaves, hash: hash)
@@ -268,11 +287,51 @@ public struct Packer {
         let sha256 = DigestAlgorithmIdentifier(algorithm: [2, 16, 840, 1, 101, 3, 4, 2, 1])
         let template = EvidenceRecord(digestAlgorithms: [sha256], archiveTimeStampSequence: [
             ArchiveTimeStampChain([ArchiveTimeStamp(digestAlgorithm: sha256, reducedHashtree: nil, timeStamp: token.der)])])
-        // The TSA's certificates, for the next renewal to cover with its revocation data.
-        let material = token.certificates.map { ArchiveEvidence.Material(kind: .certificate, der: $0.der) }
+        // The TSA's certificates, and with --fetch-revocation its chain's revocation data fetched
+        // now (a fresh fetcher: answers cached during the analysis predate genTime), for the next
+        // renewal to put into the token and cover.
+        var material = token.certificates.map { ArchiveEvidence.Material(kind: .certificate, der: $0.der) }
+        if let fetcher = fetcher?.afresh() {
+            material = fetcher.material(forNewToken: token, anchors: anchors, untrusted: pool.certificates)
+            summary.warnings += fetcher.warnings
+        }
         let evidence = ArchiveEvidence(template: template, trees: [tree], groups: members.map { ArchiveEvidence.Group(members: $0) },
                                        material: material)
         return try evidence.encoded(sha256: hash)
+    }
+
+    /// `--require-complete`: each chain of `result` (signers' at their best signature time, TSAs' at
+    /// genTime) whose certificates below the anchor lack revocation data issued at or after that
+    /// time, or that could not be built at all; one line each.
+    static func missingRevocationData(_ result: DocumentResult, validator: SignatureValidator) -> [String] {
+        let document = ArchivePath.escaped(result.group.document.bytes)
+        let partial = validator.policy.allowPartialChain
+        func gap(_ chain: [Certificate], at time: Date) -> Certificate? {
+            let revocation = validator.revocationOfChain(chain, checkedCount: partial ? chain.count : chain.count - 1, at: time)
+            if case (_, let certificate, .unknown)? = revocation.problem { return certificate }
+            return nil
+        }
+        var missing: [String] = []
+        func tokens(_ list: [TimeStampValidation]) {
+            for stamp in list where stamp.valid || stamp.failure == .tryLater {
+                if let certificate = gap(stamp.tsaChain, at: stamp.genTime) {
+                    missing.append("\(document): time-stamp of \(ISOTime.format(stamp.genTime)) by \(stamp.tsaSubject ?? "an unknown TSA"): "
+                        + "no revocation data for \(certificate.subject) issued at or after \(ISOTime.format(stamp.genTime))")
+                }
+            }
+        }
+        for outcome in result.signatures {
+            guard let validation = outcome.validation else { continue }
+            tokens(validation.timeStamps)
+            let signer = "signature by \(validation.signerCertificate?.subject ?? "signer \(outcome.signerIndex)")"
+            if validation.verdict.subIndication == .noCertificateChainFound {
+                missing.append("\(document): \(signer): no certificate chain to a trust anchor")
+            } else if validation.chain.count > 1, let best = validation.bestSignatureTime, let certificate = gap(validation.chain, at: best) {
+                missing.append("\(document): \(signer): no revocation data for \(certificate.subject) issued at or after \(ISOTime.format(best))")
+            }
+        }
+        tokens(result.documentTimeStamps)
+        return missing
     }
 
     /// Streams a file too large for one frame: read and hashed here, compressed on the pool. If the

@@ -1,0 +1,148 @@
+import Foundation
+import OpenSSLBridge
+@testable import SigVault
+import SigVaultFormat
+import EvidenceRecords
+import Testing
+
+/// One case of Fixtures/netpki: a document signed (and time-stamped by the Net TSA) with a
+/// certificate whose OCSP and CRL URLs lead to Tests/Servers/revocation-server.py.
+struct NetworkCase: CustomTestStringConvertible, Sendable {
+    let name: String
+    let indication: String
+    let subIndication: String?
+    /// Each must appear in pack's warnings (none expected when empty).
+    let warnings: [String]
+    /// What the archive keeps: "ocsp" (the signer's OCSP response) or "crl".
+    let stored: String?
+    var testDescription: String { name }
+
+    static let all: [NetworkCase] = [
+        NetworkCase(name: "good", indication: "TOTAL_PASSED", subIndication: nil, warnings: [], stored: "ocsp"),
+        NetworkCase(name: "revoked", indication: "INDETERMINATE", subIndication: "REVOKED_NO_POE", warnings: [], stored: "ocsp"),
+        NetworkCase(name: "unknown", indication: "TOTAL_PASSED", subIndication: nil,
+                    warnings: ["CN=Uma Unknown", "the responder does not know the certificate (status unknown)", "used the CRL from http://127.0.0.1:18780/crl/ca.crl"],
+                    stored: "crl"),
+        NetworkCase(name: "unauthorised", indication: "INDETERMINATE", subIndication: "TRY_LATER",
+                    warnings: ["CN=Una Unauthorised", "OCSP http://127.0.0.1:18782/", "not authorised", "missing ocspsigning usage"], stored: nil),
+        NetworkCase(name: "stale", indication: "INDETERMINATE", subIndication: "TRY_LATER",
+                    warnings: ["CN=Stan Stale", "CRL http://127.0.0.1:18780/crl/stale.crl", "stale: its nextUpdate 2025-01-08T00:00:00Z has passed"], stored: nil),
+        NetworkCase(name: "slow", indication: "TOTAL_PASSED", subIndication: nil,
+                    warnings: ["CN=Sid Slow", "OCSP http://127.0.0.1:18780/slow-ocsp: no answer within 1 s (timed out), 2 attempts", "used the CRL"],
+                    stored: "crl"),
+        NetworkCase(name: "down", indication: "INDETERMINATE", subIndication: "TRY_LATER",
+                    warnings: ["CN=Dora Down", "OCSP http://127.0.0.1:18789/: cannot reach it: connection refused",
+                               "CRL http://127.0.0.1:18789/ca.crl: cannot reach it: connection refused"], stored: nil),
+    ]
+}
+
+/// `--fetch-revocation` and `--require-complete` against real servers: OpenSSL's OCSP responder
+/// and an HTTP server for CRLs on the ports the network PKI's certificates name.
+@Suite(.serialized) struct RevocationFetchTests {
+    static let trust = ["--trust", "Fixtures/netpki/root.pem"]
+
+    func servers() throws {
+        let server = try #require(LocalServer.revocation, "the revocation servers did not start")
+        #expect(server.port == 18780)
+    }
+
+    func pack(_ name: String, _ arguments: [String], in directory: String) throws -> (String, Harness.Result) {
+        let archive = directory + "/\(name).svz"
+        let result = try Harness.sigvault(["pack", "Fixtures/netpki/cases/\(name)"] + Self.trust + arguments + ["--json", "-o", archive])
+        return (archive, result)
+    }
+
+    @Test func certificatesNameTheirResponderAndDistributionPoint() throws {
+        let good = try #require(try Certificate.parseAll([UInt8](Data(contentsOf: URL(fileURLWithPath: Harness.fixtures + "/netpki/certs/good.pem")))).first)
+        #expect(good.ocspURLs == ["http://127.0.0.1:18781/"])
+        #expect(good.crlDistributionURLs == ["http://127.0.0.1:18780/crl/ca.crl"])
+        let stale = try #require(try Certificate.parseAll([UInt8](Data(contentsOf: URL(fileURLWithPath: Harness.fixtures + "/netpki/certs/stale.pem")))).first)
+        #expect(stale.ocspURLs.isEmpty)
+        #expect(stale.crlDistributionURLs == ["http://127.0.0.1:18780/crl/stale.crl"])
+    }
+
+    /// Each case packed on its own with --fetch-revocation: the verdict the fetched data gives, the
+    /// warnings naming the certificate and URL, and the data kept in the archive so that verify,
+    /// offline, comes to the same verdict.
+    @Test(arguments: NetworkCase.all) func fetchedDataDecidesTheVerdict(_ item: NetworkCase) throws {
+        try servers()
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let (archive, pack) = try self.pack(item.name, ["--fetch-revocation", "--fetch-timeout", "1"], in: directory)
+        #expect(pack.exitCode == (item.indication == "TOTAL_PASSED" ? 0 : 2), "\(pack.stderr)")
+        for expected in item.warnings {
+            #expect(pack.stderr.contains(expected), "missing \"\(expected)\" in: \(pack.stderr)")
+        }
+        if item.warnings.isEmpty { #expect(!pack.stderr.contains("warning"), "\(pack.stderr)") }
+
+        let verify = try Harness.sigvault(["verify", archive, "--json"] + Self.trust)
+        let report = try Harness.json(verify.stdout)
+        let document = try #require((report["documents"] as? [[String: Any]])?.first)
+        #expect(document["indication"] as? String == item.indication, "\(document)")
+        #expect(document["subIndication"] as? String == item.subIndication, "\(document)")
+
+        // The TSA's and the Net CA's data come by OCSP in every case; a CRL only for the signer.
+        let list = try Harness.run("/usr/bin/tar", ["--zstd", "-tf", archive])
+        #expect(list.stdout.contains("evidence/ocsp/"), "\(list.stdout)")
+        #expect(list.stdout.contains("evidence/crls/") == (item.stored == "crl"), "\(list.stdout)")
+    }
+
+    /// Without --fetch-revocation nothing is fetched: the Net CA's chain has no data at all.
+    @Test func requireCompleteRefusesAndWritesNothing() throws {
+        try servers()
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let (archive, refused) = try pack("good", ["--require-complete"], in: directory)
+        #expect(refused.exitCode == 4, "\(refused.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: archive))
+        let error = refused.stderr.split(separator: "\n").filter { $0.hasPrefix("sigvault: error:") }
+        #expect(error.count == 1, "one line: \(refused.stderr)")
+        #expect(refused.stderr.contains("\(archive): not written: --require-complete"), "\(refused.stderr)")
+        #expect(refused.stderr.contains("time-stamp of 2024-03-01T10:05:00Z by CN=SigVault Net TSA"), "the TSA's chain is listed: \(refused.stderr)")
+        #expect(refused.stderr.contains("signature by CN=Gina Good"), "the signer's chain is listed: \(refused.stderr)")
+        #expect(refused.stderr.contains("--fetch-revocation"), "the hint says how: \(refused.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory).isEmpty, "no temporary file left")
+
+        let (_, complete) = try pack("good", ["--require-complete", "--fetch-revocation"], in: directory)
+        #expect(complete.exitCode == 0, "\(complete.stderr)")
+
+        let (downArchive, down) = try pack("down", ["--require-complete", "--fetch-revocation", "--fetch-attempts", "1"], in: directory)
+        #expect(down.exitCode == 4, "\(down.stderr)")
+        #expect(down.stderr.contains("signature by CN=Dora Down") && down.stderr.contains("no revocation data for CN=Dora Down"), "\(down.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: downArchive))
+    }
+
+    /// The archive time-stamp's own TSA chain gets revocation data fetched right after its genTime
+    /// (kept in the evidence section), so it is TOTAL_PASSED at once; renew moves that data into
+    /// the token before covering it, and fetches the new token's.
+    @Test func archiveTimeStampsCarryTheirTSAsRevocationData() throws {
+        try servers()
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let tsa = try #require(LocalServer.tsa, "the local TSA did not start").url("/net-tsa").absoluteString
+        let (archive, pack) = try self.pack("good", ["--tsa", tsa, "--fetch-revocation", "--require-complete"], in: directory)
+        #expect(pack.exitCode == 0, "\(pack.stderr)")
+        func proof() throws -> [String: Any] {
+            let verify = try Harness.sigvault(["verify", archive, "--json", "--at", ISOTime.format(Date().addingTimeInterval(5))] + Self.trust)
+            return try #require(try Harness.json(verify.stdout)["proofOfTime"] as? [String: Any])
+        }
+        let packed = try proof()
+        #expect(packed["indication"] as? String == "TOTAL_PASSED", "\(packed)")
+        func evidence() throws -> ArchiveEvidence {
+            try ArchiveEvidence.decode(try #require(try ArchiveReader(path: archive).evidencePayload())) { Hasher.digest($0, .sha256) }
+        }
+        // The TSA's OCSP response (by the delegated responder) and the Net CA's (by the root).
+        #expect(try evidence().material.filter { $0.kind == .ocsp }.count == 2)
+
+        Thread.sleep(forTimeInterval: 1.1)  // a later genTime for the new time-stamp
+        let renew = try Harness.sigvault(["renew", archive, "--tsa", tsa, "--fetch-revocation"] + Self.trust)
+        #expect(renew.exitCode == 0, "\(renew.stderr)")
+        #expect(!renew.stderr.contains("no revocation data"), "\(renew.stderr)")
+        let renewed = try evidence()
+        let first = renewed.template.archiveTimeStampSequence[0].archiveTimeStamps[0].timeStamp
+        #expect(EmbeddedRevocationInfo.ocspResponses(inContentInfo: first).count == 2, "the first token now carries its chain's responses")
+        #expect(renewed.material.filter { $0.kind == .ocsp }.count == 2, "the new token's, fetched after its genTime")
+        let proven = try proof()
+        #expect(proven["indication"] as? String == "TOTAL_PASSED", "\(proven)")
+    }
+}
