@@ -285,6 +285,31 @@ import Testing
         #expect(problems.contains { ($0["message"] as? String)?.contains("chain 2 (sha512) does not match") == true }, "\(problems)")
     }
 
+    /// A record that does not hold is not extended: here the archive time-stamp is swapped for one
+    /// of another archive (a valid token over another root).
+    @Test func renewRefusesToExtendEvidenceThatDoesNotHold() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let tsa = try #require(LocalServer.tsa).url("/tsa").absoluteString
+        let (archive, _) = try ArchiveTimeStampTests().pack(["Fixtures/cases/unsigned"], ["--tsa", tsa], in: directory)
+        let other = directory + "/other"
+        try FileManager.default.createDirectory(atPath: other, withIntermediateDirectories: true)
+        let (otherArchive, _) = try ArchiveTimeStampTests().pack(["Fixtures/cases/valid-pem-sig"], ["--tsa", tsa], in: other)
+        let foreign = try ArchiveEvidence.decode(try #require(try ArchiveReader(path: otherArchive).evidencePayload())) { Hasher.digest($0, .sha256) }
+        let reader = try ArchiveReader(path: archive)
+        let trailer = try #require(reader.trailer)
+        var evidence = try ArchiveEvidence.decode(try #require(try reader.evidencePayload())) { Hasher.digest($0, .sha256) }
+        evidence.template.archiveTimeStampSequence[0].archiveTimeStamps[0].timeStamp = foreign.template.archiveTimeStampSequence[0].archiveTimeStamps[0].timeStamp
+        let crafted = directory + "/crafted.svz"
+        let bytes = try reader.read(at: 0, count: Int(trailer.evidenceOffset))
+            + ArchiveWriter.tail(trailer, evidence: try evidence.encoded { Hasher.digest($0, .sha256) })
+        try Data(bytes).write(to: URL(fileURLWithPath: crafted))
+        let renew = try Harness.sigvault(["renew", crafted, "--tsa", tsa, "--trust", "Fixtures/pki/root.pem"])
+        #expect(renew.exitCode == 1, "\(renew.stderr)")
+        #expect(renew.stderr.contains("\(crafted): not renewed: its archive time-stamps do not hold"), "\(renew.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: crafted)) == Data(bytes), "the archive is unchanged")
+    }
+
     @Test func renewRefusesAnArchiveWithoutArchiveTimeStamp() throws {
         let directory = try Harness.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
