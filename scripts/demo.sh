@@ -2,7 +2,8 @@
 # The demo: pack the demo documents (signer certificate expired in 2024; embedded time-stamps keep
 # the signatures provable), verify, tamper a copy and show the failure, restore one document; then
 # give an archive an archive time-stamp from a local TSA, renew it twice and check a restored
-# document's own evidence record.
+# document's own evidence record; last, collect revocation data over the network from local OCSP and
+# CRL servers, and see --require-complete refuse what cannot be collected.
 set -uo pipefail
 sigvault="$1"
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -63,5 +64,20 @@ echo "each restored document has its own RFC 4998 evidence record: ${record#$wor
 "$sigvault" ers verify "$record" --data "$work/restored-stamped/$first" --data "$work/restored-stamped/$first.p7s" \
   $(find "$work/restored-stamped/.sigvault-evidence/$first" -name '*.der' -o -name '*.crl' | sed 's/^/--data /') \
   --trust $pki/root.pem | grep -E "^chain"
-exec {TSA[1]}>&-   # the server stops when its stdin closes
+
+# 7. Evidence collected over the network: certificates of Fixtures/netpki name OCSP responders and
+# CRL distribution points on 127.0.0.1, served by the tests' revocation server (OpenSSL's OCSP
+# responder and an HTTP server for CRLs); one of them names a server that is down.
+exec {revocation}> >(exec python3 "$here/Tests/Servers/revocation-server.py" "$here/Fixtures" >"$work/revocation-server.out")
+for _ in $(seq 100); do [[ -s "$work/revocation-server.out" ]] && break; sleep 0.1; done
+net="--trust netpki/root.pem --fetch-revocation --fetch-timeout 2"
+step "7. pack with --fetch-revocation: OCSP from each certificate's responder, else its CRL" "sigvault pack netpki/cases/good $net --tsa ${tsa%/tsa}/net-tsa -o fetched.svz"
+"$sigvault" pack netpki/cases/good $net --tsa "${tsa%/tsa}/net-tsa" -o "$work/fetched.svz"
+echo "(exit $?)"
+"$sigvault" verify "$work/fetched.svz" --trust netpki/root.pem | grep -E "^(summary|proof of time)"
+step "8. --require-complete refuses an archive whose evidence cannot be collected (the servers named are down)" "sigvault pack netpki/cases/down $net --require-complete -o down.svz"
+"$sigvault" pack netpki/cases/down $net --fetch-attempts 1 --require-complete -o "$work/down.svz"
+echo "(exit $?; down.svz $( [[ -e "$work/down.svz" ]] && echo exists || echo "was not written"))"
+exec {revocation}>&-
+exec {TSA[1]}>&-   # the servers stop when their stdin closes
 wait "$TSA_PID" 2>/dev/null

@@ -30,6 +30,16 @@ public final class OCSPRequest: @unchecked Sendable {
 }
 
 extension OCSPResponse {
+    /// The certificate that signed the response, found among its own certificates or `extra`.
+    public func signerCertificate(extra: [Certificate]) -> Certificate? {
+        let stack = CertificateStack(extra)
+        var signer: OpaquePointer?
+        let found = OCSP_resp_get0_signer(basic, &signer, stack.ref) == 1
+        OpenSSLErrorQueue.clear()
+        guard found, let signer else { return nil }
+        return Certificate(copying: signer)
+    }
+
     public enum NonceCheck: Sendable { case matches, absentFromResponse, mismatch }
 
     /// Whether the response echoes `request`'s nonce (RFC 6960 §4.4.1; a responder may leave it out).

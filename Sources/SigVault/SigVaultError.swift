@@ -6,12 +6,15 @@ public struct SigVaultError: Error, CustomStringConvertible, Sendable {
     public let exitCode: ExitCode
     public let message: String
     public let hint: String?
+    /// Warnings gathered before the command stopped (printed before the error).
+    public var warnings: [String] = []
     public var description: String { message }
 
-    public init(_ exitCode: ExitCode, _ message: String, hint: String? = nil) {
+    public init(_ exitCode: ExitCode, _ message: String, hint: String? = nil, warnings: [String] = []) {
         self.exitCode = exitCode
         self.message = message
         self.hint = hint
+        self.warnings = warnings
     }
 }
 

@@ -25,6 +25,7 @@ enum CLI {
 
     static func fail(_ error: Error) -> Never {
         if let error = error as? SigVaultError {
+            error.warnings.forEach(warn)
             FileHandle.standardError.write(Data("sigvault: error: \(error.message)\n".utf8))
             if let hint = error.hint { FileHandle.standardError.write(Data("sigvault: hint: \(hint)\n".utf8)) }
             exit(error.exitCode.rawValue)

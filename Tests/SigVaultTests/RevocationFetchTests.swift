@@ -24,7 +24,7 @@ struct NetworkCase: CustomTestStringConvertible, Sendable {
                     warnings: ["CN=Uma Unknown", "the responder does not know the certificate (status unknown)", "used the CRL from http://127.0.0.1:18780/crl/ca.crl"],
                     stored: "crl"),
         NetworkCase(name: "unauthorised", indication: "INDETERMINATE", subIndication: "TRY_LATER",
-                    warnings: ["CN=Una Unauthorised", "OCSP http://127.0.0.1:18782/", "not authorised", "missing ocspsigning usage"], stored: nil),
+                    warnings: ["CN=Una Unauthorised", "OCSP http://127.0.0.1:18782/", "its signer CN=SigVault Net Not A Responder,O=SigVault Net Test is not authorised to answer for CN=SigVault Net CA"], stored: nil),
         NetworkCase(name: "stale", indication: "INDETERMINATE", subIndication: "TRY_LATER",
                     warnings: ["CN=Stan Stale", "CRL http://127.0.0.1:18780/crl/stale.crl", "stale: its nextUpdate 2025-01-08T00:00:00Z has passed"], stored: nil),
         NetworkCase(name: "slow", indication: "TOTAL_PASSED", subIndication: nil,
@@ -109,6 +109,8 @@ struct NetworkCase: CustomTestStringConvertible, Sendable {
         let (downArchive, down) = try pack("down", ["--require-complete", "--fetch-revocation", "--fetch-attempts", "1"], in: directory)
         #expect(down.exitCode == 4, "\(down.stderr)")
         #expect(down.stderr.contains("signature by CN=Dora Down") && down.stderr.contains("no revocation data for CN=Dora Down"), "\(down.stderr)")
+        #expect(down.stderr.contains("sigvault: warning: CN=Dora Down,O=SigVault Net Test (serial 3007): no revocation data fetched: OCSP http://127.0.0.1:18789/"),
+                "the warnings say why, before the error: \(down.stderr)")
         #expect(!FileManager.default.fileExists(atPath: downArchive))
     }
 

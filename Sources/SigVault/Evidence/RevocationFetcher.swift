@@ -139,7 +139,13 @@ public final class RevocationFetcher: RevocationSource, @unchecked Sendable {
         if response.nonce(answering: request) == .mismatch { throw Refused("the response's nonce is not the one sent") }
         let verified = response.verifySignature(issuer: issuer, untrusted: untrusted + [issuer], anchors: anchors)
         guard verified.ok else {
-            throw Refused("the response's signer is not authorised by the issuer, or its signature does not verify: \(verified.detail)")
+            // RFC 6960 §4.2.2.2: the issuer itself, or a certificate it issued with id-kp-OCSPSigning.
+            if let signer = response.signerCertificate(extra: untrusted + [issuer]), signer != issuer,
+               !(issuer.issued(signer) && signer.signatureVerifies(with: issuer) && signer.hasOCSPSigningUsage) {
+                throw Refused("its signer \(signer.subject) is not authorised to answer for \(issuer.subject) "
+                    + "(neither the issuer nor a responder certificate the issuer gave id-kp-OCSPSigning)")
+            }
+            throw Refused("its signature or its signer's chain does not verify: \(verified.detail)")
         }
         try checkFreshness(thisUpdate: single.thisUpdate, nextUpdate: single.nextUpdate)
         guard single.status != .unknown else { throw Refused("the responder does not know the certificate (status unknown)") }

@@ -127,7 +127,8 @@ public struct Packer {
         if !missing.isEmpty {
             let shown = missing.prefix(20).joined(separator: "; ") + (missing.count > 20 ? "; and \(missing.count - 20) more" : "")
             throw SigVaultError(.refusedByGate, "\(options.output): not written: --require-complete, and \(missing.count) chain(s) lack revocation data issued at or after the best signature time: \(shown)",
-                                hint: options.fetchRevocation == nil ? "give the missing CRLs or OCSP responses with --crls/--ocsp, or add --fetch-revocation" : "give the missing CRLs or OCSP responses with --crls/--ocsp")
+                                hint: options.fetchRevocation == nil ? "give the missing CRLs or OCSP responses with --crls/--ocsp, or add --fetch-revocation" : "give the missing CRLs or OCSP responses with --crls/--ocsp",
+                                warnings: summary.warnings)
         }
         // Write: VERIFY.md, data members, evidence members, manifest.
         let output = try AtomicOutputFile(destination: options.output, overwrite: false)
