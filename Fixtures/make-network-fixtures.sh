@@ -164,6 +164,7 @@ signer unauthorised "Una Unauthorised"   3004 "OCSP;URI:http://127.0.0.1:$ROGUE_
 signer stale        "Stan Stale"         3005 "" "URI:$HTTP/crl/stale.crl"
 signer slow         "Sid Slow"           3006 "OCSP;URI:$HTTP/slow-ocsp" "$CA_CDP"
 signer down         "Dora Down"          3007 "OCSP;URI:http://127.0.0.1:$DOWN_PORT/" "URI:http://127.0.0.1:$DOWN_PORT/ca.crl"
+signer garbage      "Gary Garbage"       3008 "OCSP;URI:$HTTP/garbage-ocsp" "URI:$HTTP/garbage-crl"
 issue tsa       "SigVault Net TSA"            3101 v3_tsa  "$CERTS/tsa.pem"
 issue responder "SigVault Net OCSP Responder" 3201 v3_ocsp "$CERTS/responder.pem"
 CDP="$CA_CDP" issue not-responder "SigVault Net Not A Responder" 3202 v3_signer_cdp_only "$CERTS/not-responder.pem"
@@ -185,7 +186,7 @@ awk -F'\t' '$4 != "3003"' "$WORK/ca/index.txt" >"$NET/ocsp/ca-index.txt"
 [[ $(wc -l <"$NET/ocsp/ca-index.txt") -eq $(( $(wc -l <"$WORK/ca/index.txt") - 1 )) ]] || { echo "serial 3003 not found" >&2; exit 1; }
 
 echo "== signatures"
-for name in good revoked unknown unauthorised stale slow down; do
+for name in good revoked unknown unauthorised stale slow down garbage; do
   d="$NET/cases/$name"; mkdir -p "$d"
   printf 'Network fixture: a document signed by the "%s" certificate on 2024-03-01.\n' "$name" >"$d/statement.txt"
   at "$SIGN_TIME" openssl cms -sign -binary -cades -md sha256 -nosmimecap -in "$d/statement.txt" \
@@ -197,4 +198,9 @@ for name in good revoked unknown unauthorised stale slow down; do
   python3 "$HELPER" add "$WORK/plain.p7s" "$d/statement.txt.p7s" --token "0=$WORK/token.tst"
 done
 
+echo "== check: every signature verifies with stock openssl"
+for d in "$NET"/cases/*/; do
+  openssl cms -verify -binary -inform DER -in "$d/statement.txt.p7s" -content "$d/statement.txt" -CAfile "$NET/root.pem" \
+    -certfile "$CERTS/ca.pem" -purpose any -out /dev/null 2>"$WORK/verify.log" || { cat "$WORK/verify.log" >&2; exit 1; }
+done
 echo "== done: $(find "$NET" -type f | wc -l) files"

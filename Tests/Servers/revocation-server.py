@@ -3,7 +3,8 @@
 Fixtures/netpki name in their authorityInfoAccess and cRLDistributionPoints extensions:
 
   127.0.0.1:18780  GET /crl/<name> serves Fixtures/netpki/crl/<name> (application/pkix-crl);
-                   POST /slow-ocsp answers HTTP 503 after 5 seconds (a responder too slow to use)
+                   POST /slow-ocsp answers HTTP 503 after 5 seconds (a responder too slow to use);
+                   POST /garbage-ocsp and GET /garbage-crl answer 200 with an HTML page
   127.0.0.1:18781  OCSP (RFC 6960, POST of application/ocsp-request) for the Net CA's certificates:
                    OpenSSL's responder, `openssl ocsp -index netpki/ocsp/ca-index.txt -CA ca.pem
                    -rsigner responder.pem`, signed by the delegated responder (id-kp-OCSPSigning)
@@ -79,6 +80,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def do_GET(self):
+        if self.path == "/garbage-crl":
+            return self.answer(b"<html>not a CRL</html>", content_type="text/html")
         name = self.path[len("/crl/"):] if self.path.startswith("/crl/") else ""
         path = os.path.join(NET, "crl", name)
         if name and "/" not in name and os.path.isfile(path):
@@ -93,6 +96,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         try:
             if port in RESPONDERS and self.path == "/":
                 self.answer(ocsp_answer(body, port), content_type="application/ocsp-response")
+            elif port == HTTP_PORT and self.path == "/garbage-ocsp":
+                self.answer(b"<html>not an OCSP response</html>", content_type="text/html")
             elif port == HTTP_PORT and self.path == "/slow-ocsp":
                 time.sleep(5)
                 self.answer(b"too late", status=503)

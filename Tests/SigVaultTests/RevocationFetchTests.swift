@@ -33,6 +33,9 @@ struct NetworkCase: CustomTestStringConvertible, Sendable {
         NetworkCase(name: "down", indication: "INDETERMINATE", subIndication: "TRY_LATER",
                     warnings: ["CN=Dora Down", "OCSP http://127.0.0.1:18789/: cannot reach it: connection refused",
                                "CRL http://127.0.0.1:18789/ca.crl: cannot reach it: connection refused"], stored: nil),
+        NetworkCase(name: "garbage", indication: "INDETERMINATE", subIndication: "TRY_LATER",
+                    warnings: ["CN=Gary Garbage", "OCSP http://127.0.0.1:18780/garbage-ocsp: not a usable OCSP response",
+                               "CRL http://127.0.0.1:18780/garbage-crl: not a CRL"], stored: nil),
     ]
 }
 
