@@ -139,6 +139,18 @@ struct NetworkCase: CustomTestStringConvertible, Sendable {
         // The TSA's OCSP response (by the delegated responder) and the Net CA's (by the root).
         #expect(try evidence().material.filter { $0.kind == .ocsp }.count == 2)
 
+        // The restored document's own record carries that data in its token: complete on its own.
+        let restored = directory + "/restored"
+        let restore = try Harness.sigvault(["restore", archive, "--to", restored])
+        #expect(restore.exitCode == 0, "\(restore.stderr)")
+        let document = "Fixtures/netpki/cases/good/statement.txt"
+        let evidenceFolder = restored + "/.sigvault-evidence/" + document
+        let material = try FileManager.default.subpathsOfDirectory(atPath: evidenceFolder).filter { $0.hasSuffix(".der") || $0.hasSuffix(".crl") }
+        let ers = try Harness.sigvault(["ers", "verify", evidenceFolder + "/evidence-record.ers", "--data", restored + "/" + document,
+                                        "--data", restored + "/" + document + ".p7s"] + material.flatMap { ["--data", evidenceFolder + "/" + $0] } + Self.trust)
+        #expect(ers.exitCode == 0, "\(ers.stdout)\(ers.stderr)")
+        #expect(ers.stdout.contains("TOTAL_PASSED"), "\(ers.stdout)")
+
         Thread.sleep(forTimeInterval: 1.1)  // a later genTime for the new time-stamp
         let renew = try Harness.sigvault(["renew", archive, "--tsa", tsa, "--fetch-revocation"] + Self.trust)
         #expect(renew.exitCode == 0, "\(renew.stderr)")

@@ -551,6 +551,18 @@ final class GroupRecords: @unchecked Sendable {
         // The restoring threads share the member-hash cache.
         lock.lock()
         defer { lock.unlock() }
-        return try hashes.record(evidence, group: number).der
+        var record = try hashes.record(evidence, group: number)
+        // The newest token receives the section's material (its TSA chain and the revocation data
+        // fetched after its genTime), as the next renewal would do: nothing covers that token yet,
+        // so the record stays intact, and it is complete without the archive.
+        let material = evidence.material
+        if material.contains(where: { $0.kind != .certificate }), let chain = record.archiveTimeStampSequence.indices.last,
+           let stamp = record.archiveTimeStampSequence[chain].archiveTimeStamps.indices.last {
+            let token = record.archiveTimeStampSequence[chain].archiveTimeStamps[stamp].timeStamp
+            record.archiveTimeStampSequence[chain].archiveTimeStamps[stamp].timeStamp = try TokenAmendment.adding(
+                certificates: material.filter { $0.kind == .certificate }.map(\.der), crls: material.filter { $0.kind == .crl }.map(\.der),
+                ocspResponses: material.filter { $0.kind == .ocsp }.map(\.der), to: token)
+        }
+        return try record.der
     }
 }
