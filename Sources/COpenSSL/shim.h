@@ -51,7 +51,10 @@ static inline char *sv_x509_urls(X509 *x, int which) {
     if (which == 0) {
         STACK_OF(OPENSSL_STRING) *list = X509_get1_ocsp(x);
         for (int i = 0; i < sk_OPENSSL_STRING_num(list); i++) {
-            BIO_puts(out, sk_OPENSSL_STRING_value(list, i));
+            const char *uri = sk_OPENSSL_STRING_value(list, i);
+            /* A URI with a line break would split into bogus ones: left out. */
+            if (strpbrk(uri, "\r\n") != NULL) continue;
+            BIO_puts(out, uri);
             BIO_puts(out, "\n");
         }
         X509_email_free(list);
@@ -65,7 +68,12 @@ static inline char *sv_x509_urls(X509 *x, int which) {
                 GENERAL_NAME *name = sk_GENERAL_NAME_value(names, j);
                 if (name->type != GEN_URI) continue;
                 ASN1_IA5STRING *uri = name->d.uniformResourceIdentifier;
-                BIO_write(out, ASN1_STRING_get0_data(uri), ASN1_STRING_length(uri));
+                const unsigned char *bytes = ASN1_STRING_get0_data(uri);
+                int length = ASN1_STRING_length(uri);
+                /* A URI with a NUL or a line break would hide or split others: left out. */
+                if (length <= 0 || memchr(bytes, 0, (size_t)length) || memchr(bytes, '\n', (size_t)length)
+                    || memchr(bytes, '\r', (size_t)length)) continue;
+                BIO_write(out, bytes, length);
                 BIO_puts(out, "\n");
             }
         }

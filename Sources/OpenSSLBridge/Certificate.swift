@@ -101,6 +101,12 @@ public final class Certificate: @unchecked Sendable, Hashable, CustomStringConve
         return String(cString: text).split(separator: "\n").map(String.init)
     }
 
+    /// Whether the key may sign CRLs: no keyUsage extension, or one with cRLSign (RFC 5280 §6.3.3 (f)).
+    public var mayIssueCRLs: Bool {
+        let usage = X509_get_key_usage(ref)
+        return usage == UInt32.max || (usage & UInt32(KU_CRL_SIGN)) != 0
+    }
+
     public var isCertificateAuthority: Bool { X509_check_ca(ref) != 0 }
 
     public var description: String { subject }

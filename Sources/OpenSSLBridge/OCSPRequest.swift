@@ -33,11 +33,13 @@ extension OCSPResponse {
     /// The certificate that signed the response, found among its own certificates or `extra`.
     public func signerCertificate(extra: [Certificate]) -> Certificate? {
         let stack = CertificateStack(extra)
-        var signer: OpaquePointer?
-        let found = OCSP_resp_get0_signer(basic, &signer, stack.ref) == 1
-        OpenSSLErrorQueue.clear()
-        guard found, let signer else { return nil }
-        return Certificate(copying: signer)
+        return withExtendedLifetime(stack) {
+            var signer: OpaquePointer?
+            let found = OCSP_resp_get0_signer(basic, &signer, stack.ref) == 1
+            OpenSSLErrorQueue.clear()
+            guard found, let signer else { return nil }
+            return Certificate(copying: signer)
+        }
     }
 
     public enum NonceCheck: Sendable { case matches, absentFromResponse, mismatch }
@@ -46,9 +48,12 @@ extension OCSPResponse {
     public func nonce(answering request: OCSPRequest) -> NonceCheck {
         let result = OCSP_check_nonce(request.ref, basic)
         OpenSSLErrorQueue.clear()
+        // 1: both present and equal; 2: both absent; -1: only in the request (the responder left
+        // it out, as RFC 5019 responders serving pre-produced responses do); 3: only in the
+        // response; 0: both present and different.
         switch result {
         case 1, 2: return .matches
-        case 3: return .absentFromResponse
+        case -1, 3: return .absentFromResponse
         default: return .mismatch
         }
     }

@@ -68,17 +68,27 @@ enum CLI {
 struct FetchArguments: ParsableArguments {
     @Flag(help: "Fetch missing revocation data: OCSP from each certificate's AIA responder, else the CRL from its distribution point.")
     var fetchRevocation = false
-    @Option(help: "Seconds one OCSP or CRL request may take (with --fetch-revocation).") var fetchTimeout: Double = 10
-    @Option(help: "Attempts per URL after a time-out, a refused connection or an HTTP 5xx (with --fetch-revocation).") var fetchAttempts: Int = 2
+    @Option(help: "Seconds one OCSP or CRL request may take (default 10; with --fetch-revocation).") var fetchTimeout: Double?
+    @Option(help: "Attempts per URL after a time-out, a refused connection or an HTTP 5xx (default 2; with --fetch-revocation).")
+    var fetchAttempts: Int?
 
     /// The settings, or nil without --fetch-revocation.
     func settings() throws -> FetchSettings? {
-        guard fetchTimeout > 0, fetchTimeout <= 600 else { throw SigVaultError(.usage, "--fetch-timeout \(fetchTimeout): between 0 and 600 seconds") }
-        guard (1...10).contains(fetchAttempts) else { throw SigVaultError(.usage, "--fetch-attempts \(fetchAttempts): between 1 and 10") }
-        guard fetchRevocation else { return nil }
+        guard fetchRevocation else {
+            if fetchTimeout != nil || fetchAttempts != nil {
+                throw SigVaultError(.usage, "--fetch-timeout and --fetch-attempts need --fetch-revocation")
+            }
+            return nil
+        }
         var settings = FetchSettings()
-        settings.timeout = fetchTimeout
-        settings.attempts = fetchAttempts
+        if let fetchTimeout {
+            guard fetchTimeout > 0, fetchTimeout <= 600 else { throw SigVaultError(.usage, "--fetch-timeout \(fetchTimeout): between 0 and 600 seconds") }
+            settings.timeout = fetchTimeout
+        }
+        if let fetchAttempts {
+            guard (1...10).contains(fetchAttempts) else { throw SigVaultError(.usage, "--fetch-attempts \(fetchAttempts): between 1 and 10") }
+            settings.attempts = fetchAttempts
+        }
         return settings
     }
 }

@@ -95,8 +95,11 @@ public struct TimeStampCandidate: Sendable {
 /// responders and CRL distribution points a certificate names. Implementations validate what they
 /// fetch (signature, responder authorisation, freshness) and cache it within a run.
 public protocol RevocationSource: Sendable {
-    /// Data about `certificate` (issued by `issuer`) fetched now; empty when none could be had.
-    func revocationData(for certificate: Certificate, issuer: Certificate, untrusted: [Certificate]) -> [RevocationEvidence]
+    /// Data about `certificate` (issued by `issuer`) fetched now, for its status at `time`; the
+    /// source goes on to its next URL while `decides` says what it has cannot decide that status.
+    /// Empty when nothing could be had.
+    func revocationData(for certificate: Certificate, issuer: Certificate, untrusted: [Certificate], at time: Date,
+                        decides: ([RevocationEvidence]) -> Bool) -> [RevocationEvidence]
 }
 
 /// ETSI EN 319 102-1 validation with past certificate validation: signatures are judged at the best
@@ -324,7 +327,9 @@ public struct SignatureValidator: Sendable {
     public func revocationStatus(of certificate: Certificate, issuer: Certificate, at time: Date) -> RevocationStatus {
         let status = statusFromPool(of: certificate, issuer: issuer, at: time)
         guard status.state == .unknown, let revocationSource else { return status }
-        let fetched = revocationSource.revocationData(for: certificate, issuer: issuer, untrusted: pool.certificates)
+        let fetched = revocationSource.revocationData(for: certificate, issuer: issuer, untrusted: pool.certificates, at: time) { candidates in
+            statusFromPool(of: certificate, issuer: issuer, at: time, extra: candidates).state != .unknown
+        }
         guard !fetched.isEmpty else { return status }
         for item in fetched {
             switch item {
@@ -335,13 +340,21 @@ public struct SignatureValidator: Sendable {
         return statusFromPool(of: certificate, issuer: issuer, at: time)
     }
 
-    private func statusFromPool(of certificate: Certificate, issuer: Certificate, at time: Date) -> RevocationStatus {
+    /// The status from the pool's data, and `extra` data not (yet) in it.
+    private func statusFromPool(of certificate: Certificate, issuer: Certificate, at time: Date, extra: [RevocationEvidence] = []) -> RevocationStatus {
         var revokedAt: Date?
         var revokedLater: Date?
         var fresh = false
         var evidence: [RevocationEvidence] = []
-        for crl in pool.revocationLists where crl.isIssued(by: issuer) {
-            guard !crl.hasUnhandledCriticalExtension, crl.signatureVerifies(with: issuer) else { continue }
+        var crls = pool.revocationLists, responses = pool.ocspResponses
+        for item in extra {
+            switch item {
+            case .crl(let crl): crls.append(crl)
+            case .ocsp(let response): responses.append(response)
+            }
+        }
+        for crl in crls where crl.isIssued(by: issuer) {
+            guard !crl.hasUnhandledCriticalExtension, issuer.mayIssueCRLs, crl.signatureVerifies(with: issuer) else { continue }
             var used = false
             if let date = crl.revocationDate(of: certificate) {
                 if date <= time { revokedAt = min(revokedAt ?? date, date) } else { revokedLater = min(revokedLater ?? date, date) }
@@ -351,7 +364,7 @@ public struct SignatureValidator: Sendable {
             if crl.thisUpdate >= time && (crl.thisUpdate <= certificate.notAfter || keepsExpired) { fresh = true; used = true }
             if used { evidence.append(.crl(crl)) }
         }
-        for response in pool.ocspResponses {
+        for response in responses {
             guard let single = response.status(of: certificate, issuer: issuer) else { continue }
             guard response.verifySignature(issuer: issuer, untrusted: pool.certificates, anchors: policy.anchors,
                                            allowPartialChain: policy.allowPartialChain).ok else { continue }

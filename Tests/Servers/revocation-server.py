@@ -10,7 +10,8 @@ Fixtures/netpki name in their authorityInfoAccess and cRLDistributionPoints exte
                    -rsigner responder.pem`, signed by the delegated responder (id-kp-OCSPSigning)
   127.0.0.1:18782  the same responder database, signed by a certificate without
                    id-kp-OCSPSigning: its answers are not authorised (RFC 6960 §4.2.2.2)
-  127.0.0.1:18783  OCSP for the root's certificates (the Net CA), signed by the root itself
+  127.0.0.1:18783  OCSP for the root's certificates (the Net CA), signed by the root itself and
+                   without the nonce (as RFC 5019 responders serving pre-produced answers do)
 
 Each OCSP request runs `openssl ocsp -reqin … -respout …` behind this Python HTTP server rather
 than `openssl ocsp -port`: OpenSSL 3.0's own HTTP loop spins at full CPU after a client closes a
@@ -35,11 +36,11 @@ FIXTURES = os.path.abspath(sys.argv[1])
 NET = os.path.join(FIXTURES, "netpki")
 WORK = tempfile.mkdtemp(prefix="sigvault-ocsp-")
 HTTP_PORT = 18780
-# port: (responder database, issuing CA, signer certificate, signer key)
+# port: (responder database, issuing CA, signer certificate, signer key, echoes the nonce)
 RESPONDERS = {
-    18781: ("ca-index.txt", "certs/ca.pem", "certs/responder.pem", "private/responder.key"),
-    18782: ("ca-index.txt", "certs/ca.pem", "certs/not-responder.pem", "private/not-responder.key"),
-    18783: ("root-index.txt", "root.pem", "root.pem", "private/root.key"),
+    18781: ("ca-index.txt", "certs/ca.pem", "certs/responder.pem", "private/responder.key", True),
+    18782: ("ca-index.txt", "certs/ca.pem", "certs/not-responder.pem", "private/not-responder.key", True),
+    18783: ("root-index.txt", "root.pem", "root.pem", "private/root.key", False),
 }
 
 
@@ -54,11 +55,17 @@ def fail(message):
 
 
 def ocsp_answer(request, port):
-    index, ca, signer, key = RESPONDERS[port]
+    index, ca, signer, key, echoes_nonce = RESPONDERS[port]
     folder = tempfile.mkdtemp(dir=WORK)
     request_path, response_path = os.path.join(folder, "request.der"), os.path.join(folder, "response.der")
     with open(request_path, "wb") as f:
         f.write(request)
+    if not echoes_nonce:
+        # The same question without the nonce: OpenSSL's responder echoes whatever nonce it gets.
+        text = subprocess.run(["openssl", "ocsp", "-reqin", request_path, "-req_text"], capture_output=True, check=True).stdout.decode()
+        serial = text.split("Serial Number:", 1)[1].split()[0]
+        subprocess.run(["openssl", "ocsp", "-issuer", os.path.join(NET, ca), "-serial", "0x" + serial, "-no_nonce",
+                        "-reqout", request_path], capture_output=True, check=True)
     subprocess.run(
         ["openssl", "ocsp", "-index", os.path.join(NET, "ocsp", index), "-CA", os.path.join(NET, ca),
          "-rsigner", os.path.join(NET, signer), "-rkey", os.path.join(NET, key),

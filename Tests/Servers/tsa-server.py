@@ -56,7 +56,17 @@ def run(args, data=None):
 NET = os.path.join(FIXTURES, "netpki")
 
 
+# `openssl ts -reply` reads and rewrites the serial file: one reply at a time, or two concurrent
+# requests race on it (one fails, and its client sees HTTP 500).
+REPLY_LOCK = threading.Lock()
+
+
 def reply(query_path, token_out=False, network=False):
+    with REPLY_LOCK:
+        return unlocked_reply(query_path, token_out, network)
+
+
+def unlocked_reply(query_path, token_out, network):
     out = query_path + ".reply"
     signer, key, chain = (os.path.join(CERTS, "tsa.pem"), os.path.join(PRIVATE, "tsa.key"), os.path.join(CERTS, "intermediate.pem"))
     if network:

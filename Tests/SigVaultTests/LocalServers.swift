@@ -27,7 +27,9 @@ final class LocalServer: @unchecked Sendable {
         }
         guard let port = Int(String(decoding: line, as: UTF8.self)) else {
             process.terminate()
-            throw NSError(domain: "LocalServer", code: 1, userInfo: [NSLocalizedDescriptionKey: "\(script) did not print its port"])
+            let said = String(decoding: line, as: UTF8.self)
+            throw NSError(domain: "LocalServer", code: 1,
+                          userInfo: [NSLocalizedDescriptionKey: "\(script) did not print its port" + (said.isEmpty ? "" : ": \(said)")])
         }
         self.port = port
         LocalServer.register(self)
@@ -57,7 +59,7 @@ final class LocalServer: @unchecked Sendable {
 
     /// The OCSP responders and CRL server of Tests/Servers/revocation-server.py, on the fixed ports
     /// the certificates of Fixtures/netpki name (18780-18783).
-    static let revocation: LocalServer? = try? LocalServer(script: "Tests/Servers/revocation-server.py", arguments: [Harness.fixtures])
+    static let revocation: Result<LocalServer, Error> = Result { try LocalServer(script: "Tests/Servers/revocation-server.py", arguments: [Harness.fixtures]) }
 
     /// A port on 127.0.0.1 where nothing listens.
     static func closedPort() -> Int {

@@ -14,10 +14,11 @@ enum HTTPExchange {
         var description: String { reason }
     }
 
-    /// The body of a 200 answer to a POST of `body` (GET without one). Bodies over `limit` bytes
-    /// are refused.
+    /// The body of a 200 answer to a POST of `body` (GET without one). An answer over `limit`
+    /// bytes is refused as it arrives (by its Content-Length, or once that many bytes came), so
+    /// memory stays bounded.
     static func send(_ url: URL, body: [UInt8]? = nil, contentType: String? = nil, accept: String,
-                     timeout: TimeInterval, limit: Int = 64 << 20) throws -> [UInt8] {
+                     timeout: TimeInterval, limit: Int) throws -> [UInt8] {
         var request = URLRequest(url: url, cachePolicy: .reloadIgnoringLocalCacheData, timeoutInterval: timeout)
         request.setValue(accept, forHTTPHeaderField: "Accept")
         if let body {
@@ -28,27 +29,37 @@ enum HTTPExchange {
         let configuration = URLSessionConfiguration.ephemeral
         configuration.timeoutIntervalForRequest = timeout
         configuration.timeoutIntervalForResource = timeout
-        let session = URLSession(configuration: configuration)
+        let download = Download(limit: limit)
+        let session = URLSession(configuration: configuration, delegate: download, delegateQueue: nil)
         defer { session.finishTasksAndInvalidate() }
-        let box = AnswerBox()
-        let done = DispatchSemaphore(value: 0)
-        let task = session.dataTask(with: request) { data, response, error in
-            box.set(data: data, response: response, error: error)
-            done.signal()
-        }
+        let task = session.dataTask(with: request)
         task.resume()
         // URLSession enforces the timeout; the extra second only guards against a lost callback.
-        guard done.wait(timeout: .now() + timeout + 1) == .success else {
+        guard download.done.wait(timeout: .now() + timeout + 1) == .success else {
             task.cancel()
             throw Failure(reason: "no answer within \(Int(timeout)) s", transient: true)
         }
-        let (data, response, error) = box.get()
-        if let error { throw Failure(reason: describe(error, timeout: timeout), transient: true) }
+        let (data, response, error, tooLarge) = download.result()
+        if tooLarge { throw Failure(reason: "the answer is larger than \(limit >> 10) KiB", transient: false) }
+        if let error { throw Failure(reason: describe(error, timeout: timeout), transient: isTransient(error)) }
         guard let http = response as? HTTPURLResponse else { throw Failure(reason: "not an HTTP answer", transient: false) }
-        guard http.statusCode == 200 else { throw Failure(reason: "HTTP status \(http.statusCode)", transient: http.statusCode >= 500) }
-        let bytes = [UInt8](data ?? Data())
-        guard bytes.count <= limit else { throw Failure(reason: "the answer is larger than \(limit >> 20) MiB", transient: false) }
-        return bytes
+        guard http.statusCode == 200 else {
+            // A short plain-text explanation, if the server gave one, helps whoever reads the warning.
+            var reason = "HTTP status \(http.statusCode)"
+            if (http.value(forHTTPHeaderField: "Content-Type") ?? "").hasPrefix("text/plain"),
+               let line = String(decoding: data.prefix(200), as: UTF8.self).split(whereSeparator: \.isNewline).first {
+                let printable = line.unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7F }
+                if !printable.isEmpty { reason += ": " + String(String.UnicodeScalarView(printable.prefix(120))) }
+            }
+            throw Failure(reason: reason, transient: http.statusCode >= 500)
+        }
+        return [UInt8](data)
+    }
+
+    /// Failures worth a second attempt: a time-out, a refused or lost connection.
+    static func isTransient(_ error: Error) -> Bool {
+        guard let code = (error as? URLError)?.code else { return false }
+        return [.timedOut, .cannotConnectToHost, .networkConnectionLost].contains(code)
     }
 
     /// Network errors in words (Foundation on Linux describes them only by their code).
@@ -66,17 +77,47 @@ enum HTTPExchange {
     }
 }
 
-private final class AnswerBox: @unchecked Sendable {
+/// Collects one answer, refusing it once it passes the limit.
+private final class Download: NSObject, URLSessionDataDelegate, @unchecked Sendable {
+    let limit: Int
+    let done = DispatchSemaphore(value: 0)
     private let lock = NSLock()
-    private var value: (Data?, URLResponse?, Error?) = (nil, nil, nil)
-    func set(data: Data?, response: URLResponse?, error: Error?) {
+    private var data = Data()
+    private var response: URLResponse?
+    private var error: Error?
+    private var tooLarge = false
+
+    init(limit: Int) { self.limit = limit }
+
+    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
+                    completionHandler: @escaping (URLSession.ResponseDisposition) -> Void) {
         lock.lock()
-        value = (data, response, error)
+        self.response = response
+        let refuse = response.expectedContentLength > Int64(limit)
+        if refuse { tooLarge = true }
         lock.unlock()
+        completionHandler(refuse ? .cancel : .allow)
     }
-    func get() -> (Data?, URLResponse?, Error?) {
+
+    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
+        lock.lock()
+        if !tooLarge { self.data.append(data) }
+        let refuse = self.data.count > limit
+        if refuse { tooLarge = true; self.data = Data() }
+        lock.unlock()
+        if refuse { dataTask.cancel() }
+    }
+
+    func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: Error?) {
+        lock.lock()
+        self.error = error
+        lock.unlock()
+        done.signal()
+    }
+
+    func result() -> (Data, URLResponse?, Error?, Bool) {
         lock.lock()
         defer { lock.unlock() }
-        return value
+        return (data, response, error, tooLarge)
     }
 }

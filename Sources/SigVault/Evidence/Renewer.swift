@@ -116,30 +116,35 @@ public struct Renewer {
             take(.ocsp(try OCSPResponse(der: bytes)))
         }
         summary.warnings += trustWarnings
+        // CRLs and OCSP responses leave the section for the token; one that does not parse stays.
+        var moved: [ArchiveEvidence.Material] = []
         for item in evidence.material {
             switch item.kind {
-            case .certificate: if let certificate = try? Certificate(der: item.der) { pool.add(certificate) }
-            case .crl: (try? RevocationList.parseAll(item.der))?.forEach { take(.crl($0)) }
-            case .ocsp: if let response = try? OCSPResponse(der: item.der) { take(.ocsp(response)) }
+            case .certificate:
+                if let certificate = try? Certificate(der: item.der) { pool.add(certificate) }
+            case .crl:
+                if let lists = try? RevocationList.parseAll(item.der) { lists.forEach { take(.crl($0)) }; moved.append(item) }
+            case .ocsp:
+                if let response = try? OCSPResponse(der: item.der) { take(.ocsp(response)); moved.append(item) }
             }
         }
-        evidence.material.removeAll { $0.kind != .certificate }
+        evidence.material.removeAll { moved.contains($0) }
         let fetcher = options.fetchRevocation.map { RevocationFetcher(anchors: anchors, settings: $0, clock: { [now = options.now] in now }) }
         var chainCertificates = lastToken.certificates
+        var builtChain: [Certificate] = []
         if let tsaCertificate {
             let built = ChainBuilder.build(leaf: tsaCertificate, untrusted: lastToken.certificates + pool.certificates, anchors: anchors,
                                            purpose: .timeStamping, at: nil, allowPartialChain: false)
-            if built.ok { chainCertificates = built.chain }
-            // What the pool cannot decide at genTime is fetched (the validator asks the fetcher).
-            if let fetcher, built.ok {
-                let validator = SignatureValidator(pool: pool, policy: ValidationPolicy(anchors: anchors, now: options.now), revocationSource: fetcher)
-                for index in 0..<(built.chain.count - 1) {
-                    validator.revocationStatus(of: built.chain[index], issuer: built.chain[index + 1], at: lastToken.genTime).evidence.forEach(take)
-                }
-                summary.warnings += fetcher.warnings
-            }
+            if built.ok { chainCertificates = built.chain; builtChain = built.chain }
         }
+        // The evidence must hold before anything is fetched for it or added to it.
         try checkExisting(evidence, reader: reader, pool: pool, anchors: anchors)
+        // What the pool cannot decide at genTime is fetched (the validator asks the fetcher).
+        if let fetcher {
+            let what = "the archive time-stamp of \(ISOTime.format(lastToken.genTime))"
+            fetcher.revocationData(forChain: builtChain, at: lastToken.genTime, pool: pool, anchors: anchors, what: what).forEach(take)
+            summary.warnings += fetcher.warnings
+        }
         if crls.isEmpty && responses.isEmpty {
             summary.warnings.append("no revocation data for the TSA of the archive time-stamp of \(ISOTime.format(lastToken.genTime)): it will stay without proof of not being revoked (give --crls or --ocsp, or --fetch-revocation)")
         }

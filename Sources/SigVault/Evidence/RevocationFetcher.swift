@@ -33,13 +33,15 @@ public final class RevocationFetcher: RevocationSource, @unchecked Sendable {
     let clock: @Sendable () -> Date
     private let lock = NSLock()
     private var byCertificate: [String: [RevocationEvidence]] = [:]
-    private var crlsByURL: [String: Result<[RevocationList], HTTPExchange.Failure>] = [:]
+    private var crlsByURL: [String: Result<[RevocationList], Refused>] = [:]
     private var unreachable: [String: String] = [:]
     private var collectedWarnings: [String] = []
     private var counts = (requests: 0, fetched: 0)
 
     /// Freshness tolerance for the responder's and the CA's clocks.
     static let clockTolerance: TimeInterval = 300
+    /// The oldest an OCSP answer without the nonce and without nextUpdate may be.
+    static let maximumAge: TimeInterval = 86_400
 
     public init(anchors: TrustAnchors, settings: FetchSettings = FetchSettings(), clock: @escaping @Sendable () -> Date = { Date() }) {
         self.anchors = anchors
@@ -72,47 +74,68 @@ public final class RevocationFetcher: RevocationSource, @unchecked Sendable {
         return counts
     }
 
-    public func revocationData(for certificate: Certificate, issuer: Certificate, untrusted: [Certificate]) -> [RevocationEvidence] {
+    /// URLs tried per certificate, of each kind: a certificate listing more does not multiply the
+    /// time a run can take.
+    static let urlsPerKind = 3
+
+    public func revocationData(for certificate: Certificate, issuer: Certificate, untrusted: [Certificate], at time: Date,
+                               decides: ([RevocationEvidence]) -> Bool) -> [RevocationEvidence] {
         lock.lock()
         defer { lock.unlock() }
         let key = certificate.sha256Hex + issuer.sha256Hex
         if let known = byCertificate[key] { return known }
-        let found = fetch(for: certificate, issuer: issuer, untrusted: untrusted)
+        let found = fetch(for: certificate, issuer: issuer, untrusted: untrusted, at: time, decides: decides)
         byCertificate[key] = found
         counts.fetched += found.count
         return found
     }
 
-    /// Data for every certificate of `chain` below its last (the anchor), each from its issuer.
-    public func revocationData(forChain chain: [Certificate], untrusted: [Certificate]) -> [RevocationEvidence] {
-        guard chain.count > 1 else { return [] }
-        return (0..<(chain.count - 1)).flatMap { revocationData(for: chain[$0], issuer: chain[$0 + 1], untrusted: untrusted) }
+    /// The revocation data of `chain`'s certificates below its last (the anchor) at `time`: what
+    /// `pool` holds that decides each status, and what is fetched where it does not; the fetched
+    /// data joins `pool`. A chain that could not be built is a warning.
+    public func revocationData(forChain chain: [Certificate], at time: Date, pool: EvidencePool, anchors: TrustAnchors,
+                               what: String) -> [RevocationEvidence] {
+        guard chain.count > 1 else {
+            lock.lock()
+            collectedWarnings.append("\(what): its TSA chain could not be built to the trust anchors, so no revocation data was fetched for it")
+            lock.unlock()
+            return []
+        }
+        let validator = SignatureValidator(pool: pool, policy: ValidationPolicy(anchors: anchors, now: clock()), revocationSource: self)
+        return (0..<(chain.count - 1)).flatMap { validator.revocationStatus(of: chain[$0], issuer: chain[$0 + 1], at: time).evidence }
     }
 
-    private func fetch(for certificate: Certificate, issuer: Certificate, untrusted: [Certificate]) -> [RevocationEvidence] {
+    private func fetch(for certificate: Certificate, issuer: Certificate, untrusted: [Certificate], at time: Date,
+                       decides: ([RevocationEvidence]) -> Bool) -> [RevocationEvidence] {
         var problems: [String] = []
+        var kept: [RevocationEvidence] = []
         let ocspURLs = certificate.ocspURLs, crlURLs = certificate.crlDistributionURLs
-        for url in ocspURLs {
+        func settle(_ item: RevocationEvidence, from source: String) -> Bool {
+            kept.append(item)
+            if decides(kept) {
+                if !problems.isEmpty { warn(certificate, "used \(source) after: " + problems.joined(separator: "; ")) }
+                return true
+            }
+            problems.append("\(source): its answer cannot decide the status at \(ISOTime.format(time)) (issued after the certificate expired, or before that time)")
+            return false
+        }
+        for url in ocspURLs.prefix(Self.urlsPerKind) {
             do {
-                let response = try ocsp(url, certificate: certificate, issuer: issuer, untrusted: untrusted)
-                if !problems.isEmpty { warn(certificate, "used the OCSP response from \(url) after: " + problems.joined(separator: "; ")) }
-                return [.ocsp(response)]
+                if settle(.ocsp(try ocsp(url, certificate: certificate, issuer: issuer, untrusted: untrusted)), from: "the OCSP response from \(url)") { return kept }
             } catch {
                 problems.append("OCSP \(url): \(error)")
             }
         }
-        for url in crlURLs {
+        for url in crlURLs.prefix(Self.urlsPerKind) {
             do {
-                let crl = try crl(url, certificate: certificate, issuer: issuer)
-                if !problems.isEmpty { warn(certificate, "used the CRL from \(url) after: " + problems.joined(separator: "; ")) }
-                return [.crl(crl)]
+                if settle(.crl(try crl(url, certificate: certificate, issuer: issuer)), from: "the CRL from \(url)") { return kept }
             } catch {
                 problems.append("CRL \(url): \(error)")
             }
         }
         if ocspURLs.isEmpty && crlURLs.isEmpty { problems.append("it names no OCSP responder and no CRL distribution point") }
-        warn(certificate, "no revocation data fetched: " + problems.joined(separator: "; "))
-        return []
+        warn(certificate, "no revocation data fetched that decides its status at \(ISOTime.format(time)): " + problems.joined(separator: "; "))
+        return kept
     }
 
     private func warn(_ certificate: Certificate, _ text: String) {
@@ -126,7 +149,8 @@ public final class RevocationFetcher: RevocationSource, @unchecked Sendable {
 
     private func ocsp(_ url: String, certificate: Certificate, issuer: Certificate, untrusted: [Certificate]) throws -> OCSPResponse {
         let request = try OCSPRequest(certificate: certificate, issuer: issuer)
-        let bytes = try exchange(url, body: request.der, contentType: "application/ocsp-request", accept: "application/ocsp-response")
+        let bytes = try exchange(url, body: request.der, contentType: "application/ocsp-request", accept: "application/ocsp-response",
+                                 limit: 1 << 20)
         let response: OCSPResponse
         do {
             response = try OCSPResponse(der: bytes)
@@ -136,7 +160,8 @@ public final class RevocationFetcher: RevocationSource, @unchecked Sendable {
         guard let single = response.status(of: certificate, issuer: issuer) else {
             throw Refused("the response does not speak about the certificate")
         }
-        if response.nonce(answering: request) == .mismatch { throw Refused("the response's nonce is not the one sent") }
+        let nonce = response.nonce(answering: request)
+        if nonce == .mismatch { throw Refused("the response's nonce is not the one sent") }
         let verified = response.verifySignature(issuer: issuer, untrusted: untrusted + [issuer], anchors: anchors)
         guard verified.ok else {
             // RFC 6960 §4.2.2.2: the issuer itself, or a certificate it issued with id-kp-OCSPSigning.
@@ -148,6 +173,10 @@ public final class RevocationFetcher: RevocationSource, @unchecked Sendable {
             throw Refused("its signature or its signer's chain does not verify: \(verified.detail)")
         }
         try checkFreshness(thisUpdate: single.thisUpdate, nextUpdate: single.nextUpdate)
+        // Without the nonce and without nextUpdate nothing bounds how old a replayed answer is.
+        if nonce != .matches, single.nextUpdate == nil, single.thisUpdate < clock().addingTimeInterval(-Self.maximumAge) {
+            throw Refused("its thisUpdate \(ISOTime.format(single.thisUpdate)) is over a day old, and it has neither the nonce nor a nextUpdate")
+        }
         guard single.status != .unknown else { throw Refused("the responder does not know the certificate (status unknown)") }
         return response
     }
@@ -161,21 +190,22 @@ public final class RevocationFetcher: RevocationSource, @unchecked Sendable {
             throw failure
         case nil:
             do {
-                let bytes = try exchange(url, body: nil, contentType: nil, accept: "application/pkix-crl")
+                let bytes = try exchange(url, body: nil, contentType: nil, accept: "application/pkix-crl", limit: 64 << 20)
                 do {
                     lists = try RevocationList.parseAll(bytes)
                 } catch let error as CryptoError {
-                    throw HTTPExchange.Failure(reason: "not a CRL: \(error.message)", transient: false)
+                    throw Refused("not a CRL: \(error.message)")
                 }
                 crlsByURL[url] = .success(lists)
-            } catch let failure as HTTPExchange.Failure {
-                crlsByURL[url] = .failure(failure)
-                throw failure
+            } catch let refused as Refused {
+                crlsByURL[url] = .failure(refused)
+                throw refused
             }
         }
         guard let crl = lists.first(where: { $0.isIssued(by: issuer) && $0.signatureVerifies(with: issuer) }) else {
             throw Refused("the CRL is not issued and signed by the certificate's issuer \(issuer.subject)")
         }
+        guard issuer.mayIssueCRLs else { throw Refused("the issuer \(issuer.subject) may not sign CRLs (its keyUsage lacks cRLSign)") }
         guard !crl.hasUnhandledCriticalExtension else { throw Refused("the CRL carries a critical extension SigVault does not process") }
         try checkFreshness(thisUpdate: crl.thisUpdate, nextUpdate: crl.nextUpdate)
         return crl
@@ -191,29 +221,31 @@ public final class RevocationFetcher: RevocationSource, @unchecked Sendable {
         }
     }
 
-    /// One exchange, tried again after transient failures; a URL that stays unreachable is
-    /// remembered for the rest of the run.
-    private func exchange(_ url: String, body: [UInt8]?, contentType: String?, accept: String) throws -> [UInt8] {
+    /// One exchange, tried again after transient failures (a time-out, a refused or lost
+    /// connection, HTTP 5xx); a URL that cannot be reached is remembered for the rest of the run.
+    private func exchange(_ url: String, body: [UInt8]?, contentType: String?, accept: String, limit: Int) throws -> [UInt8] {
         if let reason = unreachable[url] { throw Refused("\(reason) (not tried again in this run)") }
-        guard let parsed = URL(string: url), parsed.scheme == "http" || parsed.scheme == "https" else {
+        guard let parsed = URL(string: url), parsed.scheme == "http" || parsed.scheme == "https", parsed.host != nil else {
             throw Refused("only http and https URLs are fetched")
         }
         var pause = settings.retryPause
-        for attempt in 1...max(1, settings.attempts) {
+        var attempt = 1
+        while true {
             counts.requests += 1
             do {
-                return try HTTPExchange.send(parsed, body: body, contentType: contentType, accept: accept, timeout: settings.timeout)
-            } catch let failure as HTTPExchange.Failure where failure.transient {
-                if attempt >= settings.attempts {
-                    let reason = settings.attempts > 1 ? "\(failure.reason), \(settings.attempts) attempts" : failure.reason
-                    unreachable[url] = reason
-                    throw Refused(reason)
+                return try HTTPExchange.send(parsed, body: body, contentType: contentType, accept: accept, timeout: settings.timeout, limit: limit)
+            } catch let failure as HTTPExchange.Failure {
+                if failure.transient && attempt < settings.attempts {
+                    Thread.sleep(forTimeInterval: pause)
+                    pause *= 2
+                    attempt += 1
+                    continue
                 }
-                Thread.sleep(forTimeInterval: pause)
-                pause *= 2
+                let reason = attempt > 1 ? "\(failure.reason), \(attempt) attempts" : failure.reason
+                if failure.transient || failure.reason.hasPrefix("cannot reach it") { unreachable[url] = reason }
+                throw Refused(reason)
             }
         }
-        throw Refused("not reached")
     }
 }
 
@@ -223,18 +255,26 @@ extension RevocationFetcher {
     /// renewal moves into the token before time-stamping it.
     func material(forNewToken token: TimeStampToken, anchors: TrustAnchors, untrusted: [Certificate]) -> [ArchiveEvidence.Material] {
         var material = token.certificates.map { ArchiveEvidence.Material(kind: .certificate, der: $0.der) }
-        guard let tsa = token.signerCertificate(extra: []) else { return material }
-        let built = ChainBuilder.build(leaf: tsa, untrusted: token.certificates + untrusted, anchors: anchors,
-                                       purpose: .timeStamping, at: nil, allowPartialChain: false)
-        guard built.ok else { return material }
-        for certificate in built.chain where !material.contains(where: { $0.der == certificate.der }) {
+        let what = "the archive time-stamp of \(ISOTime.format(token.genTime))"
+        var chain: [Certificate] = []
+        if let tsa = token.signerCertificate(extra: []) {
+            let built = ChainBuilder.build(leaf: tsa, untrusted: token.certificates + untrusted, anchors: anchors,
+                                           purpose: .timeStamping, at: nil, allowPartialChain: false)
+            if built.ok { chain = built.chain }
+        }
+        for certificate in chain where !material.contains(where: { $0.der == certificate.der }) {
             material.append(ArchiveEvidence.Material(kind: .certificate, der: certificate.der))
         }
-        for item in revocationData(forChain: built.chain, untrusted: token.certificates + untrusted) {
+        // A pool of certificates only: everything about the chain is fetched, after genTime.
+        let pool = EvidencePool()
+        pool.add(token.certificates + untrusted)
+        for item in revocationData(forChain: chain, at: token.genTime, pool: pool, anchors: anchors, what: what) {
+            let entry: ArchiveEvidence.Material
             switch item {
-            case .crl(let crl): material.append(ArchiveEvidence.Material(kind: .crl, der: crl.der))
-            case .ocsp(let response): material.append(ArchiveEvidence.Material(kind: .ocsp, der: response.der))
+            case .crl(let crl): entry = ArchiveEvidence.Material(kind: .crl, der: crl.der)
+            case .ocsp(let response): entry = ArchiveEvidence.Material(kind: .ocsp, der: response.der)
             }
+            if !material.contains(entry) { material.append(entry) }
         }
         return material
     }

@@ -27,7 +27,7 @@ public struct HTTPTimeStampAuthority: TimeStampAuthority {
     public func answer(_ request: TimeStampRequest) throws -> [UInt8] {
         do {
             return try HTTPExchange.send(url, body: request.der, contentType: "application/timestamp-query",
-                                         accept: "application/timestamp-reply", timeout: timeout)
+                                         accept: "application/timestamp-reply", timeout: timeout, limit: 1 << 20)
         } catch let failure as HTTPExchange.Failure {
             throw TimeStampRefusal(failure.reason)
         }
