@@ -4,7 +4,8 @@ Fixtures/netpki name in their authorityInfoAccess and cRLDistributionPoints exte
 
   127.0.0.1:18780  GET /crl/<name> serves Fixtures/netpki/crl/<name> (application/pkix-crl);
                    POST /slow-ocsp answers HTTP 503 after 5 seconds (a responder too slow to use);
-                   POST /garbage-ocsp and GET /garbage-crl answer 200 with an HTML page
+                   POST /garbage-ocsp and GET /garbage-crl answer 200 with an HTML page;
+                   GET /big and /big-unsized answer 2 MiB (with and without Content-Length)
   127.0.0.1:18781  OCSP (RFC 6960, POST of application/ocsp-request) for the Net CA's certificates:
                    OpenSSL's responder, `openssl ocsp -index netpki/ocsp/ca-index.txt -CA ca.pem
                    -rsigner responder.pem`, signed by the delegated responder (id-kp-OCSPSigning)
@@ -87,6 +88,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def do_GET(self):
+        if self.path in ("/big", "/big-unsized"):
+            self.send_response(200)
+            self.send_header("Content-Type", "application/pkix-crl")
+            if self.path == "/big":
+                self.send_header("Content-Length", str(2 << 20))
+            self.end_headers()
+            try:
+                for _ in range(32):
+                    self.wfile.write(b"\x30" * (64 << 10))
+            except OSError:
+                pass  # the client hung up: what the test wants
+            return
         if self.path == "/garbage-crl":
             return self.answer(b"<html>not a CRL</html>", content_type="text/html")
         name = self.path[len("/crl/"):] if self.path.startswith("/crl/") else ""

@@ -106,6 +106,30 @@ struct NetworkCase: CustomTestStringConvertible, Sendable {
         #expect(!pack.stderr.contains("Stan Stale") && !pack.stderr.contains("stale.crl"), "\(pack.stderr)")
     }
 
+    /// The HTTP exchange under the fetcher: an answer over its limit is refused as it arrives,
+    /// whether or not the server announces its length; a 4xx says what the server said.
+    @Test func oversizedAndRefusedAnswers() throws {
+        try servers()
+        for path in ["/big", "/big-unsized"] {
+            #expect(throws: HTTPExchange.Failure.self) {
+                _ = try HTTPExchange.send(URL(string: "http://127.0.0.1:18780\(path)")!, accept: "*/*", timeout: 5, limit: 1 << 20)
+            }
+            do {
+                _ = try HTTPExchange.send(URL(string: "http://127.0.0.1:18780\(path)")!, accept: "*/*", timeout: 5, limit: 1 << 20)
+            } catch let failure as HTTPExchange.Failure {
+                #expect(failure.reason == "the answer is larger than 1024 KiB" && !failure.transient, "\(path): \(failure.reason)")
+            }
+        }
+        let whole = try HTTPExchange.send(URL(string: "http://127.0.0.1:18780/big")!, accept: "*/*", timeout: 5, limit: 4 << 20)
+        #expect(whole.count == 2 << 20)
+        do {
+            _ = try HTTPExchange.send(URL(string: "http://127.0.0.1:18780/crl/none.crl")!, accept: "*/*", timeout: 5, limit: 1 << 20)
+            Issue.record("a 404 was taken as an answer")
+        } catch let failure as HTTPExchange.Failure {
+            #expect(failure.reason == "HTTP status 404: not found" && !failure.transient, "\(failure.reason)")
+        }
+    }
+
     /// Without --fetch-revocation nothing is fetched: the Net CA's chain has no data at all.
     @Test func requireCompleteRefusesAndWritesNothing() throws {
         try servers()
