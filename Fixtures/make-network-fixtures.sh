@@ -42,41 +42,18 @@ trap 'rm -rf "$WORK"' EXIT
 rm -rf "$NET"
 mkdir -p "$PRIV" "$CERTS" "$NET/crl" "$NET/ocsp" "$NET/cases"
 
-cat >"$WORK/ca.cnf" <<EOF
-[ ca ]
-default_ca = CA_default
-[ CA_default ]
-dir              = \$ENV::CA_DIR
-database         = \$dir/index.txt
-new_certs_dir    = \$dir/newcerts
-serial           = \$dir/serial
-crlnumber        = \$dir/crlnumber
-certificate      = \$ENV::CA_CERT
-private_key      = \$ENV::CA_KEY
-default_md       = sha256
-policy           = policy_any
-unique_subject   = no
-copy_extensions  = none
-email_in_dn      = no
-preserve         = yes
-crl_extensions   = crl_ext
-[ policy_any ]
-organizationName = optional
-commonName       = supplied
-[ crl_ext ]
-authorityKeyIdentifier = keyid:always
-[ v3_root ]
-basicConstraints       = critical, CA:true
-keyUsage               = critical, keyCertSign, cRLSign
-subjectKeyIdentifier   = hash
-[ v3_ca ]
+# The fixtures' openssl configuration (openssl-ca.cnf: the `ca` section, v3_root, v3_ocsp,
+# tsa_config), plus the extension sections whose URLs are the ports above.
+{ cat "$FIX/openssl-ca.cnf"; cat <<EOF; } >"$WORK/ca.cnf"
+
+[ v3_net_ca ]
 basicConstraints       = critical, CA:true, pathlen:0
 keyUsage               = critical, keyCertSign, cRLSign
 subjectKeyIdentifier   = hash
 authorityKeyIdentifier = keyid:always
 authorityInfoAccess    = OCSP;URI:http://127.0.0.1:$ROOT_OCSP_PORT/
 crlDistributionPoints  = URI:$HTTP/crl/root.crl
-[ v3_signer ]
+[ v3_net_signer ]
 basicConstraints       = critical, CA:false
 keyUsage               = critical, digitalSignature, nonRepudiation
 extendedKeyUsage       = emailProtection
@@ -84,21 +61,21 @@ subjectKeyIdentifier   = hash
 authorityKeyIdentifier = keyid:always
 authorityInfoAccess    = \$ENV::AIA
 crlDistributionPoints  = \$ENV::CDP
-[ v3_signer_cdp_only ]
+[ v3_net_signer_cdp_only ]
 basicConstraints       = critical, CA:false
 keyUsage               = critical, digitalSignature, nonRepudiation
 extendedKeyUsage       = emailProtection
 subjectKeyIdentifier   = hash
 authorityKeyIdentifier = keyid:always
 crlDistributionPoints  = \$ENV::CDP
-[ v3_signer_aia_only ]
+[ v3_net_signer_aia_only ]
 basicConstraints       = critical, CA:false
 keyUsage               = critical, digitalSignature, nonRepudiation
 extendedKeyUsage       = emailProtection
 subjectKeyIdentifier   = hash
 authorityKeyIdentifier = keyid:always
 authorityInfoAccess    = \$ENV::AIA
-[ v3_tsa ]
+[ v3_net_tsa ]
 basicConstraints       = critical, CA:false
 keyUsage               = critical, digitalSignature
 extendedKeyUsage       = critical, timeStamping
@@ -106,27 +83,8 @@ subjectKeyIdentifier   = hash
 authorityKeyIdentifier = keyid:always
 authorityInfoAccess    = OCSP;URI:http://127.0.0.1:$OCSP_PORT/
 crlDistributionPoints  = URI:$HTTP/crl/ca.crl
-[ v3_ocsp ]
-basicConstraints       = critical, CA:false
-keyUsage               = critical, digitalSignature
-extendedKeyUsage       = critical, OCSPSigning
-noCheck                = ignored
-subjectKeyIdentifier   = hash
-authorityKeyIdentifier = keyid:always
-[ tsa_config ]
-serial                 = \$ENV::TSA_SERIAL
-crypto_device          = builtin
-signer_digest          = sha256
-default_policy         = 1.2.3.4.1
-digests                = sha256, sha384, sha512
-accuracy               = secs:1
-clock_precision_digits = 0
-ordering               = no
-tsa_name               = no
-ess_cert_id_chain      = no
-ess_cert_id_alg        = sha256
 EOF
-export OPENSSL_CONF="$WORK/ca.cnf" CA_DIR="$WORK" CA_CERT=/dev/null CA_KEY=/dev/null AIA=dummy CDP=dummy
+export OPENSSL_CONF="$WORK/ca.cnf" CA_DIR="$WORK" CA_CERT=/dev/null CA_KEY=/dev/null AIA=dummy CDP=dummy SIGNER_EMAIL=unused@sigvault.test
 export TSA_SERIAL="$WORK/tsaserial"
 echo 0001 >"$TSA_SERIAL"
 
@@ -145,16 +103,16 @@ issue() {
 echo "== network PKI"
 use_ca root "$NET/root.pem" "$PRIV/root.key"
 issue root "SigVault Net Root CA" 01 v3_root "$NET/root.pem" -selfsign -keyfile "$PRIV/root.key"
-issue ca "SigVault Net CA" 02 v3_ca "$CERTS/ca.pem"
+issue ca "SigVault Net CA" 02 v3_net_ca "$CERTS/ca.pem"
 use_ca ca "$CERTS/ca.pem" "$PRIV/ca.key"
 
 OCSP_AIA="OCSP;URI:http://127.0.0.1:$OCSP_PORT/"
 CA_CDP="URI:$HTTP/crl/ca.crl"
 # signer NAME CN SERIAL AIA CDP
 signer() {
-  local section=v3_signer
-  [[ -z $4 ]] && section=v3_signer_cdp_only
-  [[ -z $5 ]] && section=v3_signer_aia_only
+  local section=v3_net_signer
+  [[ -z $4 ]] && section=v3_net_signer_cdp_only
+  [[ -z $5 ]] && section=v3_net_signer_aia_only
   AIA="${4:-unused}" CDP="${5:-unused}" issue "$1" "$2" "$3" "$section" "$CERTS/$1.pem"
 }
 signer good         "Gina Good"          3001 "$OCSP_AIA" "$CA_CDP"
@@ -165,9 +123,9 @@ signer stale        "Stan Stale"         3005 "" "URI:$HTTP/crl/stale.crl"
 signer slow         "Sid Slow"           3006 "OCSP;URI:$HTTP/slow-ocsp" "$CA_CDP"
 signer down         "Dora Down"          3007 "OCSP;URI:http://127.0.0.1:$DOWN_PORT/" "URI:http://127.0.0.1:$DOWN_PORT/ca.crl"
 signer garbage      "Gary Garbage"       3008 "OCSP;URI:$HTTP/garbage-ocsp" "URI:$HTTP/garbage-crl"
-issue tsa       "SigVault Net TSA"            3101 v3_tsa  "$CERTS/tsa.pem"
+issue tsa       "SigVault Net TSA"            3101 v3_net_tsa "$CERTS/tsa.pem"
 issue responder "SigVault Net OCSP Responder" 3201 v3_ocsp "$CERTS/responder.pem"
-CDP="$CA_CDP" issue not-responder "SigVault Net Not A Responder" 3202 v3_signer_cdp_only "$CERTS/not-responder.pem"
+CDP="$CA_CDP" issue not-responder "SigVault Net Not A Responder" 3202 v3_net_signer_cdp_only "$CERTS/not-responder.pem"
 
 echo "== revocation"
 at '2024-02-01T00:00:00Z' openssl ca -revoke "$CERTS/revoked.pem" -crl_reason keyCompromise 2>"$WORK/ca.log" || { cat "$WORK/ca.log" >&2; exit 1; }
