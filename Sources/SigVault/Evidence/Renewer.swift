@@ -146,7 +146,8 @@ public struct Renewer {
             summary.warnings += fetcher.warnings
         }
         if crls.isEmpty && responses.isEmpty {
-            summary.warnings.append("no revocation data for the TSA of the archive time-stamp of \(ISOTime.format(lastToken.genTime)): it will stay without proof of not being revoked (give --crls or --ocsp, or --fetch-revocation)")
+            let how = fetcher == nil ? "give --crls or --ocsp, or --fetch-revocation" : "nothing could be fetched; give --crls or --ocsp"
+            summary.warnings.append("no revocation data for the TSA of the archive time-stamp of \(ISOTime.format(lastToken.genTime)): it will stay without proof of not being revoked (\(how))")
         }
         let amended = try TokenAmendment.adding(certificates: chainCertificates.map(\.der), crls: crls, ocspResponses: responses, to: last.timeStamp)
 

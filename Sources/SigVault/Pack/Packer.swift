@@ -126,8 +126,9 @@ public struct Packer {
         }
         if !missing.isEmpty {
             let shown = missing.prefix(20).joined(separator: "; ") + (missing.count > 20 ? "; and \(missing.count - 20) more" : "")
-            throw SigVaultError(.refusedByGate, "\(options.output): not written: --require-complete, and \(missing.count) chain(s) lack revocation data issued at or after the best signature time: \(shown)",
-                                hint: options.fetchRevocation == nil ? "give the missing CRLs or OCSP responses with --crls/--ocsp, or add --fetch-revocation" : "give the missing CRLs or OCSP responses with --crls/--ocsp",
+            throw SigVaultError(.refusedByGate, "\(options.output): not written: --require-complete, and \(missing.count) chain(s) lack certificates or revocation data issued at or after the best signature time: \(shown)",
+                                hint: "give the missing certificates with --certs or --trust, and CRLs or OCSP responses with --crls or --ocsp"
+                                    + (options.fetchRevocation == nil ? ", or add --fetch-revocation" : ""),
                                 warnings: summary.warnings)
         }
         // Write: VERIFY.md, data members, evidence members, manifest.
