@@ -130,6 +130,15 @@ struct NetworkCase: CustomTestStringConvertible, Sendable {
         }
     }
 
+    @Test func fetchLimitsAreCheckedAsUsage() throws {
+        for arguments in [["--fetch-timeout", "5"], ["--fetch-revocation", "--fetch-timeout", "0"],
+                          ["--fetch-revocation", "--fetch-attempts", "11"]] {
+            let result = try Harness.sigvault(["pack", "Fixtures/netpki/cases/good", "-o", "/nonexistent/x.svz"] + arguments)
+            #expect(result.exitCode == 64, "\(arguments): \(result.stderr)")
+            #expect(result.stderr.hasPrefix("sigvault: error: --fetch-"), "\(result.stderr)")
+        }
+    }
+
     /// Without --fetch-revocation nothing is fetched: the Net CA's chain has no data at all.
     @Test func requireCompleteRefusesAndWritesNothing() throws {
         try servers()
