@@ -123,6 +123,8 @@ signer stale        "Stan Stale"         3005 "" "URI:$HTTP/crl/stale.crl"
 signer slow         "Sid Slow"           3006 "OCSP;URI:$HTTP/slow-ocsp" "$CA_CDP"
 signer down         "Dora Down"          3007 "OCSP;URI:http://127.0.0.1:$DOWN_PORT/" "URI:http://127.0.0.1:$DOWN_PORT/ca.crl"
 signer garbage      "Gary Garbage"       3008 "OCSP;URI:$HTTP/garbage-ocsp" "URI:$HTTP/garbage-crl"
+signer replayed     "Rex Replayed"       3009 "OCSP;URI:$HTTP/replayed-ocsp" ""
+signer misdirected  "Mia Misdirected"    300A "OCSP;URI:$HTTP/misdirected-ocsp" ""
 issue tsa       "SigVault Net TSA"            3101 v3_net_tsa "$CERTS/tsa.pem"
 issue responder "SigVault Net OCSP Responder" 3201 v3_ocsp "$CERTS/responder.pem"
 CDP="$CA_CDP" issue not-responder "SigVault Net Not A Responder" 3202 v3_net_signer_cdp_only "$CERTS/not-responder.pem"
@@ -144,7 +146,7 @@ awk -F'\t' '$4 != "3003"' "$WORK/ca/index.txt" >"$NET/ocsp/ca-index.txt"
 [[ $(wc -l <"$NET/ocsp/ca-index.txt") -eq $(( $(wc -l <"$WORK/ca/index.txt") - 1 )) ]] || { echo "serial 3003 not found" >&2; exit 1; }
 
 echo "== signatures"
-for name in good revoked unknown unauthorised stale slow down garbage; do
+for name in good revoked unknown unauthorised stale slow down garbage replayed misdirected; do
   d="$NET/cases/$name"; mkdir -p "$d"
   printf 'Network fixture: a document signed by the "%s" certificate on 2024-03-01.\n' "$name" >"$d/statement.txt"
   at "$SIGN_TIME" openssl cms -sign -binary -cades -md sha256 -nosmimecap -in "$d/statement.txt" \

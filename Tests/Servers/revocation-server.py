@@ -5,7 +5,10 @@ Fixtures/netpki name in their authorityInfoAccess and cRLDistributionPoints exte
   127.0.0.1:18780  GET /crl/<name> serves Fixtures/netpki/crl/<name> (application/pkix-crl);
                    POST /slow-ocsp answers HTTP 503 after 5 seconds (a responder too slow to use);
                    POST /garbage-ocsp and GET /garbage-crl answer 200 with an HTML page;
-                   GET /big and /big-unsized answer 2 MiB (with and without Content-Length)
+                   GET /big and /big-unsized answer 2 MiB (with and without Content-Length);
+                   POST /replayed-ocsp answers the same question with another nonce, and
+                   POST /misdirected-ocsp about another certificate (serial 3001), both from the
+                   responder of 18781
   127.0.0.1:18781  OCSP (RFC 6960, POST of application/ocsp-request) for the Net CA's certificates:
                    OpenSSL's responder, `openssl ocsp -index netpki/ocsp/ca-index.txt -CA ca.pem
                    -rsigner responder.pem`, signed by the delegated responder (id-kp-OCSPSigning)
@@ -55,18 +58,25 @@ def fail(message):
     stop()
 
 
-def ocsp_answer(request, port):
+def ocsp_answer(request, port, rewrite=None):
+    """OpenSSL's answer to `request`. `rewrite` asks another question first: "no-nonce" the same
+    without the nonce (OpenSSL's responder echoes whatever nonce it gets), "new-nonce" the same
+    with another nonce, "serial:<hex>" about another certificate."""
     index, ca, signer, key, echoes_nonce = RESPONDERS[port]
     folder = tempfile.mkdtemp(dir=WORK)
     request_path, response_path = os.path.join(folder, "request.der"), os.path.join(folder, "response.der")
     with open(request_path, "wb") as f:
         f.write(request)
-    if not echoes_nonce:
-        # The same question without the nonce: OpenSSL's responder echoes whatever nonce it gets.
+    if rewrite is None and not echoes_nonce:
+        rewrite = "no-nonce"
+    if rewrite is not None:
         text = subprocess.run(["openssl", "ocsp", "-reqin", request_path, "-req_text"], capture_output=True, check=True).stdout.decode()
         serial = text.split("Serial Number:", 1)[1].split()[0]
-        subprocess.run(["openssl", "ocsp", "-issuer", os.path.join(NET, ca), "-serial", "0x" + serial, "-no_nonce",
-                        "-reqout", request_path], capture_output=True, check=True)
+        if rewrite.startswith("serial:"):
+            serial = rewrite[len("serial:"):]
+        nonce = ["-no_nonce"] if rewrite == "no-nonce" else ["-nonce"]
+        subprocess.run(["openssl", "ocsp", "-issuer", os.path.join(NET, ca), "-serial", "0x" + serial] + nonce
+                       + ["-reqout", request_path], capture_output=True, check=True)
     subprocess.run(
         ["openssl", "ocsp", "-index", os.path.join(NET, "ocsp", index), "-CA", os.path.join(NET, ca),
          "-rsigner", os.path.join(NET, signer), "-rkey", os.path.join(NET, key),
@@ -116,6 +126,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         try:
             if port in RESPONDERS and self.path == "/":
                 self.answer(ocsp_answer(body, port), content_type="application/ocsp-response")
+            elif port == HTTP_PORT and self.path == "/replayed-ocsp":
+                self.answer(ocsp_answer(body, 18781, "new-nonce"), content_type="application/ocsp-response")
+            elif port == HTTP_PORT and self.path == "/misdirected-ocsp":
+                self.answer(ocsp_answer(body, 18781, "serial:3001"), content_type="application/ocsp-response")
             elif port == HTTP_PORT and self.path == "/garbage-ocsp":
                 self.answer(b"<html>not an OCSP response</html>", content_type="text/html")
             elif port == HTTP_PORT and self.path == "/slow-ocsp":

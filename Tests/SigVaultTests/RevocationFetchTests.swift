@@ -36,6 +36,11 @@ struct NetworkCase: CustomTestStringConvertible, Sendable {
         NetworkCase(name: "garbage", indication: "INDETERMINATE", subIndication: "TRY_LATER",
                     warnings: ["CN=Gary Garbage", "OCSP http://127.0.0.1:18780/garbage-ocsp: not a usable OCSP response",
                                "CRL http://127.0.0.1:18780/garbage-crl: not a CRL"], stored: nil),
+        NetworkCase(name: "replayed", indication: "INDETERMINATE", subIndication: "TRY_LATER",
+                    warnings: ["CN=Rex Replayed", "OCSP http://127.0.0.1:18780/replayed-ocsp: the response's nonce is not the one sent"], stored: nil),
+        NetworkCase(name: "misdirected", indication: "INDETERMINATE", subIndication: "TRY_LATER",
+                    warnings: ["CN=Mia Misdirected", "OCSP http://127.0.0.1:18780/misdirected-ocsp: the response does not speak about the certificate"],
+                    stored: nil),
     ]
 }
 
