@@ -48,13 +48,13 @@ extension OCSPResponse {
     public func nonce(answering request: OCSPRequest) -> NonceCheck {
         let result = OCSP_check_nonce(request.ref, basic)
         OpenSSLErrorQueue.clear()
-        // 1: both present and equal; 2: both absent; -1: only in the request (the responder left
-        // it out, as RFC 5019 responders serving pre-produced responses do); 3: only in the
-        // response; 0: both present and different.
+        // 1: both present and equal; -1: only in the request (the responder left it out, as RFC
+        // 5019 responders serving pre-produced responses do); 2: in neither; 3: only in the
+        // response; 0: both present and different. Only 1 binds the answer to this request.
         switch result {
-        case 1, 2: return .matches
-        case -1, 3: return .absentFromResponse
-        default: return .mismatch
+        case 1: return .matches
+        case 0: return .mismatch
+        default: return .absentFromResponse
         }
     }
 }

@@ -68,7 +68,7 @@ enum CLI {
 struct FetchArguments: ParsableArguments {
     @Flag(help: "Fetch missing revocation data: OCSP from each certificate's AIA responder, else the CRL from its distribution point.")
     var fetchRevocation = false
-    @Option(help: "Seconds one OCSP or CRL request may take (default 10; with --fetch-revocation).") var fetchTimeout: Double?
+    @Option(help: "Whole seconds one OCSP or CRL request may take (default 10; with --fetch-revocation).") var fetchTimeout: Int?
     @Option(help: "Attempts per URL after a time-out, a refused connection or an HTTP 5xx (default 2; with --fetch-revocation).")
     var fetchAttempts: Int?
 
@@ -82,8 +82,8 @@ struct FetchArguments: ParsableArguments {
         }
         var settings = FetchSettings()
         if let fetchTimeout {
-            guard fetchTimeout > 0, fetchTimeout <= 600 else { throw SigVaultError(.usage, "--fetch-timeout \(fetchTimeout): between 0 and 600 seconds") }
-            settings.timeout = fetchTimeout
+            guard (1...600).contains(fetchTimeout) else { throw SigVaultError(.usage, "--fetch-timeout \(fetchTimeout): whole seconds from 1 to 600") }
+            settings.timeout = TimeInterval(fetchTimeout)
         }
         if let fetchAttempts {
             guard (1...10).contains(fetchAttempts) else { throw SigVaultError(.usage, "--fetch-attempts \(fetchAttempts): between 1 and 10") }

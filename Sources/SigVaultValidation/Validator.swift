@@ -372,6 +372,9 @@ public struct SignatureValidator: Sendable {
             case .revoked:
                 let date = single.revocationTime ?? single.thisUpdate
                 if date <= time { revokedAt = min(revokedAt ?? date, date) } else { revokedLater = min(revokedLater ?? date, date) }
+                // Revoked only after `time`, by an answer issued at or after it: not revoked at
+                // `time`, as a CRL listing a later revocation says.
+                if date > time && single.thisUpdate >= time { fresh = true }
                 evidence.append(.ocsp(response))
             case .good:
                 let keepsExpired = response.archiveCutoff.map { $0 <= certificate.notAfter } ?? false

@@ -26,6 +26,7 @@ enum HTTPExchange {
             request.setValue(contentType, forHTTPHeaderField: "Content-Type")
             request.httpBody = Data(body)
         }
+        // Linux Foundation counts the time limit in whole seconds.
         let configuration = URLSessionConfiguration.ephemeral
         configuration.timeoutIntervalForRequest = timeout
         configuration.timeoutIntervalForResource = timeout
@@ -35,12 +36,13 @@ enum HTTPExchange {
         let task = session.dataTask(with: request)
         task.resume()
         // URLSession enforces the timeout; the extra second only guards against a lost callback.
-        guard download.done.wait(timeout: .now() + timeout + 1) == .success else {
-            task.cancel()
-            throw Failure(reason: "no answer within \(Int(timeout)) s", transient: true)
-        }
+        let finished = download.done.wait(timeout: .now() + timeout + 1) == .success
         let (data, response, error, tooLarge) = download.result()
         if tooLarge { throw Failure(reason: "the answer is larger than \(limit >> 10) KiB", transient: false) }
+        guard finished else {
+            session.invalidateAndCancel()
+            throw Failure(reason: "no answer within \(Int(timeout)) s", transient: true)
+        }
         if let error { throw Failure(reason: describe(error, timeout: timeout), transient: isTransient(error)) }
         guard let http = response as? HTTPURLResponse else { throw Failure(reason: "not an HTTP answer", transient: false) }
         guard http.statusCode == 200 else {
@@ -48,7 +50,7 @@ enum HTTPExchange {
             var reason = "HTTP status \(http.statusCode)"
             if (http.value(forHTTPHeaderField: "Content-Type") ?? "").hasPrefix("text/plain"),
                let line = String(decoding: data.prefix(200), as: UTF8.self).split(whereSeparator: \.isNewline).first {
-                let printable = line.unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7F }
+                let printable = line.unicodeScalars.filter { $0.value >= 0x20 && $0.value < 0x7F }
                 if !printable.isEmpty { reason += ": " + String(String.UnicodeScalarView(printable.prefix(120))) }
             }
             throw Failure(reason: reason, transient: http.statusCode >= 500)
@@ -97,13 +99,15 @@ private final class Download: NSObject, URLSessionDataDelegate, @unchecked Senda
         if refuse { tooLarge = true }
         lock.unlock()
         completionHandler(refuse ? .cancel : .allow)
+        // Linux Foundation does not act on .cancel: the task is cancelled here.
+        if refuse { dataTask.cancel() }
     }
 
     func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
         lock.lock()
         if !tooLarge { self.data.append(data) }
-        let refuse = self.data.count > limit
-        if refuse { tooLarge = true; self.data = Data() }
+        if self.data.count > limit { tooLarge = true; self.data = Data() }
+        let refuse = tooLarge
         lock.unlock()
         if refuse { dataTask.cancel() }
     }

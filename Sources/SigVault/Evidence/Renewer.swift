@@ -19,7 +19,9 @@ public struct RenewOptions: Sendable {
     public var before: TimeInterval?
     /// A hash algorithm other than the newest chain's: hash-tree renewal (a new chain over the data).
     public var hash: HashAlgorithm?
-    /// The local clock.
+    /// The time the due check (`--before`) and the check of the existing evidence count from.
+    /// Answers (the TSA's genTime, fetched data's freshness) are judged by the live clock: the
+    /// fetching before them can take minutes.
     public var now: Date = Date()
 
     public init(archive: String) { self.archive = archive }
@@ -129,7 +131,7 @@ public struct Renewer {
             }
         }
         evidence.material.removeAll { moved.contains($0) }
-        let fetcher = options.fetchRevocation.map { RevocationFetcher(anchors: anchors, settings: $0, clock: { [now = options.now] in now }) }
+        let fetcher = options.fetchRevocation.map { RevocationFetcher(anchors: anchors, settings: $0) }
         var chainCertificates = lastToken.certificates
         var builtChain: [Certificate] = []
         if let tsaCertificate {
@@ -145,9 +147,14 @@ public struct Renewer {
             fetcher.revocationData(forChain: builtChain, at: lastToken.genTime, pool: pool, anchors: anchors, what: what).forEach(take)
             summary.warnings += fetcher.warnings
         }
-        if crls.isEmpty && responses.isEmpty {
-            let how = fetcher == nil ? "give --crls or --ocsp, or --fetch-revocation" : "nothing could be fetched; give --crls or --ocsp"
-            summary.warnings.append("no revocation data for the TSA of the archive time-stamp of \(ISOTime.format(lastToken.genTime)): it will stay without proof of not being revoked (\(how))")
+        // Once the new time-stamp covers the token, nothing can be added to it: say which of its
+        // chain's certificates it seals without data that settles their status at genTime (exit 2).
+        let open = Self.unsettled(builtChain, at: lastToken.genTime, pool: pool, anchors: anchors)
+        if builtChain.isEmpty || !open.isEmpty {
+            let how = fetcher == nil ? "give --crls or --ocsp, or --fetch-revocation" : "nothing that settles it could be fetched; give --crls or --ocsp"
+            let who = builtChain.isEmpty ? "its TSA chain could not be built" : open.map(\.subject).joined(separator: ", ")
+            summary.warnings.append("the archive time-stamp of \(ISOTime.format(lastToken.genTime)) is sealed without revocation data issued at or after its genTime for \(who): it will stay without proof of not being revoked (\(how))")
+            summary.exitCode = summary.exitCode.combined(with: .findings)
         }
         let amended = try TokenAmendment.adding(certificates: chainCertificates.map(\.der), crls: crls, ocspResponses: responses, to: last.timeStamp)
 
@@ -171,7 +178,7 @@ public struct Renewer {
         } else {
             imprint = Hasher.digest(amended, algorithm)
         }
-        let outcome = TimeStamper(authorities: options.timeStampAuthorities, anchors: anchors, clock: { [now = options.now] in now })
+        let outcome = TimeStamper(authorities: options.timeStampAuthorities, anchors: anchors)
             .timeStamp(imprint: imprint, algorithm: newAlgorithm)
         for refusal in outcome.refusals { summary.warnings.append("\(refusal.authority): no archive time-stamp: \(refusal.reason)") }
         guard let token = outcome.token else {
@@ -228,6 +235,15 @@ public struct Renewer {
         if evaluation.verdict.indication == .totalFailed {
             throw SigVaultError(.integrityOrFailed, "\(options.archive): not renewed: its archive time-stamps do not hold: \(evaluation.verdict.reason); run sigvault verify")
         }
+    }
+
+    /// The certificates of `chain` below its anchor whose status at `time` the pool cannot settle.
+    static func unsettled(_ chain: [Certificate], at time: Date, pool: EvidencePool, anchors: TrustAnchors) -> [Certificate] {
+        guard chain.count > 1 else { return [] }
+        let validator = SignatureValidator(pool: pool, policy: ValidationPolicy(anchors: anchors, now: time))
+        return (0..<(chain.count - 1)).filter {
+            validator.revocationStatus(of: chain[$0], issuer: chain[$0 + 1], at: time).state == .unknown
+        }.map { chain[$0] }
     }
 
     /// Until when `token` protects the archive: its TSA chain (as built to the anchors, else its

@@ -96,6 +96,7 @@ public final class RevocationFetcher: RevocationSource, @unchecked Sendable {
     public func revocationData(forChain chain: [Certificate], at time: Date, pool: EvidencePool, anchors: TrustAnchors,
                                what: String) -> [RevocationEvidence] {
         guard chain.count > 1 else {
+            guard chain.isEmpty else { return [] }  // an anchor alone: nothing to fetch
             lock.lock()
             collectedWarnings.append("\(what): its TSA chain could not be built to the trust anchors, so no revocation data was fetched for it")
             lock.unlock()
@@ -109,31 +110,39 @@ public final class RevocationFetcher: RevocationSource, @unchecked Sendable {
                        decides: ([RevocationEvidence]) -> Bool) -> [RevocationEvidence] {
         var problems: [String] = []
         var kept: [RevocationEvidence] = []
-        let ocspURLs = certificate.ocspURLs, crlURLs = certificate.crlDistributionURLs
+        // Only http(s) URLs are fetched, at most `urlsPerKind` of each kind (an ldap:// one named).
+        func fetchable(_ urls: [String], _ kind: String) -> [String] {
+            let usable = urls.filter { URL(string: $0).map { ($0.scheme == "http" || $0.scheme == "https") && $0.host != nil } ?? false }
+            for url in urls where !usable.contains(url) { problems.append("\(kind) \(url): only http and https URLs are fetched") }
+            return Array(usable.prefix(Self.urlsPerKind))
+        }
+        let ocspURLs = fetchable(certificate.ocspURLs, "OCSP"), crlURLs = fetchable(certificate.crlDistributionURLs, "CRL")
         func settle(_ item: RevocationEvidence, from source: String) -> Bool {
             kept.append(item)
             if decides(kept) {
                 if !problems.isEmpty { warn(certificate, "used \(source) after: " + problems.joined(separator: "; ")) }
                 return true
             }
-            problems.append("\(source): its answer cannot decide the status at \(ISOTime.format(time)) (issued after the certificate expired, or before that time)")
+            problems.append("\(source): its answer does not settle the status at \(ISOTime.format(time))")
             return false
         }
-        for url in ocspURLs.prefix(Self.urlsPerKind) {
+        for url in ocspURLs {
             do {
                 if settle(.ocsp(try ocsp(url, certificate: certificate, issuer: issuer, untrusted: untrusted)), from: "the OCSP response from \(url)") { return kept }
             } catch {
                 problems.append("OCSP \(url): \(error)")
             }
         }
-        for url in crlURLs.prefix(Self.urlsPerKind) {
+        for url in crlURLs {
             do {
                 if settle(.crl(try crl(url, certificate: certificate, issuer: issuer)), from: "the CRL from \(url)") { return kept }
             } catch {
                 problems.append("CRL \(url): \(error)")
             }
         }
-        if ocspURLs.isEmpty && crlURLs.isEmpty { problems.append("it names no OCSP responder and no CRL distribution point") }
+        if certificate.ocspURLs.isEmpty && certificate.crlDistributionURLs.isEmpty {
+            problems.append("it names no OCSP responder and no CRL distribution point")
+        }
         warn(certificate, "no revocation data fetched that decides its status at \(ISOTime.format(time)): " + problems.joined(separator: "; "))
         return kept
     }

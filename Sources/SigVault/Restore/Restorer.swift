@@ -543,6 +543,26 @@ final class GroupRecords: @unchecked Sendable {
         }
         groupOfDocument = map
         hashes = GroupHashes(reader: reader)
+        amendedNewestToken = Self.amendNewestToken(evidence)
+    }
+
+    /// The newest token with the section's material (its TSA chain, and the revocation data
+    /// `--fetch-revocation` collected after its genTime), as the next renewal would add it: nothing
+    /// covers that token yet, so the exported records stay intact and are complete without the
+    /// archive. Only items that parse are added, only while they come to 256 KiB at most (each
+    /// restored document's record carries a copy); nil leaves the token as it is.
+    let amendedNewestToken: [UInt8]?
+
+    static func amendNewestToken(_ evidence: ArchiveEvidence) -> [UInt8]? {
+        let material = evidence.material
+        guard material.contains(where: { $0.kind != .certificate }),
+              material.reduce(0, { $0 + $1.der.count }) <= 256 << 10,
+              let token = evidence.template.archiveTimeStampSequence.last?.archiveTimeStamps.last?.timeStamp else { return nil }
+        let certificates = material.filter { $0.kind == .certificate && (try? Certificate(der: $0.der)) != nil }.map(\.der)
+        let crls = material.filter { $0.kind == .crl && (try? RevocationList(der: $0.der)) != nil }.map(\.der)
+        let responses = material.filter { $0.kind == .ocsp && (try? OCSPResponse(der: $0.der)) != nil }.map(\.der)
+        guard !crls.isEmpty || !responses.isEmpty else { return nil }
+        return try? TokenAmendment.adding(certificates: certificates, crls: crls, ocspResponses: responses, to: token)
     }
 
     /// The DER of the EvidenceRecord of the group whose document is `record`'s member.
@@ -552,16 +572,9 @@ final class GroupRecords: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         var record = try hashes.record(evidence, group: number)
-        // The newest token receives the section's material (its TSA chain and the revocation data
-        // fetched after its genTime), as the next renewal would do: nothing covers that token yet,
-        // so the record stays intact, and it is complete without the archive.
-        let material = evidence.material
-        if material.contains(where: { $0.kind != .certificate }), let chain = record.archiveTimeStampSequence.indices.last,
+        if let token = amendedNewestToken, let chain = record.archiveTimeStampSequence.indices.last,
            let stamp = record.archiveTimeStampSequence[chain].archiveTimeStamps.indices.last {
-            let token = record.archiveTimeStampSequence[chain].archiveTimeStamps[stamp].timeStamp
-            record.archiveTimeStampSequence[chain].archiveTimeStamps[stamp].timeStamp = try TokenAmendment.adding(
-                certificates: material.filter { $0.kind == .certificate }.map(\.der), crls: material.filter { $0.kind == .crl }.map(\.der),
-                ocspResponses: material.filter { $0.kind == .ocsp }.map(\.der), to: token)
+            record.archiveTimeStampSequence[chain].archiveTimeStamps[stamp].timeStamp = token
         }
         return try record.der
     }
