@@ -230,21 +230,29 @@ for name in many_pack many_verify many_list many_restore_one; do
         "$(awk -v k="${RSS[$name]}" 'BEGIN {print k / 1024}')" "$(awk -v k="${RSS[$name]}" -v n="$many_members" 'BEGIN {print k * 1024 / n}')" "${RC[$name]}"
 done
 
-# (f) Archive time-stamps: pack with --tsa (a local TSA: openssl ts -reply behind the tests' server),
-# then a time-stamp renewal and a hash-tree renewal to SHA-512 (which reads the whole archive back).
+# (f) Archive time-stamps: pack with --tsa (a local TSA: openssl ts -reply behind the tests' server,
+# with the network PKI's TSA, whose certificate names its OCSP responder) and --fetch-revocation
+# (the tests' revocation server: OpenSSL's OCSP responder and a CRL server), then a time-stamp
+# renewal and a hash-tree renewal to SHA-512 (which reads the whole archive back), both fetching the
+# newest token's revocation data.
 coproc TSA { python3 "$here/Tests/Servers/tsa-server.py" "$here/Fixtures"; }
 read -r tsa_port <&"${TSA[0]}"
-tsa="http://127.0.0.1:$tsa_port/tsa"
-echo "(f) archive time-stamps (local TSA)"
+tsa="http://127.0.0.1:$tsa_port/net-tsa"
+exec {revocation}> >(exec python3 "$here/Tests/Servers/revocation-server.py" "$here/Fixtures" >"$work/revocation-server.out")
+for _ in $(seq 100); do [[ -s "$work/revocation-server.out" ]] && break; sleep 0.1; done
+echo "(f) archive time-stamps (local TSA, local OCSP and CRL servers)"
+trust=(--trust "$here/Fixtures/pki/root.pem" --trust "$here/Fixtures/netpki/root.pem")
 rm -f stamped.svz
-A=("$sigvault" pack corpus -o stamped.svz --at "$AT" --tsa "$tsa" --trust "$here/Fixtures/pki/root.pem")
+A=("$sigvault" pack corpus -o stamped.svz --at "$AT" --tsa "$tsa" "${trust[@]}" --fetch-revocation)
 run_once pack_tsa nothing "${A[@]}"
-A=("$sigvault" renew stamped.svz --tsa "$tsa" --trust "$here/Fixtures/pki/root.pem")
+A=("$sigvault" renew stamped.svz --tsa "$tsa" "${trust[@]}" --fetch-revocation)
 run_once renew_ts nothing "${A[@]}"
-A=("$sigvault" renew stamped.svz --tsa "$tsa" --trust "$here/Fixtures/pki/root.pem" --hash sha512)
+sleep 1  # the next genTime a second later than the responses this renewal fetched
+A=("$sigvault" renew stamped.svz --tsa "$tsa" "${trust[@]}" --fetch-revocation --hash sha512)
 run_once renew_hash nothing "${A[@]}"
 stamped_bytes=$(stat -c %s stamped.svz)
 rm -f stamped.svz
+exec {revocation}>&-
 exec {TSA[1]}>&-
 wait "$TSA_PID" 2>/dev/null || true
 for name in pack_tsa renew_ts renew_hash; do

@@ -109,11 +109,13 @@ public final class RevocationFetcher: RevocationSource, @unchecked Sendable {
     private func fetch(for certificate: Certificate, issuer: Certificate, untrusted: [Certificate], at time: Date,
                        decides: ([RevocationEvidence]) -> Bool) -> [RevocationEvidence] {
         var problems: [String] = []
+        var skipped: [String] = []
         var kept: [RevocationEvidence] = []
-        // Only http(s) URLs are fetched, at most `urlsPerKind` of each kind (an ldap:// one named).
+        // Only http(s) URLs are fetched, at most `urlsPerKind` of each kind; the others are named
+        // only if nothing settles the status.
         func fetchable(_ urls: [String], _ kind: String) -> [String] {
             let usable = urls.filter { URL(string: $0).map { ($0.scheme == "http" || $0.scheme == "https") && $0.host != nil } ?? false }
-            for url in urls where !usable.contains(url) { problems.append("\(kind) \(url): only http and https URLs are fetched") }
+            for url in urls where !usable.contains(url) { skipped.append("\(kind) \(url): only http and https URLs are fetched") }
             return Array(usable.prefix(Self.urlsPerKind))
         }
         let ocspURLs = fetchable(certificate.ocspURLs, "OCSP"), crlURLs = fetchable(certificate.crlDistributionURLs, "CRL")
@@ -143,7 +145,7 @@ public final class RevocationFetcher: RevocationSource, @unchecked Sendable {
         if certificate.ocspURLs.isEmpty && certificate.crlDistributionURLs.isEmpty {
             problems.append("it names no OCSP responder and no CRL distribution point")
         }
-        warn(certificate, "no revocation data fetched that decides its status at \(ISOTime.format(time)): " + problems.joined(separator: "; "))
+        warn(certificate, "no revocation data fetched that decides its status at \(ISOTime.format(time)): " + (problems + skipped).joined(separator: "; "))
         return kept
     }
 
