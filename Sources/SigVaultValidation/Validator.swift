@@ -97,7 +97,8 @@ public struct TimeStampCandidate: Sendable {
 public protocol RevocationSource: Sendable {
     /// Data about `certificate` (issued by `issuer`) fetched now, for its status at `time`; the
     /// source goes on to its next URL while `decides` says what it has cannot decide that status.
-    /// Empty when nothing could be had.
+    /// Empty when nothing could be had. `decides` may run while the source holds its own lock: it
+    /// must not call back into the source.
     func revocationData(for certificate: Certificate, issuer: Certificate, untrusted: [Certificate], at time: Date,
                         decides: ([RevocationEvidence]) -> Bool) -> [RevocationEvidence]
 }
