@@ -27,6 +27,13 @@ public final class EvidencePool: @unchecked Sendable {
         }
     }
 
+    public func add(_ item: RevocationEvidence) {
+        switch item {
+        case .crl(let crl): add(crl)
+        case .ocsp(let response): add(response)
+        }
+    }
+
     public func certificate(sha256 hex: String) -> Certificate? { certificates.first { $0.sha256Hex == hex } }
 }
 

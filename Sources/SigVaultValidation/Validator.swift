@@ -332,12 +332,7 @@ public struct SignatureValidator: Sendable {
             statusFromPool(of: certificate, issuer: issuer, at: time, extra: candidates).state != .unknown
         }
         guard !fetched.isEmpty else { return status }
-        for item in fetched {
-            switch item {
-            case .crl(let crl): pool.add(crl)
-            case .ocsp(let response): pool.add(response)
-            }
-        }
+        fetched.forEach(pool.add)
         return statusFromPool(of: certificate, issuer: issuer, at: time)
     }
 

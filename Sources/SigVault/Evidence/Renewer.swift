@@ -106,10 +106,11 @@ public struct Renewer {
         var responses: [[UInt8]] = []
         func take(_ item: RevocationEvidence) {
             switch item {
-            case .crl(let crl) where !crls.contains(crl.der): crls.append(crl.der); pool.add(crl)
-            case .ocsp(let response) where !responses.contains(response.der): responses.append(response.der); pool.add(response)
-            default: break
+            case .crl(let crl) where !crls.contains(crl.der): crls.append(crl.der)
+            case .ocsp(let response) where !responses.contains(response.der): responses.append(response.der)
+            default: return
             }
+            pool.add(item)
         }
         summary.warnings += try MaterialLoader.load(options.revocationLists, kind: "CRL") { bytes, _ in
             for crl in try RevocationList.parseAll(bytes) { take(.crl(crl)) }
@@ -198,11 +199,9 @@ public struct Renewer {
         }
         // The new token's TSA chain, and with --fetch-revocation its revocation data fetched now
         // (afresh: what was fetched above predates the new genTime), for the next renewal.
-        var newMaterial = token.certificates.map { ArchiveEvidence.Material(kind: .certificate, der: $0.der) }
-        if let fresh = fetcher?.afresh() {
-            newMaterial = fresh.material(forNewToken: token, anchors: anchors, untrusted: pool.certificates)
-            summary.warnings += fresh.warnings
-        }
+        let (newMaterial, materialWarnings) = RevocationFetcher.material(forNewToken: token, fetcher: fetcher, anchors: anchors,
+                                                                         untrusted: pool.certificates)
+        summary.warnings += materialWarnings
         for item in newMaterial where !evidence.material.contains(item) { evidence.material.append(item) }
         let newPayload = try evidence.encoded { Hasher.digest($0, .sha256) }
         try rewrite(reader: reader, trailer: trailer, evidencePayload: newPayload)

@@ -262,9 +262,19 @@ public final class RevocationFetcher: RevocationSource, @unchecked Sendable {
 
 extension RevocationFetcher {
     /// What the evidence section keeps for a new archive time-stamp (FORMAT.md §10): its
-    /// certificates and TSA chain, and the chain's revocation data fetched now, which the next
-    /// renewal moves into the token before time-stamping it.
-    func material(forNewToken token: TimeStampToken, anchors: TrustAnchors, untrusted: [Certificate]) -> [ArchiveEvidence.Material] {
+    /// certificates; with a fetcher (`--fetch-revocation`) also its TSA chain and the chain's
+    /// revocation data, fetched now by a fresh copy of the fetcher (answers it cached earlier
+    /// predate genTime), with that copy's warnings. The next renewal moves the revocation data
+    /// into the token before time-stamping it.
+    static func material(forNewToken token: TimeStampToken, fetcher: RevocationFetcher?, anchors: TrustAnchors,
+                         untrusted: [Certificate]) -> ([ArchiveEvidence.Material], [String]) {
+        guard let fresh = fetcher?.afresh() else {
+            return (token.certificates.map { ArchiveEvidence.Material(kind: .certificate, der: $0.der) }, [])
+        }
+        return (fresh.material(forNewToken: token, anchors: anchors, untrusted: untrusted), fresh.warnings)
+    }
+
+    private     func material(forNewToken token: TimeStampToken, anchors: TrustAnchors, untrusted: [Certificate]) -> [ArchiveEvidence.Material] {
         var material = token.certificates.map { ArchiveEvidence.Material(kind: .certificate, der: $0.der) }
         let what = "the archive time-stamp of \(ISOTime.format(token.genTime))"
         var chain: [Certificate] = []

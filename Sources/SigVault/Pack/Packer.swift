@@ -292,11 +292,9 @@ public struct Packer {
         // The TSA's certificates, and with --fetch-revocation its chain's revocation data fetched
         // now (a fresh fetcher: answers cached during the analysis predate genTime), for the next
         // renewal to put into the token and cover.
-        var material = token.certificates.map { ArchiveEvidence.Material(kind: .certificate, der: $0.der) }
-        if let fetcher = fetcher?.afresh() {
-            material = fetcher.material(forNewToken: token, anchors: anchors, untrusted: pool.certificates)
-            summary.warnings += fetcher.warnings
-        }
+        let (material, materialWarnings) = RevocationFetcher.material(forNewToken: token, fetcher: fetcher, anchors: anchors,
+                                                                      untrusted: pool.certificates)
+        summary.warnings += materialWarnings
         let evidence = ArchiveEvidence(template: template, trees: [tree], groups: members.map { ArchiveEvidence.Group(members: $0) },
                                        material: material)
         return try evidence.encoded(sha256: hash)
@@ -314,8 +312,10 @@ public struct Packer {
             return nil
         }
         var missing: [String] = []
+        // A valid token, or a passing signature, had its chain's revocation settled while it was
+        // validated: only the others are asked again.
         func tokens(_ list: [TimeStampValidation]) {
-            for stamp in list where stamp.valid || stamp.failure == .tryLater {
+            for stamp in list where stamp.failure == .tryLater {
                 if let certificate = gap(stamp.tsaChain, at: stamp.genTime) {
                     missing.append("\(document): time-stamp of \(ISOTime.format(stamp.genTime)) by \(stamp.tsaSubject ?? "an unknown TSA"): "
                         + "no revocation data for \(certificate.subject) issued at or after \(ISOTime.format(stamp.genTime))")
@@ -328,7 +328,8 @@ public struct Packer {
             let signer = "signature by \(validation.signerCertificate?.subject ?? "signer \(outcome.signerIndex)")"
             if validation.verdict.subIndication == .noCertificateChainFound {
                 missing.append("\(document): \(signer): no certificate chain to a trust anchor")
-            } else if validation.chain.count > 1, let best = validation.bestSignatureTime, let certificate = gap(validation.chain, at: best) {
+            } else if validation.verdict.indication != .totalPassed, validation.chain.count > 1, let best = validation.bestSignatureTime,
+                      let certificate = gap(validation.chain, at: best) {
                 missing.append("\(document): \(signer): no revocation data for \(certificate.subject) issued at or after \(ISOTime.format(best))")
             }
         }
