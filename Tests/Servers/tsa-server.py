@@ -31,22 +31,10 @@ FIXTURES = os.path.abspath(sys.argv[1])
 CERTS = os.path.join(FIXTURES, "pki", "certs")
 PRIVATE = os.path.join(FIXTURES, "pki", "private")
 WORK = tempfile.mkdtemp(prefix="sigvault-tsa-")
-CONFIG = os.path.join(WORK, "tsa.cnf")
-with open(os.path.join(WORK, "serial"), "w") as f:
+CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tsa.cnf")
+os.environ["TSA_SERIAL"] = os.path.join(WORK, "serial")
+with open(os.environ["TSA_SERIAL"], "w") as f:
     f.write("01\n")
-with open(CONFIG, "w") as f:
-    f.write(f"""[ tsa_config ]
-serial = {WORK}/serial
-crypto_device = builtin
-signer_digest = sha256
-default_policy = 1.2.3.4.1
-digests = sha1, sha224, sha256, sha384, sha512
-accuracy = secs:1
-ordering = no
-tsa_name = no
-ess_cert_id_chain = no
-ess_cert_id_alg = sha256
-""")
 
 
 def run(args, data=None):

@@ -13,27 +13,15 @@ import Testing
 
     /// `openssl ts -reply` to `request` with the fixture TSA, now.
     static func reply(to request: TimeStampRequest, in directory: String) throws -> [UInt8] {
-        let config = directory + "/tsa.cnf"
-        try """
-        [ tsa_config ]
-        serial = \(directory)/serial
-        crypto_device = builtin
-        signer_digest = sha256
-        default_policy = 1.2.3.4.1
-        digests = sha1, sha224, sha256, sha384, sha512
-        accuracy = secs:1
-        ordering = no
-        tsa_name = no
-        ess_cert_id_chain = no
-        ess_cert_id_alg = sha256
-        """.write(toFile: config, atomically: true, encoding: .utf8)
         if !FileManager.default.fileExists(atPath: directory + "/serial") {
             try "01\n".write(toFile: directory + "/serial", atomically: true, encoding: .utf8)
         }
         try Data(request.der).write(to: URL(fileURLWithPath: directory + "/request.tsq"))
-        let result = try Harness.openssl(["ts", "-reply", "-config", config, "-section", "tsa_config", "-queryfile", directory + "/request.tsq",
-                                          "-signer", Harness.fixtures + "/pki/certs/tsa.pem", "-inkey", Harness.fixtures + "/pki/private/tsa.key",
-                                          "-chain", Harness.fixtures + "/pki/certs/intermediate.pem", "-out", directory + "/response.tsr"])
+        let result = try Harness.run("/usr/bin/openssl", ["ts", "-reply", "-config", Harness.packageRoot + "/Tests/Servers/tsa.cnf", "-section", "tsa_config",
+                                                          "-queryfile", directory + "/request.tsq",
+                                                          "-signer", Harness.fixtures + "/pki/certs/tsa.pem", "-inkey", Harness.fixtures + "/pki/private/tsa.key",
+                                                          "-chain", Harness.fixtures + "/pki/certs/intermediate.pem", "-out", directory + "/response.tsr"],
+                                     environment: ["TSA_SERIAL": directory + "/serial"])
         try #require(result.exitCode == 0, "\(result.stderr)")
         return [UInt8](try Data(contentsOf: URL(fileURLWithPath: directory + "/response.tsr")))
     }
