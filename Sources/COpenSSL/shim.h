@@ -10,6 +10,7 @@
 #include <openssl/cms.h>
 #include <openssl/ts.h>
 #include <openssl/ocsp.h>
+#include <openssl/ess.h>
 #include <openssl/crypto.h>
 #include <openssl/objects.h>
 #include <string.h>
@@ -90,4 +91,53 @@ static inline char *sv_x509_urls(X509 *x, int which) {
     ERR_clear_error();
     return copy;
 }
+
+/* The issuingDistributionPoint extension of a CRL (RFC 5280 §5.2.5): 0 when absent, -1 when it does
+   not decode, else 1 with the fields filled in. *uris: the URIs of its full name, one per line
+   (OPENSSL_malloc'd, free with sv_openssl_free; NULL when none; URIs with NUL or line breaks left
+   out); *has_name: whether it names a distribution point at all (full or relative name). */
+static inline int sv_crl_idp(X509_CRL *crl, int *has_name, char **uris, int *only_user, int *only_ca, int *only_attr,
+                             int *indirect, int *some_reasons) {
+    int critical = 0;
+    *has_name = 0; *uris = NULL; *only_user = 0; *only_ca = 0; *only_attr = 0; *indirect = 0; *some_reasons = 0;
+    ISSUING_DIST_POINT *idp = X509_CRL_get_ext_d2i(crl, NID_issuing_distribution_point, &critical, NULL);
+    if (idp == NULL) { ERR_clear_error(); return critical == -1 ? 0 : -1; }
+    *only_user = idp->onlyuser > 0;
+    *only_ca = idp->onlyCA > 0;
+    *only_attr = idp->onlyattr > 0;
+    *indirect = idp->indirectCRL > 0;
+    *some_reasons = idp->onlysomereasons != NULL;
+    if (idp->distpoint != NULL) {
+        *has_name = 1;
+        if (idp->distpoint->type == 0) {
+            BIO *out = BIO_new(BIO_s_mem());
+            GENERAL_NAMES *names = idp->distpoint->name.fullname;
+            for (int j = 0; out != NULL && j < sk_GENERAL_NAME_num(names); j++) {
+                GENERAL_NAME *name = sk_GENERAL_NAME_value(names, j);
+                if (name->type != GEN_URI) continue;
+                const unsigned char *bytes = ASN1_STRING_get0_data(name->d.uniformResourceIdentifier);
+                int length = ASN1_STRING_length(name->d.uniformResourceIdentifier);
+                if (length <= 0 || memchr(bytes, 0, (size_t)length) || memchr(bytes, '\n', (size_t)length)
+                    || memchr(bytes, '\r', (size_t)length)) continue;
+                BIO_write(out, bytes, length);
+                BIO_puts(out, "\n");
+            }
+            if (out != NULL) {
+                char *data = NULL;
+                long length = BIO_get_mem_data(out, &data);
+                if (length > 0 && (*uris = OPENSSL_malloc((size_t)length + 1)) != NULL) {
+                    memcpy(*uris, data, (size_t)length);
+                    (*uris)[length] = 0;
+                }
+                BIO_free(out);
+            }
+        }
+    }
+    ISSUING_DIST_POINT_free(idp);
+    ERR_clear_error();
+    return 1;
+}
+
+/* Whether a CRL carries the deltaCRLIndicator extension (RFC 5280 §5.2.4). */
+static inline int sv_crl_is_delta(X509_CRL *crl) { return X509_CRL_get_ext_by_NID(crl, NID_delta_crl, -1) >= 0; }
 #endif

@@ -89,6 +89,10 @@ public final class Certificate: @unchecked Sendable, Hashable, CustomStringConve
             && (X509_get_extended_key_usage(ref) & UInt32(XKU_OCSP_SIGN)) != 0
     }
 
+    /// Whether the certificate carries id-pkix-ocsp-nocheck (RFC 6960 §4.2.2.2.1): an OCSP responder
+    /// whose status need not be checked during its lifetime.
+    public var hasOCSPNoCheck: Bool { X509_get_ext_by_NID(ref, NID_id_pkix_OCSP_noCheck, -1) >= 0 }
+
     /// The OCSP responder URLs of the authorityInfoAccess extension (RFC 5280 §4.2.2.1).
     public var ocspURLs: [String] { urls(0) }
 

@@ -16,6 +16,15 @@ public enum TrustAnchors: Sendable {
         }
         return []
     }
+
+    /// Whether `certificate` is one of the anchors (the system store: whether it is self-issued,
+    /// as the store's roots are).
+    public func contains(_ certificate: Certificate) -> Bool {
+        switch self {
+        case .certificates(let list): return list.contains(certificate)
+        case .system: return certificate.isSelfIssued
+        }
+    }
 }
 
 /// What a chain is being built for.
@@ -61,16 +70,28 @@ public enum ChainFailure: String, Sendable {
 
 public enum ChainBuilder {
     /// Builds a path for `leaf` through `untrusted` to `anchors` and checks it with OpenSSL.
-    /// - Parameter time: check validity periods at this time; `nil` skips them (the caller then
-    ///   decides validity at the proven time itself).
+    /// - Parameters:
+    ///   - time: check validity periods at this time; `nil` skips them (the caller then decides
+    ///     validity at the proven time itself).
+    ///   - preferValidAt: with `time` nil, first look for a path whose certificates are all valid at
+    ///     this time (where several issuer certificates match, one with the same name and key but
+    ///     another validity, OpenSSL takes the one valid then), and only when there is none build
+    ///     without time checks. ETSI EN 319 102-1 §5.6.2.1: the verdict must not depend on which
+    ///     matching issuer comes first in the pool.
     public static func build(
         leaf: Certificate,
         untrusted: [Certificate],
         anchors: TrustAnchors,
         purpose: ChainPurpose,
         at time: Date?,
+        preferValidAt: Date? = nil,
         allowPartialChain: Bool = false
     ) -> ChainBuildResult {
+        if time == nil, let preferValidAt {
+            let valid = build(leaf: leaf, untrusted: untrusted, anchors: anchors, purpose: purpose, at: preferValidAt,
+                              allowPartialChain: allowPartialChain)
+            if valid.ok { return valid }
+        }
         guard let store = X509_STORE_new() else {
             return ChainBuildResult(chain: [], ok: false, errorCode: -1, errorText: "out of memory", errorDepth: 0)
         }
@@ -97,7 +118,9 @@ public enum ChainBuilder {
         } else {
             flags |= UInt(X509_V_FLAG_NO_CHECK_TIME)
         }
-        if allowPartialChain { flags |= UInt(X509_V_FLAG_PARTIAL_CHAIN) }
+        // Every anchor is an anchor, self-signed or not (`openssl verify -partial_chain`): a chain
+        // ends at the first certificate the user trusts.
+        flags |= UInt(X509_V_FLAG_PARTIAL_CHAIN)
         _ = X509_VERIFY_PARAM_set_flags(parameters, flags)
         let purposeID = purpose == .timeStamping ? X509_PURPOSE_TIMESTAMP_SIGN : X509_PURPOSE_ANY
         _ = X509_STORE_CTX_set_purpose(context, purposeID)

@@ -55,6 +55,8 @@ public final class OCSPResponse: @unchecked Sendable {
     public struct SingleStatus: Sendable {
         public let status: Status
         public let revocationTime: Date?
+        /// The revocationReason of a revoked answer, nil when absent.
+        public let revocationReason: RevocationReason?
         public let thisUpdate: Date
         public let nextUpdate: Date?
     }
@@ -76,12 +78,24 @@ public final class OCSPResponse: @unchecked Sendable {
                 return SingleStatus(
                     status: mapped,
                     revocationTime: revoked.flatMap { dateFromASN1Time(UnsafePointer($0)) },
+                    revocationReason: reason >= 0 ? RevocationReason(rawValue: Int(reason)) : nil,
                     thisUpdate: thisUpdate.flatMap { dateFromASN1Time(UnsafePointer($0)) } ?? producedAt,
                     nextUpdate: nextUpdate.flatMap { dateFromASN1Time(UnsafePointer($0)) })
             }
         }
         OpenSSLErrorQueue.clear()
         return nil
+    }
+
+    /// The certificate that signed the response, found by its ResponderID among the response's
+    /// own certificates and `candidates`.
+    public func signerCertificate(among candidates: [Certificate]) -> Certificate? {
+        let stack = CertificateStack(candidates)
+        var signer: OpaquePointer?
+        let found = withExtendedLifetime(stack) { OCSP_resp_get0_signer(basic, &signer, stack.ref) == 1 }
+        OpenSSLErrorQueue.clear()
+        guard found, let signer else { return nil }
+        return Certificate(copying: signer)
     }
 
     /// Checks the response's signature and that its signer is authorised for `issuer`'s certificates
@@ -98,7 +112,7 @@ public final class OCSPResponse: @unchecked Sendable {
         if allowPartialChain { _ = X509_STORE_add_cert(store, issuer.ref) }
         let parameters = X509_STORE_get0_param(store)
         X509_VERIFY_PARAM_set_time(parameters, time_t(producedAt.timeIntervalSince1970))
-        if allowPartialChain { _ = X509_VERIFY_PARAM_set_flags(parameters, UInt(X509_V_FLAG_PARTIAL_CHAIN)) }
+        _ = X509_VERIFY_PARAM_set_flags(parameters, UInt(X509_V_FLAG_PARTIAL_CHAIN))
         OpenSSLErrorQueue.clear()
         let stack = CertificateStack([issuer] + untrusted)
         let result = OCSP_basic_verify(basic, stack.ref, store, 0)

@@ -156,6 +156,10 @@ public final class SignedData: @unchecked Sendable {
         /// Signed attributes are malformed (RFC 5652 §5.3 and §11).
         case malformedAttributes(String)
         case signerCertificateNotFound
+        /// Certificates match the SignerInfo's identifier, but none is the one its ESS
+        /// signing-certificate attribute names by hash (and issuer and serial): ETSI EN 319 102-1
+        /// §5.2.3, RFC 5035.
+        case signingCertificateMismatch(String)
         case contentUnavailable(String)
         /// OpenSSL cannot use the signer's key or algorithm (e.g. DSA parameters inherited from the
         /// issuer): nothing was proven either way.
@@ -165,6 +169,52 @@ public final class SignedData: @unchecked Sendable {
     private static func unsupported(_ detail: String) -> Bool {
         detail.contains("unsupported algorithm") || detail.contains("decode error") || detail.contains("unknown algorithm")
             || detail.contains("unsupported public key")
+    }
+
+    /// What a SignerInfo's ESS signing-certificate (v1 or v2) attribute says of a certificate.
+    public enum SigningCertificateCheck: Sendable, Equatable {
+        /// Neither attribute is present.
+        case absent
+        /// Its first ESSCertID names the certificate (hash, and issuerSerial when present).
+        case matches
+        case mismatch
+    }
+
+    /// The check of `certificate` against SignerInfo #`index`'s signing-certificate attributes.
+    public func signingCertificateCheck(signer index: Int, _ certificate: Certificate) -> SigningCertificateCheck {
+        guard let si = signerInfo(index) else { return .absent }
+        return signingCertificateCheck(si, certificate)
+    }
+
+    /// OpenSSL's own ESS check (OSSL_ESS_check_signing_certs, as TS_RESP_verify_token uses it), on
+    /// the certificate alone: the first ESSCertID of each attribute present must name it. An
+    /// attribute that does not decode names nothing.
+    private func signingCertificateCheck(_ si: OpaquePointer, _ certificate: Certificate) -> SigningCertificateCheck {
+        defer { OpenSSLErrorQueue.clear() }
+        func attributeDER(_ nid: Int32) -> [UInt8]? {
+            let position = CMS_signed_get_attr_by_NID(si, nid, -1)
+            guard position >= 0, let attribute = CMS_signed_get_attr(si, position),
+                  let value = X509_ATTRIBUTE_get0_type(attribute, 0), ASN1_TYPE_get(value) == V_ASN1_SEQUENCE,
+                  let sequence = value.pointee.value.sequence else { return nil }
+            return bytesOf(UnsafePointer(sequence))
+        }
+        let v1 = attributeDER(NID_id_smime_aa_signingCertificate)
+        let v2 = attributeDER(NID_id_smime_aa_signingCertificateV2)
+        if v1 == nil && v2 == nil { return .absent }
+        let first = v1.flatMap { der in der.withUnsafeBufferPointer { buffer -> OpaquePointer? in
+            var cursor: UnsafePointer<UInt8>? = buffer.baseAddress
+            return d2i_ESS_SIGNING_CERT(nil, &cursor, buffer.count)
+        } }
+        defer { if let first { ESS_SIGNING_CERT_free(first) } }
+        let second = v2.flatMap { der in der.withUnsafeBufferPointer { buffer -> OpaquePointer? in
+            var cursor: UnsafePointer<UInt8>? = buffer.baseAddress
+            return d2i_ESS_SIGNING_CERT_V2(nil, &cursor, buffer.count)
+        } }
+        defer { if let second { ESS_SIGNING_CERT_V2_free(second) } }
+        if (v1 != nil && first == nil) || (v2 != nil && second == nil) { return .mismatch }
+        let chain = CertificateStack([certificate])
+        let result = withExtendedLifetime(chain) { OSSL_ESS_check_signing_certs(first, second, chain.ref, 0) }
+        return result == 1 ? .matches : .mismatch
     }
 
     public struct SignerVerification: Sendable {
@@ -183,9 +233,16 @@ public final class SignedData: @unchecked Sendable {
         var outcomes: [SignerOutcome?] = Array(repeating: nil, count: count)
         for index in 0..<count {
             guard let si = signerInfo(index) else { signers.append(nil); continue }
-            let match = candidates.first { CMS_SignerInfo_cert_cmp(si, $0.ref) == 0 }
+            // Every certificate that matches the identifier (a key certified twice shares its
+            // subjectKeyIdentifier): the one the ESS attribute names, if it names one.
+            let matching = candidates.filter { CMS_SignerInfo_cert_cmp(si, $0.ref) == 0 }
+            let match = matching.first { signingCertificateCheck(si, $0) != .mismatch }
             signers.append(match)
-            guard let match else { outcomes[index] = .signerCertificateNotFound; continue }
+            guard let match else {
+                outcomes[index] = matching.isEmpty ? .signerCertificateNotFound
+                    : .signingCertificateMismatch("the ESS signing-certificate attribute names none of the \(matching.count) certificate(s) that match the signer identifier (\(matching.map { "\($0.subject) serial \($0.serialHex)" }.joined(separator: ", ")))")
+                continue
+            }
             CMS_SignerInfo_set1_signer_cert(si, match.ref)
             if CMS_signed_get_attr_count(si) >= 0 {
                 OpenSSLErrorQueue.clear()

@@ -138,48 +138,70 @@ public final class TimeStampToken: @unchecked Sendable {
         return verification.first?.signerCertificate
     }
 
-    /// Checks the token's signature, its ESS signing-certificate binding and that the TSA
-    /// certificate chains to `anchors` with a critical id-kp-timeStamping EKU. Validity periods are
-    /// not checked here: the caller decides them at the time the evidence proves.
-    public func verifySignature(untrusted: [Certificate], anchors: TrustAnchors,
-                                allowPartialChain: Bool = false) -> (ok: Bool, detail: String) {
-        guard let context = TS_VERIFY_CTX_new() else { return (false, "out of memory") }
-        defer { TS_VERIFY_CTX_free(context) }
-        guard let store = X509_STORE_new() else { return (false, "out of memory") }
-        switch anchors {
-        case .certificates(let list): for anchor in list { _ = X509_STORE_add_cert(store, anchor.ref) }
-        case .system: _ = X509_STORE_set_default_paths(store)
-        }
-        var flags = UInt(X509_V_FLAG_NO_CHECK_TIME)
-        if allowPartialChain { flags |= UInt(X509_V_FLAG_PARTIAL_CHAIN) }
-        _ = X509_STORE_set_flags(store, flags)
-        _ = TS_VERIFY_CTX_set_store(context, store)
-        _ = TS_VERIFY_CTX_set_certs(context, CertificateStack(untrusted).releaseOwnership())
-        _ = TS_VERIFY_CTX_set_flags(context, Int32(TS_VFY_SIGNATURE | TS_VFY_VERSION))
-        OpenSSLErrorQueue.clear()
-        guard let token else { return verifyThroughCMS(untrusted: untrusted, anchors: anchors, allowPartialChain: allowPartialChain) }
-        if TS_RESP_verify_token(context, token) == 1 { return (true, "ok") }
-        let detail = OpenSSLErrorQueue.drain()
-        if detail.contains("unsupported") || detail.contains("pss") || detail.contains("PSS") {
-            // The PKCS7 layer mishandles RSASSA-PSS; the CMS layer does not.
-            return verifyThroughCMS(untrusted: untrusted, anchors: anchors, allowPartialChain: allowPartialChain)
-        }
-        return (false, detail)
+    /// Why a token's signature does not stand, decided from its structure (never from OpenSSL's
+    /// message text).
+    public enum SignatureFailure: Sendable, Equatable {
+        /// Not one SignerInfo over an id-ct-TSTInfo, or a TSTInfo version other than 1.
+        case malformed
+        /// No certificate for the SignerInfo among the token's and the given ones.
+        case signerNotFound
+        /// Certificates match the SignerInfo, but its ESS signing-certificate attribute names none.
+        case signingCertificateMismatch
+        /// No ESS signing-certificate attribute (RFC 3161 §2.4.2 requires one).
+        case signingCertificateMissing
+        /// The signature value does not verify, or the signer's key cannot be used.
+        case signature
+        /// The TSA certificate has no critical id-kp-timeStamping as its only extended key usage.
+        case keyUsage
+        /// No path to an anchor for the TSA certificate.
+        case chain
     }
 
-    /// Verification through the CMS layer: the SignerInfo's signature over the TSTInfo, and the TSA
-    /// chain with OpenSSL's time-stamping purpose (critical id-kp-timeStamping). The ESS
-    /// signing-certificate attribute is not checked on this path, and the result says so.
-    private func verifyThroughCMS(untrusted: [Certificate], anchors: TrustAnchors, allowPartialChain: Bool) -> (ok: Bool, detail: String) {
-        guard let signed = try? SignedData(bytes: der) else { return (false, "the token is not a CMS SignedData") }
-        let results = signed.verifySigners(content: .embedded, extraCertificates: untrusted)
-        guard results.count == 1, let signer = results[0].signerCertificate else {
-            return (false, "a time-stamp token must have exactly one signer with its certificate")
+    public struct SignatureCheck: Sendable {
+        public let failure: SignatureFailure?
+        public let detail: String
+        /// The TSA certificate the SignerInfo resolved to (the one its ESS attribute names).
+        public let signer: Certificate?
+        public var ok: Bool { failure == nil }
+    }
+
+    /// Checks the token through OpenSSL's CMS layer, whatever its signature algorithm (PKCS#1 v1.5,
+    /// RSASSA-PSS, ECDSA) or unsigned parts: exactly one SignerInfo over an id-ct-TSTInfo of
+    /// version 1, its certificate among the token's and `untrusted` (the one its ESS
+    /// signing-certificate attribute names, which must be present), its signature, the TSA
+    /// certificate's critical id-kp-timeStamping, and a path to `anchors` (validity periods are
+    /// not checked here: the caller decides them at the time the evidence proves).
+    public func verifySignature(untrusted: [Certificate], anchors: TrustAnchors,
+                                allowPartialChain: Bool = false) -> SignatureCheck {
+        func failed(_ failure: SignatureFailure, _ detail: String, _ signer: Certificate? = nil) -> SignatureCheck {
+            SignatureCheck(failure: failure, detail: detail, signer: signer)
         }
-        guard results[0].outcome == .intact else { return (false, "the token's signature does not verify: \(results[0].outcome)") }
-        let chain = ChainBuilder.build(leaf: signer, untrusted: untrusted + signed.certificates, anchors: anchors, purpose: .timeStamping,
+        guard let signed = try? SignedData(bytes: der), signed.encapsulatedContentType == "1.2.840.113549.1.9.16.1.4" else {
+            return failed(.malformed, "the token is not a CMS SignedData over an id-ct-TSTInfo")
+        }
+        guard TS_TST_INFO_get_version(info) == 1 else { return failed(.malformed, "the TSTInfo version is not 1") }
+        let results = signed.verifySigners(content: .embedded, extraCertificates: untrusted)
+        guard results.count == 1 else { return failed(.malformed, "a time-stamp token must have exactly one SignerInfo, this one has \(results.count)") }
+        let result = results[0]
+        switch result.outcome {
+        case .intact: break
+        case .signerCertificateNotFound:
+            return failed(.signerNotFound, "the TSA certificate is neither in the token nor among the certificates given")
+        case .signingCertificateMismatch(let detail):
+            return failed(.signingCertificateMismatch, detail)
+        default:
+            return failed(.signature, "the token's signature does not verify: \(result.outcome)", result.signerCertificate)
+        }
+        guard let tsa = result.signerCertificate else { return failed(.signerNotFound, "the TSA certificate is not available") }
+        guard signed.signingCertificateCheck(signer: 0, tsa) == .matches else {
+            return failed(.signingCertificateMissing, "the token has no ESS signing-certificate attribute (RFC 3161 §2.4.2)", tsa)
+        }
+        guard tsa.hasCriticalTimeStampingUsage else {
+            return failed(.keyUsage, "TSA certificate lacks a critical timeStamping extended key usage", tsa)
+        }
+        let chain = ChainBuilder.build(leaf: tsa, untrusted: untrusted + signed.certificates, anchors: anchors, purpose: .timeStamping,
                                        at: nil, allowPartialChain: allowPartialChain)
-        guard chain.ok else { return (false, "TSA chain: \(chain.errorText)") }
-        return (true, "ok (verified through CMS; ESS signing-certificate not checked)")
+        guard chain.ok else { return failed(.chain, "TSA chain: \(chain.errorText)", tsa) }
+        return SignatureCheck(failure: nil, detail: "ok", signer: tsa)
     }
 }

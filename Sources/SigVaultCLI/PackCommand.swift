@@ -14,8 +14,12 @@ struct PackCommand: ParsableCommand {
     @Option(help: "Validate as of this ISO 8601 time instead of now.") var at: String?
     @Option(help: "An RFC 3161 time-stamp authority URL for the archive time-stamp (repeatable: tried in order).") var tsa: [String] = []
     @OptionGroup var fetch: FetchArguments
-    @Flag(help: "Refuse to write the archive (exit 4) unless every chain has revocation data issued at or after its best signature time.")
+    @Flag(help: "Refuse to write the archive (exit 4) unless every chain has revocation data fresh at its best signature time.")
     var requireComplete = false
+    @Option(help: "With --require-complete: demand revocation data issued at least this long after the best signature time, <n>(s|m|h|d|y) (the CAdES grace period).")
+    var grace: String?
+    @Option(help: "Maximum age of revocation data at the time it must speak for: <n>(s|m|h|d|y); default: each item's nextUpdate - thisUpdate.")
+    var maxRevocationAge: String?
     @Flag(help: "Print a JSON summary on stdout.") var json = false
 
     func run() throws {
@@ -30,6 +34,11 @@ struct PackCommand: ParsableCommand {
             options.timeStampAuthorities = try tsa.map(CLI.timeStampAuthority)
             options.fetchRevocation = try fetch.settings()
             options.requireComplete = requireComplete
+            if let grace {
+                guard requireComplete else { throw SigVaultError(.usage, "--grace needs --require-complete") }
+                options.grace = try CLI.parseDuration(grace)
+            }
+            options.maximumRevocationAge = try CLI.parseMaximumAge(maxRevocationAge)
             let summary = try Packer(options: options, logger: logger).run()
             summary.warnings.forEach(CLI.warn)
             if json {

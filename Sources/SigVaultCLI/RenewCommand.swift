@@ -14,6 +14,8 @@ struct RenewCommand: ParsableCommand {
     @Option(help: "OCSP responses for the archive time-stamps' TSA chains (file or folder, DER).") var ocsp: [String] = []
     @Option(help: "Renew only if protection ends within this window: <n>(s|m|h|d|y), e.g. 90d.") var before: String?
     @OptionGroup var fetch: FetchArguments
+    @Option(help: "Maximum age of revocation data at the time it must speak for: <n>(s|m|h|d|y); default: each item's nextUpdate - thisUpdate.")
+    var maxRevocationAge: String?
     @Option(help: "Hash-tree renewal with this algorithm: sha256, sha384 or sha512.") var hash: String?
 
     func run() throws {
@@ -25,6 +27,7 @@ struct RenewCommand: ParsableCommand {
             options.revocationLists = crls
             options.ocspResponses = ocsp
             options.fetchRevocation = try fetch.settings()
+            options.maximumRevocationAge = try CLI.parseMaximumAge(maxRevocationAge)
             if let before { options.before = try CLI.parseDuration(before) }
             if let hash {
                 guard ["sha256", "sha384", "sha512"].contains(hash), let algorithm = HashAlgorithm(rawValue: hash) else {

@@ -47,6 +47,14 @@ enum CLI {
         return TimeInterval(count) * unit
     }
 
+    /// `--max-revocation-age`: a duration above zero, or nil when not given.
+    static func parseMaximumAge(_ text: String?) throws -> TimeInterval? {
+        guard let text else { return nil }
+        let age = try parseDuration(text)
+        guard age > 0 else { throw SigVaultError(.usage, "--max-revocation-age \(text): must be above zero", hint: "for example 7d or 12h") }
+        return age
+    }
+
     /// A time-stamp authority from an `http://` or `https://` URL.
     static func timeStampAuthority(_ text: String) throws -> HTTPTimeStampAuthority {
         guard let url = URL(string: text), url.scheme == "http" || url.scheme == "https", url.host != nil else {
@@ -64,7 +72,7 @@ enum CLI {
     }
 }
 
-/// `--fetch-revocation` and its limits, shared by pack and renew.
+/// `--fetch-revocation` and its limits, shared by pack, renew, verify and ers verify.
 struct FetchArguments: ParsableArguments {
     @Flag(help: "Fetch missing revocation data: OCSP from each certificate's AIA responder, else the CRL from its distribution point.")
     var fetchRevocation = false

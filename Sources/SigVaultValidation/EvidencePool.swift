@@ -7,8 +7,27 @@ public final class EvidencePool: @unchecked Sendable {
     public private(set) var revocationLists: [RevocationList] = []
     public private(set) var ocspResponses: [OCSPResponse] = []
     private var seen: Set<String> = []
+    /// SHA-256s of the items that came from outside the archive being verified (`--certs`,
+    /// `--crls`, `--ocsp`, fetched).
+    public private(set) var external: Set<String> = []
 
     public init() {}
+
+    /// Adds a CRL or OCSP response from outside the archive.
+    public func addExternal(_ item: RevocationEvidence) {
+        external.insert(item.sha256Hex)
+        add(item)
+    }
+
+    /// Adds everything `other` holds, keeping what came from outside marked so.
+    public func add(contentsOf other: EvidencePool) {
+        add(other.certificates)
+        other.revocationLists.forEach { add($0) }
+        other.ocspResponses.forEach { add($0) }
+        external.formUnion(other.external)
+    }
+
+    public func isExternal(_ item: RevocationEvidence) -> Bool { external.contains(item.sha256Hex) }
 
     public func add(_ certificate: Certificate) {
         if seen.insert("c" + certificate.sha256Hex).inserted { certificates.append(certificate) }
@@ -46,6 +65,14 @@ public enum RevocationEvidence: Sendable {
         switch self {
         case .crl(let crl): return crl.sha256Hex
         case .ocsp(let response): return response.sha256Hex
+        }
+    }
+
+    /// When the item was issued: a CRL's thisUpdate, an OCSP response's producedAt.
+    public var issued: Date {
+        switch self {
+        case .crl(let crl): return crl.thisUpdate
+        case .ocsp(let response): return response.producedAt
         }
     }
 

@@ -21,8 +21,7 @@ public enum TimeStampAcceptance {
         }
         let untrusted = token.certificates
         let signature = token.verifySignature(untrusted: untrusted, anchors: anchors)
-        let tsa = token.signerCertificate(extra: [])
-        if let tsa, !tsa.hasCriticalTimeStampingUsage {
+        if signature.failure == .keyUsage, let tsa = signature.signer {
             return .failure(TimeStampRefusal("its certificate \(tsa.subject) lacks the critical timeStamping extended key usage"))
         }
         guard signature.ok else { return .failure(TimeStampRefusal("the token does not verify: \(signature.detail)")) }

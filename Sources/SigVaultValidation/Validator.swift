@@ -14,28 +14,62 @@ public struct ValidationPolicy: Sendable {
     /// token of its own, and tokens need to have stayed valid only until then (ETSI EN 319 102-1 §5.6).
     public var archiveProofOfExistence: Date?
 
-    public init(anchors: TrustAnchors, now: Date, allowPartialChain: Bool = false, archiveProofOfExistence: Date? = nil) {
+    /// The maximum accepted revocation freshness (ETSI EN 319 102-1 §5.2.5, `--max-revocation-age`):
+    /// data speaks for a status at time T when issued after T minus this. Nil: each item's own
+    /// nextUpdate − thisUpdate.
+    public var maximumRevocationAge: TimeInterval?
+
+    public init(anchors: TrustAnchors, now: Date, allowPartialChain: Bool = false, archiveProofOfExistence: Date? = nil,
+                maximumRevocationAge: TimeInterval? = nil) {
         self.anchors = anchors
         self.now = now
         self.allowPartialChain = allowPartialChain
         self.archiveProofOfExistence = archiveProofOfExistence
+        self.maximumRevocationAge = maximumRevocationAge
+    }
+
+    /// Whether data issued at `issued`, with `nextUpdate`, is fresh for a status at `time`
+    /// (§5.2.5): issued at or after `time`, or after `time` minus the maximum freshness, which is
+    /// `maximumRevocationAge` when set, else nextUpdate − thisUpdate; with neither, not fresh.
+    public func isFresh(issued: Date, nextUpdate: Date?, at time: Date) -> Bool {
+        if issued >= time { return true }
+        guard let age = maximumRevocationAge ?? nextUpdate.map({ $0.timeIntervalSince(issued) }) else { return false }
+        return issued >= time.addingTimeInterval(-age)
     }
 }
 
 /// What a certificate's revocation status is at a time, and what decided it.
 public struct RevocationStatus: Sendable {
     public enum State: Sendable, Equatable {
-        /// Not revoked at the time, proven by data issued at or after it.
+        /// Not revoked at the time, shown by data fresh at it (§5.2.5).
         case notRevoked
         /// Revoked on this date (at or before the time asked about).
         case revoked(Date)
-        /// No data issued at or after the time: cannot tell yet.
+        /// Suspended (certificateHold) since this date, at or before the time asked about, and the
+        /// latest data still lists the hold: not a revocation (RFC 5280 §5.3.1), but not shown sound.
+        case onHold(Date)
+        /// No data fresh at the time: cannot tell yet.
         case unknown
     }
     public let state: State
+    /// Every authentic item that speaks about the certificate.
     public let evidence: [RevocationEvidence]
     /// A revocation after the time asked about, if the data shows one.
     public let revokedLater: Date?
+    /// The item that decided the state (the listing, the latest hold, or the newest fresh item);
+    /// for `unknown`, the newest item that speaks about the certificate, if any.
+    public let decidedBy: RevocationEvidence?
+    /// Data set aside, with the reason (an OCSP responder not shown sound, a CRL out of scope).
+    public let setAside: [String]
+
+    public init(state: State, evidence: [RevocationEvidence], revokedLater: Date?, decidedBy: RevocationEvidence? = nil,
+                setAside: [String] = []) {
+        self.state = state
+        self.evidence = evidence
+        self.revokedLater = revokedLater
+        self.decidedBy = decidedBy
+        self.setAside = setAside
+    }
 }
 
 /// The validation of one RFC 3161 token.
@@ -160,23 +194,24 @@ public struct SignatureValidator: Sendable {
                                 reason: reason, failure: failure, tsaSubject: tsa?.subject, tsaChain: chain, revocationEvidence: evidence)
         }
         let untrusted = pool.certificates + token.certificates
-        let tsa = token.signerCertificate(extra: pool.certificates)
         let signature = token.verifySignature(untrusted: untrusted, anchors: policy.anchors, allowPartialChain: policy.allowPartialChain)
-        guard signature.ok else {
-            if let tsa, !tsa.hasCriticalTimeStampingUsage {
-                return result(.chainConstraintsFailure, "TSA certificate lacks a critical timeStamping extended key usage", tsa: tsa)
+        if let failure = signature.failure {
+            let subIndication: SubIndication = switch failure {
+            case .malformed, .signingCertificateMissing: .formatFailure
+            case .signerNotFound, .signingCertificateMismatch: .noSigningCertificateFound
+            case .signature: .sigCryptoFailure
+            case .keyUsage: .chainConstraintsFailure
+            case .chain: .noCertificateChainFound
             }
-            // OpenSSL checks the signature and the chain in one call: tell the two apart by its words.
-            let chainProblem = ["certificate verify error", "unable to get", "TSA chain", "self-signed certificate", "certificate chain"]
-                .contains { signature.detail.contains($0) }
-            return result(chainProblem ? .noCertificateChainFound : .sigCryptoFailure, "time-stamp token does not verify: \(signature.detail)", tsa: tsa)
+            return result(subIndication, failure == .keyUsage ? signature.detail : "time-stamp token does not verify: \(signature.detail)",
+                          tsa: signature.signer)
         }
-        guard let tsa else { return result(.noSigningCertificateFound, "TSA certificate not found") }
+        guard let tsa = signature.signer else { return result(.noSigningCertificateFound, "TSA certificate not found") }
         let built = ChainBuilder.build(leaf: tsa, untrusted: untrusted, anchors: policy.anchors, purpose: .timeStamping,
-                                       at: nil, allowPartialChain: policy.allowPartialChain)
+                                       at: nil, preferValidAt: genTime, allowPartialChain: policy.allowPartialChain)
         guard built.ok else { return result(.noCertificateChainFound, "TSA chain: \(built.errorText)", tsa: tsa, chain: built.chain) }
         let chain = built.chain
-        let checked = policy.allowPartialChain ? chain : Array(chain.dropLast())
+        let checked = belowAnchor(chain)
         for certificate in checked where !certificate.isValid(at: genTime) {
             return result(.outOfBoundsNoPOE, "TSA chain certificate \(certificate.subject) was not valid at genTime", tsa: tsa, chain: chain)
         }
@@ -191,8 +226,9 @@ public struct SignatureValidator: Sendable {
         case (_, let certificate, .revoked(let date))?:
             return result(.revokedNoPOE, "TSA chain certificate \(certificate.subject) was revoked on \(ISOTime.format(date)), before genTime",
                           tsa: tsa, chain: chain, evidence: evidence)
-        case (_, let certificate, _)?:
-            return result(.tryLater, "no revocation data for TSA chain certificate \(certificate.subject) issued at or after genTime",
+        case (let index, let certificate, let state)?:
+            let status = revocation.statuses[index].status
+            return result(.tryLater, "TSA chain certificate \(certificate.subject): \(Self.unsettled(state, status, at: genTime, what: "genTime"))",
                           tsa: tsa, chain: chain, evidence: evidence)
         case nil:
             if let (certificate, date) = revocation.laterRevocations.first(where: { $0.1 <= deadline }) {
@@ -235,6 +271,8 @@ public struct SignatureValidator: Sendable {
             return finish(Verdict(.totalFailed, .sigCryptoFailure, "the signature value does not verify (\(detail))"))
         case .malformedAttributes(let detail):
             return finish(Verdict(.totalFailed, .formatFailure, "malformed signed attributes (\(detail))"))
+        case .signingCertificateMismatch(let detail):
+            return finish(Verdict(.indeterminate, .noSigningCertificateFound, "the signer's certificate is not available: \(detail)"))
         case .signerCertificateNotFound:
             return finish(Verdict(.indeterminate, .noSigningCertificateFound, "the signer's certificate is not in the signature or the evidence"))
         case .contentUnavailable(let detail):
@@ -252,7 +290,7 @@ public struct SignatureValidator: Sendable {
         let byArchive = proven != nil && proven == policy.archiveProofOfExistence && !timeStamps.contains { $0.valid && $0.genTime == proven }
         let untrusted = pool.certificates + signedData.certificates
         let built = ChainBuilder.build(leaf: signer, untrusted: untrusted, anchors: policy.anchors, purpose: .any, at: nil,
-                                       allowPartialChain: policy.allowPartialChain)
+                                       preferValidAt: best, allowPartialChain: policy.allowPartialChain)
         guard built.ok else {
             switch built.failure {
             case .noTrustedPath?:
@@ -264,7 +302,7 @@ public struct SignatureValidator: Sendable {
             }
         }
         let chain = built.chain
-        let checked = policy.allowPartialChain ? chain : Array(chain.dropLast())
+        let checked = belowAnchor(chain)
         let provenText = proven.map { byArchive ? "proven by the archive time-stamp at \(ISOTime.format($0))" : "proven by time-stamp at \(ISOTime.format($0))" }
             ?? "no valid time-stamp proves when the signature existed, so it is judged at \(ISOTime.format(best))"
         if best < signer.notBefore {
@@ -285,11 +323,48 @@ public struct SignatureValidator: Sendable {
                                       "\(who) was revoked on \(ISOTime.format(date)), at or before the best signature time \(ISOTime.format(best))"),
                               best: best, chain: chain, evidence: evidence)
             }
-            return finish(Verdict(.indeterminate, .tryLater, "no CRL or OCSP response for \(who) issued at or after \(ISOTime.format(best))"),
+            let status = revocation.statuses[index].status
+            return finish(Verdict(.indeterminate, .tryLater, "\(who): \(Self.unsettled(state, status, at: best, what: "the best signature time"))"),
                           best: best, chain: chain, evidence: evidence)
         }
         return finish(.passed("signature intact, chain valid and not revoked at \(ISOTime.format(best)); \(provenText)"),
                       best: best, chain: chain, evidence: evidence)
+    }
+
+    /// The chain's certificates that path validation checks: all but the trust anchor it ends at
+    /// (RFC 5280 §6.1: an anchor is trusted, not validated). With `allowPartialChain` (corpora whose
+    /// root is missing), every certificate.
+    public func belowAnchor(_ chain: [Certificate]) -> [Certificate] {
+        if policy.allowPartialChain { return chain }
+        guard let last = chain.last, policy.anchors.contains(last) else { return chain }
+        return Array(chain.dropLast())
+    }
+
+    /// Why a certificate's status at `time` is not settled, in words (TRY_LATER): on hold, or no
+    /// data fresh at `time`, naming the newest data there is.
+    static func unsettled(_ state: RevocationStatus.State, _ status: RevocationStatus, at time: Date, what: String) -> String {
+        var text: String
+        switch state {
+        case .onHold(let date):
+            text = "suspended (certificateHold) since \(ISOTime.format(date)), and the latest data still lists the hold"
+            if let item = status.decidedBy { text += " (\(describe(item)))" }
+            return text
+        default:
+            text = "no CRL or OCSP response fresh at \(what) \(ISOTime.format(time)) shows its status"
+        }
+        if let item = status.decidedBy { text += "; the newest is \(describe(item)), not fresh then" }
+        if !status.setAside.isEmpty { text += "; " + status.setAside.joined(separator: "; ") }
+        return text
+    }
+
+    /// One CRL or OCSP response in words: kind, SHA-256 prefix, issuer, thisUpdate and nextUpdate.
+    public static func describe(_ item: RevocationEvidence) -> String {
+        switch item {
+        case .crl(let crl):
+            return "CRL \(crl.sha256Hex.prefix(16)) by \(crl.issuer), thisUpdate \(ISOTime.format(crl.thisUpdate)), nextUpdate \(crl.nextUpdate.map(ISOTime.format) ?? "none")"
+        case .ocsp(let response):
+            return "OCSP response \(response.sha256Hex.prefix(16)) produced \(ISOTime.format(response.producedAt))"
+        }
     }
 
     // MARK: Revocation
@@ -297,10 +372,12 @@ public struct SignatureValidator: Sendable {
     /// The revocation of a chain's certificates below the anchor (the first `checkedCount`) at `time`.
     public struct ChainRevocation: Sendable {
         public var evidence: [RevocationEvidence] = []
-        /// The first certificate revoked at `time` or whose status is unknown.
+        /// The first certificate revoked, on hold, or whose status is unknown at `time`.
         public var problem: (index: Int, certificate: Certificate, state: RevocationStatus.State)?
         /// Certificates the data shows revoked after `time`.
         public var laterRevocations: [(Certificate, Date)] = []
+        /// Each certificate looked at, with its status, leaf first.
+        public var statuses: [(certificate: Certificate, status: RevocationStatus)] = []
     }
 
     public func revocationOfChain(_ chain: [Certificate], checkedCount: Int, at time: Date) -> ChainRevocation {
@@ -309,6 +386,7 @@ public struct SignatureValidator: Sendable {
             let certificate = chain[index]
             let status = revocationStatus(of: certificate, issuer: chain[index + 1], at: time)
             result.evidence += status.evidence
+            result.statuses.append((certificate, status))
             if let later = status.revokedLater { result.laterRevocations.append((certificate, later)) }
             if status.state != .notRevoked {
                 result.problem = (index, certificate, status.state)
@@ -318,13 +396,22 @@ public struct SignatureValidator: Sendable {
         return result
     }
 
-    /// Decides `certificate`'s status at `time` from the pool: revoked if any authentic CRL or OCSP
-    /// response says it was revoked at or before `time`; not revoked if authentic data issued at or
-    /// after `time`, and no later than the certificate's expiry, does not list it (or lists a later
-    /// revocation); unknown otherwise. Data issued after the certificate expired proves nothing by
-    /// its silence (RFC 5280 §3.3 lets a CA drop expired certificates), unless a CRL's
-    /// ExpiredCertsOnCRL or an OCSP response's archiveCutoff says it keeps them. When the pool
-    /// cannot tell, the revocation source (if any) is asked, and the status decided again.
+    /// Decides `certificate`'s status at `time` from the pool (ETSI EN 319 102-1 §5.2.5 and §5.2.6,
+    /// RFC 5280 §5.3.1, RFC 6960):
+    /// - revoked if any authentic CRL or OCSP response says it was revoked, for a reason other than
+    ///   certificateHold, at or before `time`;
+    /// - on hold if the latest authentic data lists a certificateHold from at or before `time` (a
+    ///   hold that newer data no longer lists was lifted);
+    /// - not revoked if authentic data fresh at `time` (`ValidationPolicy.isFresh`) does not list it
+    ///   at `time`;
+    /// - unknown otherwise.
+    ///
+    /// Data issued after the certificate expired proves nothing by its silence (RFC 5280 §3.3 lets a
+    /// CA drop expired certificates), unless a CRL's ExpiredCertsOnCRL or an OCSP response's
+    /// archiveCutoff says it keeps them. An OCSP answer counts only when its responder is the CA,
+    /// or a delegated responder valid at producedAt and either carrying id-pkix-ocsp-nocheck or shown
+    /// unrevoked then (RFC 6960 §4.2.2.2). When the pool cannot tell, the revocation source (if
+    /// any) is asked, and the status decided again.
     public func revocationStatus(of certificate: Certificate, issuer: Certificate, at time: Date) -> RevocationStatus {
         let status = statusFromPool(of: certificate, issuer: issuer, at: time)
         guard status.state == .unknown, let revocationSource else { return status }
@@ -332,16 +419,31 @@ public struct SignatureValidator: Sendable {
             statusFromPool(of: certificate, issuer: issuer, at: time, extra: candidates).state != .unknown
         }
         guard !fetched.isEmpty else { return status }
-        fetched.forEach(pool.add)
+        fetched.forEach(pool.addExternal)
         return statusFromPool(of: certificate, issuer: issuer, at: time)
     }
 
-    /// The status from the pool's data, and `extra` data not (yet) in it.
-    private func statusFromPool(of certificate: Certificate, issuer: Certificate, at time: Date, extra: [RevocationEvidence] = []) -> RevocationStatus {
-        var revokedAt: Date?
-        var revokedLater: Date?
-        var fresh = false
-        var evidence: [RevocationEvidence] = []
+    /// What one authentic CRL or OCSP answer says about a certificate.
+    private struct Statement {
+        let item: RevocationEvidence
+        let issued: Date
+        let nextUpdate: Date?
+        /// The revocation it lists, if any.
+        let listing: (date: Date, reason: RevocationReason?)?
+        /// Whether its silence (or "good") speaks for the certificate (RFC 5280 §3.3).
+        let speaks: Bool
+
+        var isHold: Bool { listing?.reason == .certificateHold }
+    }
+
+    /// The status from the pool's data, and `extra` data not (yet) in it. `depth` counts the OCSP
+    /// responder checks this call is part of.
+    private func statusFromPool(of certificate: Certificate, issuer: Certificate, at time: Date, extra: [RevocationEvidence] = [],
+                                depth: Int = 0) -> RevocationStatus {
+        var statements: [Statement] = []
+        var setAside: [String] = []
+        // Data that shows the OCSP responders used sound: archived with the answers it supports.
+        var supporting: [RevocationEvidence] = []
         var crls = pool.revocationLists, responses = pool.ocspResponses
         for item in extra {
             switch item {
@@ -351,39 +453,112 @@ public struct SignatureValidator: Sendable {
         }
         for crl in crls where crl.isIssued(by: issuer) {
             guard !crl.hasUnhandledCriticalExtension, issuer.mayIssueCRLs, crl.signatureVerifies(with: issuer) else { continue }
-            var used = false
-            if let date = crl.revocationDate(of: certificate) {
-                if date <= time { revokedAt = min(revokedAt ?? date, date) } else { revokedLater = min(revokedLater ?? date, date) }
-                used = true
+            let form = Self.crlForm(crl, for: certificate)
+            if let outOfScope = form.outOfScope {
+                setAside.append("\(Self.describe(.crl(crl))) set aside: \(outOfScope)")
+                continue
             }
+            if let partial = form.partial { setAside.append("\(Self.describe(.crl(crl))): \(partial)") }
+            let entry = crl.entry(of: certificate)
             let keepsExpired = crl.expiredCertificatesOnCRL.map { $0 <= certificate.notAfter } ?? false
-            if crl.thisUpdate >= time && (crl.thisUpdate <= certificate.notAfter || keepsExpired) { fresh = true; used = true }
-            if used { evidence.append(.crl(crl)) }
+            statements.append(Statement(item: .crl(crl), issued: crl.thisUpdate, nextUpdate: crl.nextUpdate,
+                                        listing: entry.map { ($0.date, $0.reason) },
+                                        speaks: form.partial == nil && (crl.thisUpdate <= certificate.notAfter || keepsExpired)))
         }
         for response in responses {
             guard let single = response.status(of: certificate, issuer: issuer) else { continue }
             guard response.verifySignature(issuer: issuer, untrusted: pool.certificates, anchors: policy.anchors,
                                            allowPartialChain: policy.allowPartialChain).ok else { continue }
+            let responder = responderCheck(response, issuer: issuer, depth: depth)
+            if let problem = responder.problem {
+                setAside.append("OCSP response \(response.sha256Hex.prefix(16)) set aside: \(problem)")
+                continue
+            }
+            supporting += responder.evidence
+            let keepsExpired = response.archiveCutoff.map { $0 <= certificate.notAfter } ?? false
             switch single.status {
             case .revoked:
-                let date = single.revocationTime ?? single.thisUpdate
-                if date <= time { revokedAt = min(revokedAt ?? date, date) } else { revokedLater = min(revokedLater ?? date, date) }
-                // Revoked only after `time`, by an answer issued at or after it: not revoked at
-                // `time`, as a CRL listing a later revocation says.
-                if date > time && single.thisUpdate >= time { fresh = true }
-                evidence.append(.ocsp(response))
+                statements.append(Statement(item: .ocsp(response), issued: single.thisUpdate, nextUpdate: single.nextUpdate,
+                                            listing: (single.revocationTime ?? single.thisUpdate, single.revocationReason), speaks: true))
             case .good:
-                let keepsExpired = response.archiveCutoff.map { $0 <= certificate.notAfter } ?? false
-                if single.thisUpdate >= time && (single.thisUpdate <= certificate.notAfter || keepsExpired) {
-                    fresh = true
-                    evidence.append(.ocsp(response))
-                }
+                statements.append(Statement(item: .ocsp(response), issued: single.thisUpdate, nextUpdate: single.nextUpdate,
+                                            listing: nil, speaks: single.thisUpdate <= certificate.notAfter || keepsExpired))
             case .unknown:
                 continue
             }
         }
-        if let revokedAt { return RevocationStatus(state: .revoked(revokedAt), evidence: evidence, revokedLater: revokedLater) }
-        return RevocationStatus(state: fresh ? .notRevoked : .unknown, evidence: evidence, revokedLater: revokedLater)
+        let speaking = statements.filter { $0.speaks || $0.listing != nil }
+        let evidence = speaking.map(\.item) + supporting
+        let revocations = speaking.compactMap { statement in statement.isHold ? nil : statement.listing.map { ($0.date, statement) } }
+        let revokedLater = revocations.map(\.0).filter { $0 > time }.min()
+        if let (date, statement) = revocations.filter({ $0.0 <= time }).min(by: { $0.0 < $1.0 }) {
+            return RevocationStatus(state: .revoked(date), evidence: evidence, revokedLater: revokedLater, decidedBy: statement.item,
+                                    setAside: setAside)
+        }
+        // The latest data decides a hold; on a tie, the item that lists it.
+        let latest = speaking.max { ($0.issued, $0.listing == nil ? 0 : 1) < ($1.issued, $1.listing == nil ? 0 : 1) }
+        if let latest, latest.isHold, let listing = latest.listing, listing.date <= time {
+            return RevocationStatus(state: .onHold(listing.date), evidence: evidence, revokedLater: revokedLater, decidedBy: latest.item,
+                                    setAside: setAside)
+        }
+        let fresh = speaking.filter { statement in
+            statement.speaks && (statement.listing.map { $0.date > time } ?? true)
+                && policy.isFresh(issued: statement.issued, nextUpdate: statement.nextUpdate, at: time)
+        }
+        if let newest = fresh.max(by: { $0.issued < $1.issued }) {
+            return RevocationStatus(state: .notRevoked, evidence: evidence, revokedLater: revokedLater, decidedBy: newest.item,
+                                    setAside: setAside)
+        }
+        return RevocationStatus(state: .unknown, evidence: evidence, revokedLater: revokedLater, decidedBy: latest?.item, setAside: setAside)
+    }
+
+    /// Whether a CRL covers `certificate` (RFC 5280 §5.2.5, §6.3.3 (b)): out of scope (ignored) when
+    /// its issuingDistributionPoint is for user certificates only and the certificate is a CA, for
+    /// CA certificates only and it is not, for attribute certificates only, or names a distribution
+    /// point that none of the certificate's cRLDistributionPoints URIs is; partial (its entries
+    /// count as revocations, its silence proves nothing) when it is a delta CRL, an indirect CRL or
+    /// covers only some reasons, forms SigVault does not combine into a complete status.
+    static func crlForm(_ crl: RevocationList, for certificate: Certificate) -> (outOfScope: String?, partial: String?) {
+        let scope: RevocationList.Scope?
+        do { scope = try crl.scope() } catch { return ("its issuingDistributionPoint does not decode", nil) }
+        if let scope {
+            if scope.onlyUserCertificates && certificate.isCertificateAuthority { return ("it covers only end-entity certificates (onlyContainsUserCerts)", nil) }
+            if scope.onlyCACertificates && !certificate.isCertificateAuthority { return ("it covers only CA certificates (onlyContainsCACerts)", nil) }
+            if scope.onlyAttributeCertificates { return ("it covers only attribute certificates (onlyContainsAttributeCerts)", nil) }
+            if scope.namesDistributionPoint {
+                let points = Set(certificate.crlDistributionURLs)
+                if points.isDisjoint(with: scope.distributionPointURIs) {
+                    return ("it is for the distribution point \(scope.distributionPointURIs.first ?? "named by a relative name"), which the certificate does not name", nil)
+                }
+            }
+        }
+        if crl.isDelta { return (nil, "a delta CRL, not supported for showing a status (its revocations count)") }
+        if scope?.indirect == true { return (nil, "an indirect CRL, not supported for showing a status (its revocations count)") }
+        if scope?.onlySomeReasons == true { return (nil, "it covers only some reasons (onlySomeReasons), so its silence is not a status (its revocations count)") }
+        return (nil, nil)
+    }
+
+    /// Why an OCSP response's answers about `issuer`'s certificates must not be used, or no problem
+    /// when its signer may give them: the CA itself, or a delegated responder (id-kp-OCSPSigning,
+    /// issued by the CA, valid at producedAt, which `OCSPResponse.verifySignature` checked) that
+    /// carries id-pkix-ocsp-nocheck or is shown unrevoked at producedAt by other data (RFC 6960
+    /// §4.2.2.2); with the data that showed it.
+    private func responderCheck(_ response: OCSPResponse, issuer: Certificate, depth: Int) -> (problem: String?, evidence: [RevocationEvidence]) {
+        guard let responder = response.signerCertificate(among: pool.certificates + [issuer]) else {
+            return ("its signer's certificate is not available", [])
+        }
+        if responder == issuer || responder.hasOCSPNoCheck { return (nil, []) }
+        let who = "its responder \(responder.subject) (serial \(responder.serialHex))"
+        // One level: the responder's own status must come from its CA's CRL or its CA's own answers.
+        guard depth == 0 else { return ("\(who) has no id-pkix-ocsp-nocheck, and its status cannot be checked at this depth", []) }
+        let status = statusFromPool(of: responder, issuer: issuer, at: response.producedAt, depth: depth + 1)
+        let producedAt = ISOTime.format(response.producedAt)
+        switch status.state {
+        case .notRevoked: return (nil, status.evidence)
+        case .revoked(let date): return ("\(who) was revoked on \(ISOTime.format(date)), at or before the response's producedAt \(producedAt)", [])
+        case .onHold(let date): return ("\(who) was on hold since \(ISOTime.format(date)) at the response's producedAt", [])
+        case .unknown: return ("\(who) has no id-pkix-ocsp-nocheck and no data fresh at producedAt \(producedAt) shows it unrevoked", [])
+        }
     }
 
     public static func digest(_ data: SignedContent, _ algorithm: HashAlgorithm) throws -> [UInt8] {

@@ -16,6 +16,13 @@ public struct RecordVerifyOptions: Sendable {
     public var trust: [String] = []
     /// Extra certificates for the TSA chains (intermediates a token does not carry).
     public var certificates: [String] = []
+    /// `--crls`, `--ocsp`: revocation data for the TSA chains from outside the record.
+    public var revocationLists: [String] = []
+    public var ocspResponses: [String] = []
+    /// `--fetch-revocation` (nil: no network access).
+    public var fetchRevocation: FetchSettings?
+    /// `--max-revocation-age` (ETSI EN 319 102-1 §5.2.5; nil: nextUpdate − thisUpdate).
+    public var maximumRevocationAge: TimeInterval?
     public var at: Date = Date()
 
     public init(record: String) { self.record = record }
@@ -126,11 +133,12 @@ public struct RecordVerifier {
         warnings.forEach { logger.warning("\($0)") }
 
         let pool = EvidencePool()
-        let certificateWarnings = try MaterialLoader.load(options.certificates, kind: "certificate") { bytes, _ in
-            pool.add(try Certificate.parseAll(bytes))
-        }
-        certificateWarnings.forEach { logger.warning("\($0)") }
-        let evaluation = try Self.evaluate(record, pool: pool, anchors: anchors, at: options.at) { identifier in
+        let materialWarnings = try MaterialLoader.loadMaterial(certificates: options.certificates, revocationLists: options.revocationLists,
+                                                               ocspResponses: options.ocspResponses, into: pool, external: true)
+        materialWarnings.forEach { logger.warning("\($0)") }
+        let fetcher = options.fetchRevocation.map { RevocationFetcher(anchors: anchors, settings: $0) }
+        let policy = ValidationPolicy(anchors: anchors, now: options.at, maximumRevocationAge: options.maximumRevocationAge)
+        let evaluation = try Self.evaluate(record, pool: pool, policy: policy, revocationSource: fetcher) { identifier in
             guard let algorithm = HashAlgorithm(openSSLName: identifier.oid) else { return nil }
             var hashes: [[UInt8]] = []
             for object in objects {
@@ -168,7 +176,7 @@ public struct RecordVerifier {
     /// Evaluates `record` (RFC 4998 §5.3 with ETSI EN 319 102-1 for its tokens) against the data
     /// whose digests `dataHashes` gives per algorithm (nil: not available in it). The tokens'
     /// certificates and revocation data join `pool`.
-    static func evaluate(_ record: EvidenceRecord, pool: EvidencePool, anchors: TrustAnchors, at: Date,
+    static func evaluate(_ record: EvidenceRecord, pool: EvidencePool, policy: ValidationPolicy, revocationSource: (any RevocationSource)?,
                          dataHashes: (DigestAlgorithmIdentifier) throws -> [[UInt8]]?) throws -> Evaluation {
         var readError: Error?
         // The tokens, read once; the certificates and revocation data they carry (CRLs, and OCSP
@@ -187,7 +195,8 @@ public struct RecordVerifier {
                 }
             }
         }
-        let validator = SignatureValidator(pool: pool, policy: ValidationPolicy(anchors: anchors, now: at))
+        let at = policy.now
+        let validator = SignatureValidator(pool: pool, policy: policy, revocationSource: revocationSource)
         func algorithm(_ chain: Int, _ stamp: Int) -> DigestAlgorithmIdentifier? {
             let archiveTimeStamp = record.archiveTimeStampSequence[chain].archiveTimeStamps[stamp]
             if let given = archiveTimeStamp.digestAlgorithm { return given }

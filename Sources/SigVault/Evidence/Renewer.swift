@@ -17,6 +17,8 @@ public struct RenewOptions: Sendable {
     public var fetchRevocation: FetchSettings?
     /// Renew only if the newest archive time-stamp stops protecting the archive within this window.
     public var before: TimeInterval?
+    /// `--max-revocation-age` (ETSI EN 319 102-1 §5.2.5; nil: nextUpdate − thisUpdate).
+    public var maximumRevocationAge: TimeInterval?
     /// A hash algorithm other than the newest chain's: hash-tree renewal (a new chain over the data).
     public var hash: HashAlgorithm?
     /// The time the due check (`--before`) and the check of the existing evidence count from.
@@ -154,7 +156,7 @@ public struct Renewer {
         if builtChain.isEmpty || !open.isEmpty {
             let how = fetcher == nil ? "give --crls or --ocsp, or --fetch-revocation" : "nothing that settles it could be fetched; give --crls or --ocsp"
             let who = builtChain.isEmpty ? "its TSA chain could not be built" : open.map(\.subject).joined(separator: ", ")
-            summary.warnings.append("the archive time-stamp of \(ISOTime.format(lastToken.genTime)) is sealed without revocation data issued at or after its genTime for \(who): it will stay without proof of not being revoked (\(how))")
+            summary.warnings.append("the archive time-stamp of \(ISOTime.format(lastToken.genTime)) is sealed without revocation data fresh at its genTime for \(who): it will stay without proof of not being revoked (\(how))")
             summary.exitCode = summary.exitCode.combined(with: .findings)
         }
         let amended = try TokenAmendment.adding(certificates: chainCertificates.map(\.der), crls: crls, ocspResponses: responses, to: last.timeStamp)
@@ -227,7 +229,8 @@ public struct Renewer {
             throw SigVaultError(.integrityOrFailed, "\(options.archive): not renewed: the archive time-stamp's hash tree does not match the archive's members; run sigvault verify")
         }
         let record = try hashes.record(evidence, group: 0)
-        let evaluation = try RecordVerifier.evaluate(record, pool: pool, anchors: anchors, at: options.now) { identifier in
+        let policy = ValidationPolicy(anchors: anchors, now: options.now, maximumRevocationAge: options.maximumRevocationAge)
+        let evaluation = try RecordVerifier.evaluate(record, pool: pool, policy: policy, revocationSource: nil) { identifier in
             guard let algorithm = HashAlgorithm(openSSLName: identifier.oid) else { return nil }
             return try evidence.groups[0].members.map { try hashes.memberHash($0, algorithm) }
         }
@@ -240,8 +243,11 @@ public struct Renewer {
     static func unsettled(_ chain: [Certificate], at time: Date, pool: EvidencePool, anchors: TrustAnchors) -> [Certificate] {
         guard chain.count > 1 else { return [] }
         let validator = SignatureValidator(pool: pool, policy: ValidationPolicy(anchors: anchors, now: time))
-        return (0..<(chain.count - 1)).filter {
-            validator.revocationStatus(of: chain[$0], issuer: chain[$0 + 1], at: time).state == .unknown
+        return (0..<(chain.count - 1)).filter { index in
+            switch validator.revocationStatus(of: chain[index], issuer: chain[index + 1], at: time).state {
+            case .unknown, .onHold: return true
+            case .notRevoked, .revoked: return false
+            }
         }.map { chain[$0] }
     }
 

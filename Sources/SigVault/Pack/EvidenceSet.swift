@@ -133,6 +133,19 @@ enum MaterialLoader {
         return warnings
     }
 
+    /// Loads `--certs`, `--crls` and `--ocsp` into `pool`; `external` marks the revocation data as
+    /// from outside the archive (verify). Returns the warnings for skipped files.
+    static func loadMaterial(certificates: [String], revocationLists: [String], ocspResponses: [String], into pool: EvidencePool,
+                             external: Bool) throws -> [String] {
+        func add(_ item: RevocationEvidence) { if external { pool.addExternal(item) } else { pool.add(item) } }
+        var warnings = try load(certificates, kind: "certificate") { bytes, _ in pool.add(try Certificate.parseAll(bytes)) }
+        warnings += try load(revocationLists, kind: "CRL") { bytes, _ in
+            for crl in try RevocationList.parseAll(bytes) { add(.crl(crl)) }
+        }
+        warnings += try load(ocspResponses, kind: "OCSP response") { bytes, _ in add(.ocsp(try OCSPResponse(der: bytes))) }
+        return warnings
+    }
+
     /// The trust anchors of `--trust`, or the system store; with warnings for skipped files.
     static func anchors(_ paths: [String]) throws -> (TrustAnchors, [String]) {
         guard !paths.isEmpty else { return (.certificates(TrustAnchors.loadSystem()), []) }

@@ -22,8 +22,13 @@ public struct PackOptions: Sendable {
     /// responders and CRL distribution points (nil: no network access for revocation data).
     public var fetchRevocation: FetchSettings?
     /// `--require-complete`: refuse (exit 4, nothing written) unless every chain has revocation
-    /// data issued at or after its best signature time.
+    /// data fresh at its best signature time.
     public var requireComplete = false
+    /// `--max-revocation-age` (ETSI EN 319 102-1 §5.2.5; nil: nextUpdate − thisUpdate).
+    public var maximumRevocationAge: TimeInterval?
+    /// `--grace` (with `--require-complete`): the data that shows a chain certificate not revoked
+    /// must be issued at least this long after the time it speaks for (the CAdES grace period).
+    public var grace: TimeInterval?
 
     public init(inputs: [String], output: String) {
         self.inputs = inputs
@@ -73,18 +78,11 @@ public struct Packer {
         if walker.unreadable { summary.exitCode = summary.exitCode.combined(with: .partlyUnreadable) }
 
         let pool = EvidencePool()
-        summary.warnings += try MaterialLoader.load(options.certificates, kind: "certificate") { bytes, _ in
-            pool.add(try Certificate.parseAll(bytes))
-        }
-        summary.warnings += try MaterialLoader.load(options.revocationLists, kind: "CRL") { bytes, _ in
-            for crl in try RevocationList.parseAll(bytes) { pool.add(crl) }
-        }
-        summary.warnings += try MaterialLoader.load(options.ocspResponses, kind: "OCSP response") { bytes, _ in
-            pool.add(try OCSPResponse(der: bytes))
-        }
+        summary.warnings += try MaterialLoader.loadMaterial(certificates: options.certificates, revocationLists: options.revocationLists,
+                                                            ocspResponses: options.ocspResponses, into: pool, external: false)
         let (anchors, trustWarnings) = try MaterialLoader.anchors(options.trust)
         summary.warnings += trustWarnings
-        let policy = ValidationPolicy(anchors: anchors, now: options.at)
+        let policy = ValidationPolicy(anchors: anchors, now: options.at, maximumRevocationAge: options.maximumRevocationAge)
         let fetcher = options.fetchRevocation.map { RevocationFetcher(anchors: anchors, settings: $0) }
         let validator = SignatureValidator(pool: pool, policy: policy, revocationSource: fetcher)
 
@@ -108,7 +106,7 @@ public struct Packer {
         var missing: [String] = []
         for group in groups {
             let result = analyzer.analyze(group)
-            if options.requireComplete { missing += Self.missingRevocationData(result, validator: validator) }
+            if options.requireComplete { missing += Self.missingRevocationData(result, validator: validator, grace: options.grace) }
             let record = EvidenceSet.record(for: result, collecting: &evidence, validator: validator)
             records[group.document] = record
             for file in group.signatureFiles where file != group.document { roles[file] = (.signature, group.document) }
@@ -126,7 +124,7 @@ public struct Packer {
         }
         if !missing.isEmpty {
             let shown = missing.prefix(20).joined(separator: "; ") + (missing.count > 20 ? "; and \(missing.count - 20) more" : "")
-            throw SigVaultError(.refusedByGate, "\(options.output): not written: --require-complete, and \(missing.count) chain(s) lack certificates or revocation data issued at or after the best signature time: \(shown)",
+            throw SigVaultError(.refusedByGate, "\(options.output): not written: --require-complete, and \(missing.count) chain(s) lack certificates or revocation data fresh at the best signature time: \(shown)",
                                 hint: "give the missing certificates with --certs or --trust, and CRLs or OCSP responses with --crls or --ocsp"
                                     + (options.fetchRevocation == nil ? ", or add --fetch-revocation" : ""),
                                 warnings: summary.warnings)
@@ -301,24 +299,33 @@ public struct Packer {
     }
 
     /// `--require-complete`: each chain of `result` (signers' at their best signature time, TSAs' at
-    /// genTime) whose certificates below the anchor lack revocation data issued at or after that
-    /// time, or that could not be built at all; one line each.
-    static func missingRevocationData(_ result: DocumentResult, validator: SignatureValidator) -> [String] {
+    /// genTime) whose certificates below the anchor lack revocation data fresh at that time (ETSI EN
+    /// 319 102-1 §5.2.5), or that could not be built at all; one line each.
+    static func missingRevocationData(_ result: DocumentResult, validator: SignatureValidator, grace: TimeInterval? = nil) -> [String] {
         let document = ArchivePath.escaped(result.group.document.bytes)
         let partial = validator.policy.allowPartialChain
-        func gap(_ chain: [Certificate], at time: Date) -> Certificate? {
+        func gap(_ chain: [Certificate], at time: Date) -> String? {
             let revocation = validator.revocationOfChain(chain, checkedCount: partial ? chain.count : chain.count - 1, at: time)
-            if case (_, let certificate, .unknown)? = revocation.problem { return certificate }
+            if case (_, let certificate, .unknown)? = revocation.problem {
+                return "no revocation data fresh at \(ISOTime.format(time)) for \(certificate.subject)"
+            }
+            guard let grace else { return nil }
+            let until = time.addingTimeInterval(grace)
+            for (certificate, status) in revocation.statuses where status.state == .notRevoked {
+                let newest = status.evidence.filter { $0.issued >= until }
+                if newest.isEmpty {
+                    return "no revocation data for \(certificate.subject) issued at or after \(ISOTime.format(until)) (--grace after \(ISOTime.format(time)))"
+                }
+            }
             return nil
         }
         var missing: [String] = []
-        // A valid token, or a passing signature, had its chain's revocation settled while it was
-        // validated: only the others are asked again.
+        // Without --grace, a valid token or a passing signature had its chain's revocation settled
+        // while it was validated: only the others are asked again.
         func tokens(_ list: [TimeStampValidation]) {
-            for stamp in list where stamp.failure == .tryLater {
-                if let certificate = gap(stamp.tsaChain, at: stamp.genTime) {
-                    missing.append("\(document): time-stamp of \(ISOTime.format(stamp.genTime)) by \(stamp.tsaSubject ?? "an unknown TSA"): "
-                        + "no revocation data for \(certificate.subject) issued at or after \(ISOTime.format(stamp.genTime))")
+            for stamp in list where stamp.failure == .tryLater || (grace != nil && stamp.valid) {
+                if let text = gap(stamp.tsaChain, at: stamp.genTime) {
+                    missing.append("\(document): time-stamp of \(ISOTime.format(stamp.genTime)) by \(stamp.tsaSubject ?? "an unknown TSA"): \(text)")
                 }
             }
         }
@@ -328,9 +335,9 @@ public struct Packer {
             let signer = "signature by \(validation.signerCertificate?.subject ?? "signer \(outcome.signerIndex)")"
             if validation.verdict.subIndication == .noCertificateChainFound {
                 missing.append("\(document): \(signer): no certificate chain to a trust anchor")
-            } else if validation.verdict.indication != .totalPassed, validation.chain.count > 1, let best = validation.bestSignatureTime,
-                      let certificate = gap(validation.chain, at: best) {
-                missing.append("\(document): \(signer): no revocation data for \(certificate.subject) issued at or after \(ISOTime.format(best))")
+            } else if validation.verdict.indication != .totalPassed || grace != nil, validation.chain.count > 1,
+                      let best = validation.bestSignatureTime, let text = gap(validation.chain, at: best) {
+                missing.append("\(document): \(signer): \(text)")
             }
         }
         tokens(result.documentTimeStamps)

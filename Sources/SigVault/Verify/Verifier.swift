@@ -10,6 +10,15 @@ public struct VerifyOptions: Sendable {
     public var archive: String
     public var trust: [String] = []
     public var at: Date = Date()
+    /// `--certs`, `--crls`, `--ocsp`: material from outside the archive, used and reported as such,
+    /// never written into it.
+    public var certificates: [String] = []
+    public var revocationLists: [String] = []
+    public var ocspResponses: [String] = []
+    /// `--fetch-revocation` (nil: no network access).
+    public var fetchRevocation: FetchSettings?
+    /// `--max-revocation-age` (ETSI EN 319 102-1 §5.2.5; nil: nextUpdate − thisUpdate).
+    public var maximumRevocationAge: TimeInterval?
     public init(archive: String) { self.archive = archive }
 }
 
@@ -84,13 +93,18 @@ public struct Verifier {
         var summary = VerifyReport.Summary()
         summary.members = scanned.count
         let (anchors, trustWarnings) = try MaterialLoader.anchors(options.trust)
+        let outside = EvidencePool()
+        let materialWarnings = try MaterialLoader.loadMaterial(certificates: options.certificates, revocationLists: options.revocationLists,
+                                                               ocspResponses: options.ocspResponses, into: outside, external: true)
+        let fetcher = options.fetchRevocation.map { RevocationFetcher(anchors: anchors, settings: $0) }
+        let context = ValidationContext(anchors: anchors, outside: outside, fetcher: fetcher)
         // The archive time-stamp (version 2): its tree over the data groups, then its tokens.
         var archiveTimeStamp: ArchiveTimeStampResult?
         if reader.layoutProblem == nil, scan.indexUsable, fingerprint != nil {
             do {
                 if let payload = try reader.evidencePayload() {
                     let evidence = try ArchiveEvidence.decode(payload) { Hasher.digest($0, .sha256) }
-                    archiveTimeStamp = try evaluate(evidence, reader: reader, entries: scan.entries, listed: listed, anchors: anchors,
+                    archiveTimeStamp = try evaluate(evidence, reader: reader, entries: scan.entries, listed: listed, context: context,
                                                     problem: problem)
                 }
             } catch {
@@ -104,7 +118,7 @@ public struct Verifier {
             // data group, or a problem was reported above).
             let proof = archiveTimeStamp.flatMap { $0.verdict.indication == .totalPassed ? $0.genTime : nil }
             archiveProof = proof
-            (results, plain) = try validate(reader: reader, anchors: anchors, listed: listed, entries: scan.entries, archiveProof: proof)
+            (results, plain) = try validate(reader: reader, context: context, listed: listed, entries: scan.entries, archiveProof: proof)
             summary.documents += plain.count
             summary.unsigned += plain.count
             for result in results {
@@ -136,7 +150,7 @@ public struct Verifier {
             validationTime: ISOTime.format(options.at),
             integrity: .init(ok: problems.isEmpty, problems: problems),
             proofOfTime: Self.proofOfTime(archiveTimeStamp, damaged: !problems.isEmpty),
-            analysed: analysed, plain: plain, archiveProofOfExistence: archiveProof, summary: summary, warnings: trustWarnings, exitCode: exit.rawValue)
+            analysed: analysed, plain: plain, archiveProofOfExistence: archiveProof, summary: summary, warnings: trustWarnings + materialWarnings, exitCode: exit.rawValue)
     }
 
     struct Scan {
@@ -443,9 +457,18 @@ public struct Verifier {
 
     /// The analysed documents and, apart, the plain unsigned ones (nothing can concern them), each
     /// in name order.
-    private func validate(reader: ArchiveReader, anchors: TrustAnchors, listed: [ListedMember], entries: [ScannedEntry],
+    /// What every validation of one verify run shares: the anchors, the material from outside the
+    /// archive, and the fetcher.
+    struct ValidationContext {
+        let anchors: TrustAnchors
+        let outside: EvidencePool
+        let fetcher: RevocationFetcher?
+    }
+
+    private func validate(reader: ArchiveReader, context: ValidationContext, listed: [ListedMember], entries: [ScannedEntry],
                           archiveProof: Date?) throws -> ([DocumentResult], [ArchivePath]) {
         let pool = EvidencePool()
+        pool.add(contentsOf: context.outside)
         var dataNames: [ArchivePath] = []
         var records: [ArchivePath: Int] = [:]
         // Members were checked against the manifest in order; only listed names are looked at.
@@ -502,8 +525,10 @@ public struct Verifier {
         }
         let source = try ArchiveSource(reader: reader, records: records, damaged: damagedData)
         let groups = DocumentAnalyzer.group(dataNames, source: source, addingMaterialTo: pool, knownSignatures: damagedSignatures)
-        let validator = SignatureValidator(pool: pool, policy: ValidationPolicy(anchors: anchors, now: options.at,
-                                                                                archiveProofOfExistence: archiveProof))
+        let validator = SignatureValidator(pool: pool, policy: ValidationPolicy(anchors: context.anchors, now: options.at,
+                                                                                archiveProofOfExistence: archiveProof,
+                                                                                maximumRevocationAge: options.maximumRevocationAge),
+                                           revocationSource: context.fetcher)
         let analyzer = DocumentAnalyzer(validator: validator, source: source)
         plain.sort()
         // A damaged document is named among the integrity problems; it is listed as a document only
@@ -531,7 +556,7 @@ extension Verifier {
     /// the archive time-stamp with the first group's record (RFC 4998 §5.3; its tokens as
     /// time-stamps, valid until the next one, the last until the validation time).
     func evaluate(_ evidence: ArchiveEvidence, reader: ArchiveReader, entries: [ScannedEntry], listed: [ListedMember],
-                  anchors: TrustAnchors, problem: (String, String?, String) -> Void) throws -> ArchiveTimeStampResult {
+                  context: ValidationContext, problem: (String, String?, String) -> Void) throws -> ArchiveTimeStampResult {
         let sha256: ([UInt8]) -> [UInt8] = { Hasher.digest($0, .sha256) }
         let memberCount = UInt64(reader.members.count)
         var covered = Set<UInt64>()
@@ -571,6 +596,7 @@ extension Verifier {
             problem("evidence", entry.path.description, "document \(entry.path) is in no data group of the archive time-stamp")
         }
         let pool = EvidencePool()
+        pool.add(contentsOf: context.outside)
         for item in evidence.material {
             switch item.kind {
             case .certificate: if let certificate = try? Certificate(der: item.der) { pool.add(certificate) }
@@ -595,7 +621,8 @@ extension Verifier {
             }
         }
         let record = try hashes.record(evidence, group: 0)
-        let evaluation = try RecordVerifier.evaluate(record, pool: pool, anchors: anchors, at: options.at) { identifier in
+        let policy = ValidationPolicy(anchors: context.anchors, now: options.at, maximumRevocationAge: options.maximumRevocationAge)
+        let evaluation = try RecordVerifier.evaluate(record, pool: pool, policy: policy, revocationSource: context.fetcher) { identifier in
             guard let algorithm = HashAlgorithm(openSSLName: identifier.oid) else { return nil }
             return algorithm == .sha256 ? firstGroupHashes : try evidence.groups[0].members.map { try hashes.memberHash($0, algorithm) }
         }
