@@ -1,11 +1,14 @@
 # SigVault: `make demo` and `make test` work on a fresh Debian 12 machine with Swift installed.
 SHELL := /bin/bash
 SWIFT ?= swift
-APT_PACKAGES := libssl-dev libarchive-dev libzstd-dev pkg-config openssl zstd faketime python3 default-jdk-headless libbcpkix-java
+APT_PACKAGES := libssl-dev libarchive-dev libzstd-dev pkg-config openssl zstd faketime python3 python3-venv default-jdk-headless libbcpkix-java
 # Bouncy Castle (Debian's jars) for the RFC 4998 interoperability tests.
 BC_CLASSPATH := /usr/share/java/bcprov.jar:/usr/share/java/bcpkix.jar:/usr/share/java/bcutil.jar
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 AT := 2026-06-01T00:00:00Z
+# pyhanko-certvalidator, the independent judge of chains and revocation in the tests (from PyPI).
+PYHANKO_VERSION := 0.33.0
+PYHANKO := .build/pyhanko/installed-$(PYHANKO_VERSION)
 
 .PHONY: deps build release demo test bench fixtures clean
 
@@ -24,7 +27,13 @@ release: deps
 demo: release
 	@./scripts/demo.sh "$$($(SWIFT) build -c release --show-bin-path)/sigvault"
 
-test: deps
+$(PYHANKO):
+	rm -rf .build/pyhanko
+	python3 -m venv .build/pyhanko
+	.build/pyhanko/bin/pip install -q --disable-pip-version-check pyhanko-certvalidator==$(PYHANKO_VERSION)
+	touch $@
+
+test: deps $(PYHANKO)
 	$(SWIFT) build --build-tests
 	mkdir -p .build/interop && javac -cp $(BC_CLASSPATH) -d .build/interop Tests/Interop/ErsInterop.java
 	$(SWIFT) test --skip-build
@@ -35,6 +44,7 @@ bench: release
 fixtures:
 	./Fixtures/make-fixtures.sh
 	./Fixtures/make-network-fixtures.sh
+	./Fixtures/make-conformance-fixtures.sh
 
 clean:
 	rm -rf .build demo-work bench-work

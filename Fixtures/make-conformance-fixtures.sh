@@ -79,7 +79,7 @@ signer() { # name CN serial end [ext] [key-of]
 signer signer          'Sam Signer'        3001 $ALWAYS_END
 signer hold-lifted     'Hana Hold-Lifted'  3002 $ALWAYS_END
 signer held            'Holly Held'        3003 $ALWAYS_END
-signer ocsp-signer     'Otto OCSP'         3004 $ALWAYS_END
+signer ocsp-signer     'Otto OCSP'         3004 $ALWAYS_END v3_signer_aia
 signer twin-revoked    'Tim Twin'          3006 $ALWAYS_END
 signer twin-good       'Tim Twin'          3007 $ALWAYS_END v3_signer twin-revoked
 signer expired         'Erik Expired'      3008 20250630235959Z
