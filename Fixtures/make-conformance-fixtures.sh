@@ -45,7 +45,9 @@ export TSA_SERIAL="$WORK/tsaserial"
 echo 0001 >"$TSA_SERIAL"
 for ca in root ca; do mkdir -p "$WORK/$ca/newcerts"; : >"$WORK/$ca/index.txt"; echo 01 >"$WORK/$ca/crlnumber"; done
 use_ca() { export CA_DIR="$WORK/$1" CA_CERT="$2" CA_KEY="$3"; }
-newkey() { openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:"${2:-2048}" -out "$PRIV/$1.key" 2>/dev/null; }
+# RSA 3072 unless KEY_BITS says otherwise: 2048-bit keys reach their sunset on 2027-01-01
+# (docs/ALGORITHMS.md), after which their signatures and tokens need an earlier proof of existence.
+newkey() { openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:"${KEY_BITS:-3072}" -out "$PRIV/$1.key" 2>/dev/null; }
 
 # issue NAME SUBJECT SERIAL START END EXTSECTION OUT [KEY-OF] [openssl ca args...]
 # KEY-OF: the name of an existing key to certify again (a second certificate for the same key), or -.
@@ -84,6 +86,7 @@ signer twin-revoked    'Tim Twin'          3006 $ALWAYS_END
 signer twin-good       'Tim Twin'          3007 $ALWAYS_END v3_signer twin-revoked
 signer expired         'Erik Expired'      3008 20250630235959Z
 signer cdp-signer      'Dana Distribution' 3009 $ALWAYS_END v3_signer_cdp
+KEY_BITS=1024 signer weak-key 'Wanda Weak' 3010 $ALWAYS_END
 issue tsa               "$O/CN=SigVault Conformance TSA"        3101 $ALWAYS_START $ALWAYS_END v3_tsa "$CERTS/tsa.pem" -
 issue tsa-twin          "$O/CN=SigVault Conformance TSA"        3102 $ALWAYS_START $ALWAYS_END v3_tsa "$CERTS/tsa-twin.pem" tsa
 issue responder-revoked "$O/CN=Revoked Responder"               3201 $ALWAYS_START $ALWAYS_END v3_ocsp_check "$CERTS/responder-revoked.pem" -
@@ -249,6 +252,11 @@ stamp "$WORK/s.p7s" "$d/memo.txt.p7s"
 d=$(case_dir sha1-token)
 doc "$d" receipt.txt 'Receipt signed by Erik Expired; its only time-stamp has a SHA-1 imprint.'
 cms_sign expired "$d/receipt.txt" "$WORK/s.p7s"; stamp "$WORK/s.p7s" "$d/receipt.txt.p7s" sha1
+
+# Rule 3: a 1024-bit RSA signer (sunset 2019-10-01) signing in 2025.
+d=$(case_dir weak-key)
+doc "$d" memo.txt 'Memo signed by Wanda Weak with a 1024-bit RSA key in 2025.'
+cms_sign weak-key "$d/memo.txt" "$WORK/s.p7s"; stamp "$WORK/s.p7s" "$d/memo.txt.p7s"
 
 # Rule 7: the CMS, and the token, carry the CA's earlier certificate (expired 2024-12-31) only.
 d=$(case_dir ca-reissued)

@@ -71,7 +71,7 @@ use_ca() { # ca-dir cert key
 }
 
 newkey() { # name
-  openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$PRIV/$1.key" 2>/dev/null
+  openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:3072 -out "$PRIV/$1.key" 2>/dev/null
 }
 
 # issue NAME SUBJECT SERIAL(hex) START END EXTSECTION OUT-CERT [-selfsign]

@@ -93,7 +93,7 @@ use_ca() { export CA_DIR="$WORK/$1" CA_CERT="$2" CA_KEY="$3"; }
 # issue NAME SUBJECT-CN SERIAL EXTSECTION OUT [-selfsign -keyfile KEY]
 issue() {
   local name="$1" cn="$2" serial="$3" ext="$4" out="$5"; shift 5
-  openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$PRIV/$name.key" 2>/dev/null
+  openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:3072 -out "$PRIV/$name.key" 2>/dev/null
   openssl req -new -key "$PRIV/$name.key" -subj "/O=SigVault Net Test/CN=$cn" -out "$WORK/$name.csr"
   echo "$serial" >"$CA_DIR/serial"
   openssl ca -batch -notext -in "$WORK/$name.csr" -out "$out" -extensions "$ext" \

@@ -128,6 +128,11 @@ public final class TimeStampToken: @unchecked Sendable {
         return bytesOf(UnsafePointer(octets))
     }
 
+    /// The digest algorithm of the token's SignerInfo (OpenSSL's short name, lower case).
+    public var signerDigestName: String? {
+        (try? SignedData(bytes: der))?.describeSigner(0).map { $0.digestAlgorithm.lowercased() }
+    }
+
     /// Certificates carried in the token.
     public var certificates: [Certificate] { (try? SignedData(bytes: der))?.certificates ?? [] }
 

@@ -32,6 +32,7 @@ public enum SubIndication: String, Codable, Sendable {
     case tryLater = "TRY_LATER"
     case signedDataNotFound = "SIGNED_DATA_NOT_FOUND"
     case cryptoConstraintsFailure = "CRYPTO_CONSTRAINTS_FAILURE"
+    case cryptoConstraintsFailureNoPOE = "CRYPTO_CONSTRAINTS_FAILURE_NO_POE"
 }
 
 /// An indication with its sub-indication and the reason in words.

@@ -220,6 +220,20 @@ public struct SignatureValidator: Sendable {
                           "TSA certificate \(certificate.subject) expired on \(ISOTime.format(certificate.notAfter)) and no later proof of existence covers the token",
                           tsa: tsa, chain: chain)
         }
+        // §5.2.8, §5.6.2.3: the imprint, the TSA's signature and its chain's signatures must be
+        // before their sunsets at genTime, and stay so until something later proves the token.
+        if let limit = Self.tokenLimit(token, tsa: tsa, chain: chain, checkedCount: checked.count) {
+            if limit.sunset <= genTime {
+                return result(.cryptoConstraintsFailure,
+                              "\(limit.what) reached its sunset \(ISOTime.format(limit.sunset)) (docs/ALGORITHMS.md) before genTime: the token proves nothing",
+                              tsa: tsa, chain: chain)
+            }
+            if limit.sunset <= deadline {
+                return result(.cryptoConstraintsFailureNoPOE,
+                              "\(limit.what) reached its sunset \(ISOTime.format(limit.sunset)) (docs/ALGORITHMS.md), and no later proof of existence from before then covers the token",
+                              tsa: tsa, chain: chain)
+            }
+        }
         let revocation = revocationOfChain(chain, checkedCount: checked.count, at: genTime)
         let evidence = revocation.evidence
         switch revocation.problem {
@@ -237,6 +251,22 @@ public struct SignatureValidator: Sendable {
             }
         }
         return result(nil, "valid time-stamp by \(tsa.subject) at \(ISOTime.format(genTime))", tsa: tsa, chain: chain, evidence: evidence)
+    }
+
+    /// The earliest sunset among a token's imprint algorithm, its SignerInfo's digest and TSA key,
+    /// and its TSA chain's signatures.
+    static func tokenLimit(_ token: TimeStampToken, tsa: Certificate, chain: [Certificate], checkedCount: Int) -> AlgorithmSunsets.Limit? {
+        var limits: [AlgorithmSunsets.Limit] = []
+        if let algorithm = token.imprintAlgorithm, let sunset = AlgorithmSunsets.sunset(of: algorithm) {
+            limits.append(.init(what: "the token's \(algorithm.rawValue.uppercased()) message imprint", sunset: sunset))
+        }
+        if let limit = AlgorithmSunsets.limit(digest: token.signerDigestName, key: tsa.publicKeyFacts) {
+            limits.append(.init(what: "\(limit.what) of the TSA's signature", sunset: limit.sunset))
+        }
+        if let (limit, certificate) = AlgorithmSunsets.limit(chain: chain, checkedCount: checkedCount) {
+            limits.append(.init(what: "\(limit.what) of the signature on TSA chain certificate \(certificate.subject)", sunset: limit.sunset))
+        }
+        return limits.min { $0.sunset < $1.sunset }
     }
 
     // MARK: Signatures
@@ -327,6 +357,21 @@ public struct SignatureValidator: Sendable {
             return finish(Verdict(.indeterminate, .tryLater, "\(who): \(Self.unsettled(state, status, at: best, what: "the best signature time"))"),
                           best: best, chain: chain, evidence: evidence)
         }
+        // §5.2.8, §5.6.2.3: the signature's digest and key, and the chain's signatures, count only
+        // with a proof of existence from before their sunsets.
+        var limits: [AlgorithmSunsets.Limit] = []
+        if let limit = AlgorithmSunsets.limit(digest: description?.digestAlgorithm, key: signer.publicKeyFacts) {
+            limits.append(.init(what: "\(limit.what) of the signature", sunset: limit.sunset))
+        }
+        if let (limit, certificate) = AlgorithmSunsets.limit(chain: chain, checkedCount: checked.count) {
+            limits.append(.init(what: "\(limit.what) of the signature on \(certificate == signer ? "the signer's certificate" : "CA certificate \(certificate.subject)")",
+                                sunset: limit.sunset))
+        }
+        if let limit = limits.min(by: { $0.sunset < $1.sunset }), limit.sunset <= best {
+            return finish(Verdict(.indeterminate, .cryptoConstraintsFailureNoPOE,
+                                  "\(limit.what) reached its sunset \(ISOTime.format(limit.sunset)) (docs/ALGORITHMS.md), and \(proven == nil ? "nothing proves the signature existed before then" : "the earliest proof of existence, \(ISOTime.format(best)), is not before it")"),
+                          best: best, chain: chain, evidence: evidence)
+        }
         return finish(.passed("signature intact, chain valid and not revoked at \(ISOTime.format(best)); \(provenText)"),
                       best: best, chain: chain, evidence: evidence)
     }
@@ -382,7 +427,7 @@ public struct SignatureValidator: Sendable {
 
     public func revocationOfChain(_ chain: [Certificate], checkedCount: Int, at time: Date) -> ChainRevocation {
         var result = ChainRevocation()
-        for index in 0..<min(checkedCount, chain.count - 1) {
+        for index in 0..<max(0, min(checkedCount, chain.count - 1)) {
             let certificate = chain[index]
             let status = revocationStatus(of: certificate, issuer: chain[index + 1], at: time)
             result.evidence += status.evidence
@@ -453,6 +498,10 @@ public struct SignatureValidator: Sendable {
         }
         for crl in crls where crl.isIssued(by: issuer) {
             guard !crl.hasUnhandledCriticalExtension, issuer.mayIssueCRLs, crl.signatureVerifies(with: issuer) else { continue }
+            if let limit = AlgorithmSunsets.limit(digest: crl.signatureDigestName, key: issuer.publicKeyFacts), limit.sunset <= crl.thisUpdate {
+                setAside.append("\(Self.describe(.crl(crl))) set aside: signed with \(limit.what) after its sunset \(ISOTime.format(limit.sunset))")
+                continue
+            }
             let form = Self.crlForm(crl, for: certificate)
             if let outOfScope = form.outOfScope {
                 setAside.append("\(Self.describe(.crl(crl))) set aside: \(outOfScope)")
@@ -469,6 +518,12 @@ public struct SignatureValidator: Sendable {
             guard let single = response.status(of: certificate, issuer: issuer) else { continue }
             guard response.verifySignature(issuer: issuer, untrusted: pool.certificates, anchors: policy.anchors,
                                            allowPartialChain: policy.allowPartialChain).ok else { continue }
+            let signer = response.signerCertificate(among: pool.certificates + [issuer])
+            if let limit = AlgorithmSunsets.limit(digest: response.signatureDigestName, key: signer?.publicKeyFacts),
+               limit.sunset <= response.producedAt {
+                setAside.append("OCSP response \(response.sha256Hex.prefix(16)) set aside: signed with \(limit.what) after its sunset \(ISOTime.format(limit.sunset))")
+                continue
+            }
             let responder = responderCheck(response, issuer: issuer, depth: depth)
             if let problem = responder.problem {
                 setAside.append("OCSP response \(response.sha256Hex.prefix(16)) set aside: \(problem)")

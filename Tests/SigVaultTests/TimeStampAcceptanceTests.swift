@@ -109,15 +109,27 @@ import Testing
 @Suite struct AlgorithmTableTests {
     @Test func documentedTableMatchesTheCode() throws {
         let text = try String(contentsOfFile: Harness.packageRoot + "/docs/ALGORITHMS.md", encoding: .utf8)
+        func section(_ heading: String) -> [[String]] {
+            let parts = text.components(separatedBy: "\n## ")
+            guard let part = parts.first(where: { $0.hasPrefix(heading) }) else { return [] }
+            return part.split(separator: "\n").filter { $0.hasPrefix("| ") && !$0.hasPrefix("| ---") }.dropFirst()
+                .map { $0.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) } }
+        }
+        func day(_ date: Date?) -> String { date.map { String(ISOTime.format($0).prefix(10)) } ?? "none" }
+
+        let hashes = section("Hash algorithms SigVault computes")
+        #expect(Set(hashes.map { $0[0] }) == Set(HashAlgorithm.allCases.map(\.rawValue)))
+        for row in hashes {
+            #expect(day(HashAlgorithm(rawValue: row[0]).flatMap(AlgorithmSunsets.sunset(of:))) == row[2], "\(row[0])")
+        }
+        let digests = section("Digest algorithms")
         var documented: [String: String] = [:]
-        for line in text.split(separator: "\n") where line.hasPrefix("| sha") {
-            let cells = line.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
-            documented[cells[0]] = cells[2]
-        }
-        #expect(Set(documented.keys) == Set(HashAlgorithm.allCases.map(\.rawValue)))
-        for algorithm in HashAlgorithm.allCases {
-            let code = AlgorithmSunsets.sunset(of: algorithm).map { String(ISOTime.format($0).prefix(10)) } ?? "none"
-            #expect(documented[algorithm.rawValue] == code, "\(algorithm)")
-        }
+        for row in digests { for name in row[0].split(separator: ",") { documented[name.trimmingCharacters(in: .whitespaces)] = row[1] } }
+        #expect(Set(documented.keys) == Set(AlgorithmSunsets.digests.keys))
+        for (name, sunset) in AlgorithmSunsets.digests { #expect(documented[name] == day(sunset), "\(name)") }
+        let keys = section("Keys")
+        let code = [("RSA", AlgorithmSunsets.rsaKeys), ("DSA", AlgorithmSunsets.dsaKeys), ("EC", AlgorithmSunsets.ecKeys)]
+            .flatMap { kind, rows in rows.map { [kind, String($0.bits), day($0.sunset)] } }
+        #expect(keys.map { Array($0.prefix(3)) } == code)
     }
 }
