@@ -89,6 +89,7 @@ signer cdp-signer      'Dana Distribution' 3009 $ALWAYS_END v3_signer_cdp
 KEY_BITS=1024 signer weak-key 'Wanda Weak' 3010 $ALWAYS_END
 issue tsa               "$O/CN=SigVault Conformance TSA"        3101 $ALWAYS_START $ALWAYS_END v3_tsa "$CERTS/tsa.pem" -
 issue tsa-twin          "$O/CN=SigVault Conformance TSA"        3102 $ALWAYS_START $ALWAYS_END v3_tsa "$CERTS/tsa-twin.pem" tsa
+issue tsa-compromised   "$O/CN=SigVault Compromised TSA"        3103 $ALWAYS_START $ALWAYS_END v3_tsa "$CERTS/tsa-compromised.pem" -
 issue responder-revoked "$O/CN=Revoked Responder"               3201 $ALWAYS_START $ALWAYS_END v3_ocsp_check "$CERTS/responder-revoked.pem" -
 issue responder-sound   "$O/CN=Sound Responder"                 3202 $ALWAYS_START $ALWAYS_END v3_ocsp_check "$CERTS/responder-sound.pem" -
 issue responder-nocheck "$O/CN=Nocheck Responder"               3203 $ALWAYS_START $ALWAYS_END v3_ocsp "$CERTS/responder-nocheck.pem" -
@@ -151,6 +152,11 @@ ocsp "$CERTS/ocsp-signer.pem"       responder-nocheck "$OCSP_TIME" "$OUT/ocsp/by
 ocsp "$CERTS/responder-revoked.pem" ca                "$OCSP_TIME" "$OUT/ocsp/responder-revoked-status/responder-revoked-revoked-by-ca.der"
 ocsp "$CERTS/responder-sound.pem"   ca                "$OCSP_TIME" "$OUT/ocsp/responder-sound-status/responder-sound-good-by-ca.der"
 ocsp "$CERTS/tsa.pem"               ca                "$CURRENT"   "$OUT/current/tsa-good-2026-05-31.der"
+# Rule 2: a TSA whose key was compromised after it time-stamped (revoked 2025-06-01), and the CA's
+# answer of 2026-05-31 that says so.
+mkdir -p "$OUT/ocsp/tsa-compromised"
+revoke '2025-06-01T00:00:00Z' "$CERTS/tsa-compromised.pem" keyCompromise
+ocsp "$CERTS/tsa-compromised.pem"   ca                "$CURRENT"   "$OUT/ocsp/tsa-compromised/tsa-compromised-revoked-2026-05-31.der"
 
 echo "== signatures"
 printf 'Conformance statement %s\nSigned on 1 March 2025.\n' "rule" >/dev/null
@@ -168,7 +174,7 @@ tst() {
   local data="$1" out="$2"; shift 2
   openssl ts -query -data "$data" -no_nonce "$@" -out "$WORK/ts.tsq" 2>/dev/null
   at "$TS_TIME" openssl ts -reply -section tsa_config -queryfile "$WORK/ts.tsq" \
-    -signer "$CERTS/tsa.pem" -inkey "$PRIV/tsa.key" -chain "${TS_CHAIN:-$CA}" -token_out -out "$out" 2>"$WORK/ts.log" \
+    -signer "$CERTS/${TS_SIGNER:-tsa}.pem" -inkey "$PRIV/${TS_SIGNER:-tsa}.key" -chain "${TS_CHAIN:-$CA}" -token_out -out "$out" 2>"$WORK/ts.log" \
     || { cat "$WORK/ts.log" >&2; exit 1; }
 }
 # resign TOKEN OUT SIGNER-CERT KEY [cms -sign args]: the token's TSTInfo signed again with
@@ -242,6 +248,11 @@ for kind in plain pss no-certs ess-mismatch; do
   doc "$d" receipt.txt "Receipt signed by Erik Expired; its time-stamp token is of the kind '$kind'."
   cms_sign expired "$d/receipt.txt" "$WORK/s.p7s"; stamp "$WORK/s.p7s" "$d/receipt.txt.p7s" "$kind"
 done
+
+# Rule 2: the expired signer's only proof is a token by the TSA compromised in 2025.
+d=$(case_dir token-compromised-tsa)
+doc "$d" receipt.txt 'Receipt signed by Erik Expired, time-stamped by the TSA whose key was compromised in June 2025.'
+cms_sign expired "$d/receipt.txt" "$WORK/s.p7s"; TS_SIGNER=tsa-compromised stamp "$WORK/s.p7s" "$d/receipt.txt.p7s"
 
 # Rule 3: SHA-1 (after its sunset) in the signature, and in the only token's imprint.
 d=$(case_dir sha1-signature)

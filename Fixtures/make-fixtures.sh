@@ -30,6 +30,10 @@ TS_TIME='2024-03-01T10:05:00Z'        # every signature time-stamp / standalone 
 CRL_TIME='2024-06-15T00:00:00Z'
 OLD_CRL_TIME='2023-06-01T00:00:00Z'   # old CRLs (before any revocation)
 AFTER_EXPIRY_CRL_TIME='2025-01-01T00:00:00Z'  # crl/after-expiry: after signer-expired-revoked expired
+# Data fresh at the verification times of the tests (2026-06-01, and 2035-01-01 given from outside
+# the archive): the TSA's time-stamps must stay shown sound until then (ETSI EN 319 102-1 5.4, 5.6.2.2).
+CURRENT_TIME='2026-05-31T00:00:00Z'
+LATER_TIME='2034-12-31T00:00:00Z'
 
 # at TIME CMD...: run CMD with the clock frozen at TIME (YYYY-MM-DDTHH:MM:SSZ). libfaketime's
 # absolute "-f 'YYYY-MM-DD hh:mm:ss'" form is frozen (a plain `faketime TIME` keeps ticking, and a
@@ -47,7 +51,7 @@ trap 'rm -rf "$WORK"' EXIT
 # Clean slate
 rm -rf "$PKI" "$CASES" "$FIX/cases.tsv"
 mkdir -p "$PRIV" "$CERTS" "$PKI/untrusted" "$PKI/crl/current" "$PKI/crl/old" "$PKI/crl/root-only" \
-         "$PKI/crl/after-expiry" "$PKI/ocsp" "$CASES"
+         "$PKI/crl/after-expiry" "$PKI/ocsp" "$PKI/later/2035" "$CASES"
 
 # ---------------------------------------------------------------------------------------------
 # openssl configuration: one `ca` section driven by environment variables, plus extensions.
@@ -154,17 +158,22 @@ awk -F'\t' '$4 != "1005"' "$WORK/intermediate/index.txt" >"$WORK/intermediate-af
   || { echo "make-fixtures: serial 1005 not found in the intermediate's index.txt" >&2; exit 1; }
 use_ca intermediate-after-expiry "$INTERMEDIATE" "$PRIV/intermediate-ca.key"
 gencrl "$AFTER_EXPIRY_CRL_TIME" 31 "$PKI/crl/after-expiry/intermediate-2025-01-01.crl"
+gencrl "$CURRENT_TIME" 30 "$PKI/crl/after-expiry/intermediate-2026-05-31.crl"
 use_ca intermediate "$INTERMEDIATE" "$PRIV/intermediate-ca.key"
 
 use_ca root "$PKI/root.pem" "$PRIV/root-ca.key"
 gencrl "$CRL_TIME" 30 "$PKI/crl/current/root-2024-06-15.crl"
 cp "$PKI/crl/current/root-2024-06-15.crl" "$PKI/crl/root-only/root-2024-06-15.crl"
 gencrl "$AFTER_EXPIRY_CRL_TIME" 31 "$PKI/crl/after-expiry/root-2025-01-01.crl"
+gencrl "$CURRENT_TIME" 30 "$PKI/crl/current/root-2026-05-31.crl"
+cp "$PKI/crl/current/root-2026-05-31.crl" "$PKI/crl/root-only/root-2026-05-31.crl"
+cp "$PKI/crl/current/root-2026-05-31.crl" "$PKI/crl/after-expiry/root-2026-05-31.crl"
+gencrl "$LATER_TIME" 30 "$PKI/later/2035/root-2034-12-31.crl"
 
-# ocsp_response CERT-NAME RESPONDER-CERT RESPONDER-KEY OUT
+# ocsp_response CERT-NAME RESPONDER-CERT RESPONDER-KEY OUT [TIME]
 ocsp_response() {
   openssl ocsp -issuer "$INTERMEDIATE" -cert "$CERTS/$1.pem" -no_nonce -reqout "$WORK/ocsp.req" 2>/dev/null
-  at "$CRL_TIME" openssl ocsp -index "$WORK/intermediate/index.txt" -CA "$INTERMEDIATE" \
+  at "${5:-$CRL_TIME}" openssl ocsp -index "$WORK/intermediate/index.txt" -CA "$INTERMEDIATE" \
     -rsigner "$2" -rkey "$3" -reqin "$WORK/ocsp.req" -respout "$4" -ndays 31 >/dev/null 2>"$WORK/ocsp.log" \
     || { cat "$WORK/ocsp.log" >&2; exit 1; }
 }
@@ -172,6 +181,8 @@ ocsp_response signer-valid         "$CERTS/ocsp-responder.pem" "$PRIV/ocsp-respo
 ocsp_response signer-revoked-after "$CERTS/ocsp-responder.pem" "$PRIV/ocsp-responder.key" "$PKI/ocsp/signer-revoked-after-revoked.der"
 ocsp_response tsa                  "$CERTS/ocsp-responder.pem" "$PRIV/ocsp-responder.key" "$PKI/ocsp/tsa-good.der"
 ocsp_response signer-expired       "$INTERMEDIATE" "$PRIV/intermediate-ca.key"            "$PKI/ocsp/signer-expired-good-by-intermediate.der"
+ocsp_response tsa "$CERTS/ocsp-responder.pem" "$PRIV/ocsp-responder.key" "$PKI/ocsp/tsa-good-2026-05-31.der" "$CURRENT_TIME"
+ocsp_response tsa "$CERTS/ocsp-responder.pem" "$PRIV/ocsp-responder.key" "$PKI/later/2035/tsa-good-2034-12-31.der" "$LATER_TIME"
 
 # ---------------------------------------------------------------------------------------------
 echo "== documents"

@@ -61,6 +61,15 @@ public final class Certificate: @unchecked Sendable, Hashable, CustomStringConve
 
     public func isValid(at date: Date) -> Bool { notBefore <= date && date <= notAfter }
 
+    /// Whether `other` certifies the same subject name and public key (another certificate of the
+    /// same CA, with other validity dates or serial).
+    public func isSameEntity(as other: Certificate) -> Bool {
+        guard X509_NAME_cmp(X509_get_subject_name(ref), X509_get_subject_name(other.ref)) == 0,
+              let key = X509_get0_pubkey(ref), let otherKey = X509_get0_pubkey(other.ref) else { return false }
+        defer { OpenSSLErrorQueue.clear() }
+        return EVP_PKEY_eq(key, otherKey) == 1
+    }
+
     public var isSelfIssued: Bool { X509_check_issued(ref, ref) == X509_V_OK }
 
     /// Whether `self` issued `subject` (names, key identifiers and key usage agree; the signature is

@@ -61,14 +61,20 @@ public struct RevocationStatus: Sendable {
     public let decidedBy: RevocationEvidence?
     /// Data set aside, with the reason (an OCSP responder not shown sound, a CRL out of scope).
     public let setAside: [String]
+    /// Until when the data shows the certificate not revoked (the latest end of freshness of an item
+    /// that does not list it: its nextUpdate, or thisUpdate plus the maximum age), and that item.
+    public let shownUntil: Date?
+    public let shownBy: RevocationEvidence?
 
     public init(state: State, evidence: [RevocationEvidence], revokedLater: Date?, decidedBy: RevocationEvidence? = nil,
-                setAside: [String] = []) {
+                setAside: [String] = [], shownUntil: Date? = nil, shownBy: RevocationEvidence? = nil) {
         self.state = state
         self.evidence = evidence
         self.revokedLater = revokedLater
         self.decidedBy = decidedBy
         self.setAside = setAside
+        self.shownUntil = shownUntil
+        self.shownBy = shownBy
     }
 }
 
@@ -250,7 +256,29 @@ public struct SignatureValidator: Sendable {
                               tsa: tsa, chain: chain, evidence: evidence)
             }
         }
-        return result(nil, "valid time-stamp by \(tsa.subject) at \(ISOTime.format(genTime))", tsa: tsa, chain: chain, evidence: evidence)
+        // §5.4, §5.6.2.2: the protection must reach the deadline (the later proof of existence that
+        // covers the token, else the validation time): the TSA chain shown unrevoked then, by data
+        // fresh then. A revocation at or before it voids the token (validation time sliding).
+        let reach = revocationOfChain(chain, checkedCount: checked.count, at: deadline)
+        let reachEvidence = evidence + reach.evidence
+        let what = existenceProvenAt == nil || existenceProvenAt == policy.now ? "the validation time" : "the later proof of existence"
+        switch reach.problem {
+        case (_, let certificate, .revoked(let date))?:
+            return result(.revokedNoPOE,
+                          "TSA chain certificate \(certificate.subject) was revoked on \(ISOTime.format(date)), at or before \(what) \(ISOTime.format(deadline)) the token's protection must reach: the token proves nothing",
+                          tsa: tsa, chain: chain, evidence: reachEvidence)
+        case (let index, let certificate, _)?:
+            let status = reach.statuses[index].status
+            var text = "TSA chain certificate \(certificate.subject) is not shown unrevoked at \(what) \(ISOTime.format(deadline))"
+            if let until = status.shownUntil, let item = status.shownBy {
+                text += ": it is shown only until \(ISOTime.format(until)), by \(Self.describe(item))"
+            }
+            text += "; give current revocation data for it (--crls, --ocsp) or --fetch-revocation"
+            return result(.tryLater, text, tsa: tsa, chain: chain, evidence: reachEvidence)
+        case nil:
+            break
+        }
+        return result(nil, "valid time-stamp by \(tsa.subject) at \(ISOTime.format(genTime))", tsa: tsa, chain: chain, evidence: reachEvidence)
     }
 
     /// The earliest sunset among a token's imprint algorithm, its SignerInfo's digest and TSA key,
@@ -278,6 +306,14 @@ public struct SignatureValidator: Sendable {
         var timeStamps: [TimeStampValidation] = []
         func finish(_ verdict: Verdict, best: Date? = nil, chain: [Certificate] = [], evidence: [RevocationEvidence] = []) -> SignatureValidation {
             let proofs = timeStamps.filter(\.valid).sorted { $0.genTime < $1.genTime }
+            var verdict = verdict
+            // A token that waits for revocation data (TRY_LATER) may still prove the signature
+            // existed: a verdict that such a proof would change is not final either.
+            let changeable: Set<SubIndication> = [.outOfBoundsNoPOE, .revokedNoPOE, .revokedCANoPOE, .cryptoConstraintsFailureNoPOE]
+            if proofs.isEmpty, verdict.indication == .indeterminate, let sub = verdict.subIndication, changeable.contains(sub),
+               let pending = timeStamps.first(where: { $0.failure == .tryLater }) {
+                verdict = Verdict(.indeterminate, .tryLater, "\(verdict.reason); the time-stamp of \(ISOTime.format(pending.genTime)) could prove an earlier existence once its TSA is shown sound: \(pending.reason)")
+            }
             return SignatureValidation(signerIndex: verification.index, verdict: verdict, signerCertificate: signer,
                                        bestSignatureTime: best, proofs: proofs, timeStamps: timeStamps, chain: chain,
                                        revocationEvidence: evidence, digestAlgorithm: description?.digestAlgorithm)
@@ -564,7 +600,15 @@ public struct SignatureValidator: Sendable {
             return RevocationStatus(state: .notRevoked, evidence: evidence, revokedLater: revokedLater, decidedBy: newest.item,
                                     setAside: setAside)
         }
-        return RevocationStatus(state: .unknown, evidence: evidence, revokedLater: revokedLater, decidedBy: latest?.item, setAside: setAside)
+        // Until when the data does show it: the latest end of freshness among the items that speak
+        // for it and do not list it.
+        let ends = speaking.filter { $0.speaks && $0.listing == nil }.compactMap { statement -> (Date, RevocationEvidence)? in
+            guard let end = policy.maximumRevocationAge.map({ statement.issued.addingTimeInterval($0) }) ?? statement.nextUpdate else { return nil }
+            return (end, statement.item)
+        }
+        let shown = ends.max { $0.0 < $1.0 }
+        return RevocationStatus(state: .unknown, evidence: evidence, revokedLater: revokedLater, decidedBy: latest?.item, setAside: setAside,
+                                shownUntil: shown?.0, shownBy: shown?.1)
     }
 
     /// Whether a CRL covers `certificate` (RFC 5280 §5.2.5, §6.3.3 (b)): out of scope (ignored) when
@@ -602,7 +646,8 @@ public struct SignatureValidator: Sendable {
         guard let responder = response.signerCertificate(among: pool.certificates + [issuer]) else {
             return ("its signer's certificate is not available", [])
         }
-        if responder == issuer || responder.hasOCSPNoCheck { return (nil, []) }
+        // The CA itself, in whichever of its certificates (same name and key) the responder ID matched.
+        if responder.isSameEntity(as: issuer) || responder.hasOCSPNoCheck { return (nil, []) }
         let who = "its responder \(responder.subject) (serial \(responder.serialHex))"
         // One level: the responder's own status must come from its CA's CRL or its CA's own answers.
         guard depth == 0 else { return ("\(who) has no id-pkix-ocsp-nocheck, and its status cannot be checked at this depth", []) }

@@ -46,7 +46,8 @@ struct ConformanceCase: CustomTestStringConvertible, Sendable {
 
     var pack: [String] {
         Self.withDefaults(packArguments, [("--certs", "\(Self.directory)/pki/ca.pem"), ("--crls", "\(Self.directory)/crl/root"),
-                                          ("--ocsp", "\(Self.directory)/ocsp/tsa"), ("--at", Harness.verifyTime)])
+                                          ("--ocsp", "\(Self.directory)/ocsp/tsa"), ("--crls", "\(Self.directory)/current"),
+                                          ("--ocsp", "\(Self.directory)/current"), ("--at", Harness.verifyTime)])
     }
 
     /// Verification at 2026-06-01 with data fresh then for the TSA and the CA (Fixtures/conformance/current).

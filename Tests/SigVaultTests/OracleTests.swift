@@ -38,6 +38,11 @@ import Testing
     static func decision(_ signature: [String: Any]) -> String? {
         guard let indication = signature["indication"] as? String else { return nil }
         if indication == "TOTAL_PASSED" { return "valid" }
+        // A signature that waits for its time-stamp's TSA to be shown sound: the verdict is the
+        // token's, not the chain's.
+        let stamps = signature["timeStamps"] as? [[String: Any]] ?? []
+        if signature["subIndication"] as? String == "TRY_LATER", !stamps.contains(where: { $0["valid"] as? Bool == true }),
+           stamps.contains(where: { $0["subIndication"] as? String == "TRY_LATER" }) { return nil }
         switch signature["subIndication"] as? String {
         case "REVOKED_NO_POE", "REVOKED_CA_NO_POE": return "revoked"
         case "TRY_LATER": return "no-fresh-revinfo"

@@ -250,7 +250,7 @@ enum ToolHash {
         try FileManager.default.copyItem(atPath: Harness.fixtures + "/pki/certs/intermediate.pem", toPath: material + "/intermediate.pem")
         try Data("not a certificate".utf8).write(to: URL(fileURLWithPath: material + "/README.txt"))
         let folder = try Harness.sigvault(["pack", "Fixtures/cases/expired-timestamped", "--certs", material, "--trust", "Fixtures/pki/root.pem",
-                                           "--crls", "Fixtures/pki/crl/current", "--at", Harness.verifyTime, "-o", directory + "/a.svz"])
+                                           "--crls", "Fixtures/pki/crl/current", "--ocsp", "Fixtures/pki/ocsp", "--at", Harness.verifyTime, "-o", directory + "/a.svz"])
         #expect(folder.exitCode == 0, "\(folder.stderr)")
         #expect(folder.stderr.contains("README.txt: skipped, not a certificate"))
         let named = try Harness.sigvault(["pack", "Fixtures/cases/expired-timestamped", "--certs", material + "/README.txt",

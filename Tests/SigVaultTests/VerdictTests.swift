@@ -43,11 +43,19 @@ import Testing
         }
     }
 
-    @Test func signatureTimeStampsKeepAnExpiredSignerProvableIn2035() throws {
+    @Test func signatureTimeStampsKeepAnExpiredSignerProvableIn2035WithCurrentTSAData() throws {
         let directory = try Harness.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let (archive, _) = try Harness.pack(["Fixtures/cases/expired-timestamped", "Fixtures/cases/expired-no-timestamp"], in: directory)
-        let (_, report) = try Harness.verifyJSON(archive, at: "2035-01-01T00:00:00Z")
+        // The TSA must be shown sound in 2035 (ETSI EN 319 102-1 §5.4, §5.6.2.2): the archive's data
+        // from 2024 and 2026 does not; data from 2034-12-31, given from outside the archive, does.
+        let (_, stale) = try Harness.verifyJSON(archive, at: "2035-01-01T00:00:00Z")
+        let staleDocument = try #require((stale["documents"] as? [[String: Any]])?.first { $0["path"] as? String == "Fixtures/cases/expired-timestamped/contract.pdf" })
+        #expect(staleDocument["subIndication"] as? String == "TRY_LATER", "\(staleDocument)")
+        #expect((staleDocument["reason"] as? String)?.contains("shown only until 2026-07-01T00:00:00Z") == true, "\(staleDocument["reason"] ?? "")")
+        let later = try Harness.sigvault(["verify", archive, "--trust", "Fixtures/pki/root.pem", "--at", "2035-01-01T00:00:00Z",
+                                          "--crls", "Fixtures/pki/later/2035", "--ocsp", "Fixtures/pki/later/2035", "--json"])
+        let report = try Harness.json(later.stdout)
         let documents = try #require(report["documents"] as? [[String: Any]])
         let byPath = Dictionary(uniqueKeysWithValues: documents.map { ($0["path"] as! String, $0) })
         let stamped = try #require(byPath["Fixtures/cases/expired-timestamped/contract.pdf"])

@@ -121,6 +121,8 @@ public struct TimeStampReport: Codable, Sendable {
     public var valid: Bool
     /// Whether this token set the best signature time.
     public var used: Bool
+    /// Why it gives no proof, as an ETSI sub-indication (null when valid).
+    @NullEncoded public var subIndication: String?
     public var reason: String
 
 }
@@ -178,6 +180,7 @@ extension TimeStampReport {
         tsa = validation.tsaSubject
         valid = validation.valid
         self.used = used
+        subIndication = validation.failure?.rawValue
         reason = validation.reason
     }
 }
