@@ -87,9 +87,9 @@ signer twin-good       'Tim Twin'          3007 $ALWAYS_END v3_signer twin-revok
 signer expired         'Erik Expired'      3008 20250630235959Z
 signer cdp-signer      'Dana Distribution' 3009 $ALWAYS_END v3_signer_cdp
 KEY_BITS=1024 signer weak-key 'Wanda Weak' 3010 $ALWAYS_END
-issue tsa               "$O/CN=SigVault Conformance TSA"        3101 $ALWAYS_START $ALWAYS_END v3_tsa "$CERTS/tsa.pem" -
-issue tsa-twin          "$O/CN=SigVault Conformance TSA"        3102 $ALWAYS_START $ALWAYS_END v3_tsa "$CERTS/tsa-twin.pem" tsa
-issue tsa-compromised   "$O/CN=SigVault Compromised TSA"        3103 $ALWAYS_START $ALWAYS_END v3_tsa "$CERTS/tsa-compromised.pem" -
+issue tsa               "$O/CN=SigVault Conformance TSA"        3101 $ALWAYS_START $ALWAYS_END v3_tsa_aia "$CERTS/tsa.pem" -
+issue tsa-twin          "$O/CN=SigVault Conformance TSA"        3102 $ALWAYS_START $ALWAYS_END v3_tsa_aia "$CERTS/tsa-twin.pem" tsa
+issue tsa-compromised   "$O/CN=SigVault Compromised TSA"        3103 $ALWAYS_START $ALWAYS_END v3_tsa_aia "$CERTS/tsa-compromised.pem" -
 issue responder-revoked "$O/CN=Revoked Responder"               3201 $ALWAYS_START $ALWAYS_END v3_ocsp_check "$CERTS/responder-revoked.pem" -
 issue responder-sound   "$O/CN=Sound Responder"                 3202 $ALWAYS_START $ALWAYS_END v3_ocsp_check "$CERTS/responder-sound.pem" -
 issue responder-nocheck "$O/CN=Nocheck Responder"               3203 $ALWAYS_START $ALWAYS_END v3_ocsp "$CERTS/responder-nocheck.pem" -
@@ -253,6 +253,16 @@ done
 d=$(case_dir token-compromised-tsa)
 doc "$d" receipt.txt 'Receipt signed by Erik Expired, time-stamped by the TSA whose key was compromised in June 2025.'
 cms_sign expired "$d/receipt.txt" "$WORK/s.p7s"; TS_SIGNER=tsa-compromised stamp "$WORK/s.p7s" "$d/receipt.txt.p7s"
+
+# Rule 11: document time-stamps (bare tokens over a document, no signature): one over the
+# document, one over other bytes.
+d=$(case_dir document-token)
+doc "$d" register.txt 'Register of archived records, state of 1 March 2025.'
+tst "$d/register.txt" "$d/register.txt.tst" -sha256 -cert
+d=$(case_dir document-token-mismatch)
+doc "$d" register.txt 'Register of archived records, state of 1 March 2025 (amended afterwards).'
+printf 'Register of archived records, state of 1 March 2025.\n' >"$WORK/original-register.txt"
+tst "$WORK/original-register.txt" "$d/register.txt.tst" -sha256 -cert
 
 # Rule 3: SHA-1 (after its sunset) in the signature, and in the only token's imprint.
 d=$(case_dir sha1-signature)

@@ -78,6 +78,16 @@ public struct RevocationStatus: Sendable {
     }
 }
 
+/// One certificate's revocation status at one time, with the data that decided it and where that
+/// data came from (the archive or the signature, or outside: `--certs/--crls/--ocsp`, fetched).
+public struct CertificateStatus: Sendable {
+    public let certificate: Certificate
+    public let time: Date
+    public let status: RevocationStatus
+    /// Whether `status.decidedBy` came from outside the archive.
+    public let decidedByExternalData: Bool
+}
+
 /// The validation of one RFC 3161 token.
 public struct TimeStampValidation: Sendable {
     public let token: TimeStampToken
@@ -92,6 +102,8 @@ public struct TimeStampValidation: Sendable {
     public let tsaSubject: String?
     public let tsaChain: [Certificate]
     public let revocationEvidence: [RevocationEvidence]
+    /// The TSA chain's statuses at genTime, then at the time the token's protection must reach.
+    public var statuses: [CertificateStatus] = []
 }
 
 /// The validation of one SignerInfo.
@@ -107,6 +119,8 @@ public struct SignatureValidation: Sendable {
     public let chain: [Certificate]
     public let revocationEvidence: [RevocationEvidence]
     public let digestAlgorithm: String?
+    /// The chain's statuses at the best signature time.
+    public var statuses: [CertificateStatus] = []
 }
 
 /// A token together with what its imprint must cover.
@@ -194,10 +208,14 @@ public struct SignatureValidator: Sendable {
         let token = candidate.token
         let genTime = token.genTime
         let deadline = existenceProvenAt ?? policy.now
+        var statuses: [CertificateStatus] = []
         func result(_ failure: SubIndication?, _ reason: String, tsa: Certificate? = nil, chain: [Certificate] = [],
                     evidence: [RevocationEvidence] = []) -> TimeStampValidation {
-            TimeStampValidation(token: token, covered: candidate.covered, origin: candidate.origin, genTime: genTime, valid: failure == nil,
-                                reason: reason, failure: failure, tsaSubject: tsa?.subject, tsaChain: chain, revocationEvidence: evidence)
+            var validation = TimeStampValidation(token: token, covered: candidate.covered, origin: candidate.origin, genTime: genTime,
+                                                 valid: failure == nil, reason: reason, failure: failure, tsaSubject: tsa?.subject,
+                                                 tsaChain: chain, revocationEvidence: evidence)
+            validation.statuses = statuses
+            return validation
         }
         let untrusted = pool.certificates + token.certificates
         let signature = token.verifySignature(untrusted: untrusted, anchors: policy.anchors, allowPartialChain: policy.allowPartialChain)
@@ -241,6 +259,7 @@ public struct SignatureValidator: Sendable {
             }
         }
         let revocation = revocationOfChain(chain, checkedCount: checked.count, at: genTime)
+        statuses = self.statuses(revocation, at: genTime)
         let evidence = revocation.evidence
         switch revocation.problem {
         case (_, let certificate, .revoked(let date))?:
@@ -260,6 +279,7 @@ public struct SignatureValidator: Sendable {
         // covers the token, else the validation time): the TSA chain shown unrevoked then, by data
         // fresh then. A revocation at or before it voids the token (validation time sliding).
         let reach = revocationOfChain(chain, checkedCount: checked.count, at: deadline)
+        statuses += self.statuses(reach, at: deadline)
         let reachEvidence = evidence + reach.evidence
         let what = existenceProvenAt == nil || existenceProvenAt == policy.now ? "the validation time" : "the later proof of existence"
         switch reach.problem {
@@ -304,6 +324,7 @@ public struct SignatureValidator: Sendable {
                          signedData: SignedData, extraTimeStamps: [TimeStampCandidate]) -> SignatureValidation {
         let signer = verification.signerCertificate
         var timeStamps: [TimeStampValidation] = []
+        var chainStatuses: [CertificateStatus] = []
         func finish(_ verdict: Verdict, best: Date? = nil, chain: [Certificate] = [], evidence: [RevocationEvidence] = []) -> SignatureValidation {
             let proofs = timeStamps.filter(\.valid).sorted { $0.genTime < $1.genTime }
             var verdict = verdict
@@ -314,9 +335,11 @@ public struct SignatureValidator: Sendable {
                let pending = timeStamps.first(where: { $0.failure == .tryLater }) {
                 verdict = Verdict(.indeterminate, .tryLater, "\(verdict.reason); the time-stamp of \(ISOTime.format(pending.genTime)) could prove an earlier existence once its TSA is shown sound: \(pending.reason)")
             }
-            return SignatureValidation(signerIndex: verification.index, verdict: verdict, signerCertificate: signer,
-                                       bestSignatureTime: best, proofs: proofs, timeStamps: timeStamps, chain: chain,
-                                       revocationEvidence: evidence, digestAlgorithm: description?.digestAlgorithm)
+            var validation = SignatureValidation(signerIndex: verification.index, verdict: verdict, signerCertificate: signer,
+                                                 bestSignatureTime: best, proofs: proofs, timeStamps: timeStamps, chain: chain,
+                                                 revocationEvidence: evidence, digestAlgorithm: description?.digestAlgorithm)
+            validation.statuses = chainStatuses
+            return validation
         }
         // Tokens are looked at even when the signature fails, so the report can list them.
         var candidates = extraTimeStamps
@@ -381,6 +404,7 @@ public struct SignatureValidator: Sendable {
                           best: best, chain: chain)
         }
         let revocation = revocationOfChain(chain, checkedCount: checked.count, at: best)
+        chainStatuses = statuses(revocation, at: best)
         let evidence = revocation.evidence
         if let (index, certificate, state) = revocation.problem {
             let who = index == 0 ? "the signer's certificate" : "CA certificate \(certificate.subject)"
@@ -459,6 +483,14 @@ public struct SignatureValidator: Sendable {
         public var laterRevocations: [(Certificate, Date)] = []
         /// Each certificate looked at, with its status, leaf first.
         public var statuses: [(certificate: Certificate, status: RevocationStatus)] = []
+    }
+
+    /// `revocation`'s statuses at `time`, each marked with where its deciding data came from.
+    func statuses(_ revocation: ChainRevocation, at time: Date) -> [CertificateStatus] {
+        revocation.statuses.map {
+            CertificateStatus(certificate: $0.certificate, time: time, status: $0.status,
+                              decidedByExternalData: $0.status.decidedBy.map(pool.isExternal) ?? false)
+        }
     }
 
     public func revocationOfChain(_ chain: [Certificate], checkedCount: Int, at time: Date) -> ChainRevocation {

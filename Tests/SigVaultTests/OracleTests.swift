@@ -2,8 +2,8 @@ import Foundation
 import OpenSSLBridge
 import Testing
 
-/// pyhanko-certvalidator judges the chain, revocation data and moment of every signature of every
-/// fixture case (Fixtures/cases.tsv and Fixtures/conformance.tsv), offline, revocation in hard-fail
+/// pyhanko-certvalidator judges the chain, revocation data and moment of every signature, and of
+/// every signature time-stamp's TSA at its genTime, of every fixture case (Fixtures/cases.tsv and Fixtures/conformance.tsv), offline, revocation in hard-fail
 /// mode; its decision must be ours, or a row of Tests/Oracle/differences.tsv that names the section
 /// of the standard deciding it. `make test` installs it in .build/pyhanko (pip, a pinned version).
 @Suite struct OracleTests {
@@ -50,6 +50,17 @@ import Testing
         case "OUT_OF_BOUNDS_NO_POE", "NOT_YET_VALID": return "expired"
         default: return nil
         }
+    }
+
+    /// Our decision on a token's TSA chain at its genTime, from the statuses the report gives for
+    /// that time; nil when the token failed before its chain's revocation was looked at.
+    static func tokenDecision(_ stamp: [String: Any], at genTime: String) -> String? {
+        let statuses = (stamp["revocation"] as? [[String: Any]] ?? []).filter { $0["at"] as? String == genTime }
+        guard !statuses.isEmpty else { return nil }
+        let states = statuses.compactMap { $0["status"] as? String }
+        if states.contains("revoked") { return "revoked" }
+        if states.contains(where: { $0 == "unknown" || $0 == "onHold" }) { return "no-fresh-revinfo" }
+        return "valid"
     }
 
     /// Files under `paths` (each a file or a folder, read recursively).
@@ -118,6 +129,20 @@ import Testing
                                               "anchors": anchors, "crls": crls, "ocsp": ocsp, "moment": moment]
                 if let age { request["maxRevocationAge"] = age }
                 questions.append(Question(name: "\(name)#\(serial)", ours: ours, request: request))
+                // Each time-stamp's TSA chain at its genTime.
+                for stamp in signature["timeStamps"] as? [[String: Any]] ?? [] {
+                    guard let genTime = stamp["genTime"] as? String, let ours = tokenDecision(stamp, at: genTime),
+                          let tsaSerial = (stamp["revocation"] as? [[String: Any]])?.first?["serial"] as? String,
+                          let tsa = (carried + givenCertificates).first(where: { $0.serialHex == tsaSerial && $0.subject == stamp["tsa"] as? String })
+                    else { continue }
+                    let tsaPath = directory + "/\(name)-tsa-\(tsaSerial).pem"
+                    try pem(tsa.der).write(toFile: tsaPath, atomically: true, encoding: .utf8)
+                    var tsaRequest = request
+                    tsaRequest["name"] = "\(name)#tsa-\(tsaSerial)"
+                    tsaRequest["leaf"] = tsaPath
+                    tsaRequest["moment"] = genTime
+                    questions.append(Question(name: "\(name)#tsa-\(tsaSerial)", ours: ours, request: tsaRequest))
+                }
             }
         }
         return questions

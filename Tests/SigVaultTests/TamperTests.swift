@@ -94,7 +94,9 @@ import SigVaultFormat
         try Data("a document with a token over it".utf8).write(to: URL(fileURLWithPath: source + "/c.txt"))
         try FileManager.default.copyItem(atPath: Harness.fixtures + "/cases/standalone-token-over-document/notes.txt.tst", toPath: source + "/c.txt.tst")
         let (archive, pack) = try Harness.pack([source], in: directory)
-        #expect(pack.exitCode == 0, "\(pack.stderr)")
+        // c.txt's token covers notes.txt, not c.txt: a document time-stamp that proves nothing is a
+        // finding (exit 2, issue 8 rule 11).
+        #expect(pack.exitCode == 2 && pack.stderr.contains("c.txt: the time-stamp in"), "\(pack.stderr)")
         let reader = try ArchiveReader(path: archive)
         let member = "data" + source + "/" + damaged.rawValue
         let record = try #require(reader.record(for: ArchivePath(member)))

@@ -42,10 +42,18 @@ struct DocumentResult {
     var signed: Bool { group.kind != .unsigned }
 
     /// The earliest time a valid token proves for this document (its signatures or itself).
+    /// Only proofs over bytes that bind the document count: a signature time-stamp proves the
+    /// document existed only through a signature whose digest matches the document.
     var proofOfExistence: Date? {
-        let times = signatures.compactMap { $0.validation?.proofs.first?.genTime } + documentTimeStamps.filter(\.valid).map(\.genTime)
+        let broken: Set<SubIndication> = [.hashFailure, .sigCryptoFailure, .formatFailure, .signedDataNotFound]
+        let times = signatures.filter { !($0.verdict.subIndication.map(broken.contains) ?? false) }
+            .compactMap { $0.validation?.proofs.first?.genTime } + documentTimeStamps.filter(\.valid).map(\.genTime)
         return times.min()
     }
+
+    /// Document time-stamps that prove nothing (an imprint that does not match the document, a
+    /// token that does not verify): findings, exit code at least 2.
+    var failedDocumentTimeStamps: [TimeStampValidation] { documentTimeStamps.filter { !$0.valid } }
 }
 
 struct DocumentAnalyzer {

@@ -106,6 +106,10 @@ public struct Packer {
         var missing: [String] = []
         for group in groups {
             let result = analyzer.analyze(group)
+            for stamp in result.failedDocumentTimeStamps {
+                summary.warnings.append("\(ArchivePath.escaped(group.document.bytes)): the time-stamp\(stamp.origin.map { " in \($0)" } ?? "") over the document proves nothing: \(stamp.reason)")
+                summary.exitCode = summary.exitCode.combined(with: .findings)
+            }
             if options.requireComplete { missing += Self.missingRevocationData(result, validator: validator, grace: options.grace) }
             let record = EvidenceSet.record(for: result, collecting: &evidence, validator: validator)
             records[group.document] = record

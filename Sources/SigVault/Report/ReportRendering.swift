@@ -44,9 +44,11 @@ extension VerifyReport {
                     lines.append("      certificate valid \(validity.notBefore) to \(validity.notAfter)")
                 }
                 if let best = signature.bestSignatureTime { lines.append("      best signature time: \(best)") }
+                for status in signature.revocation { lines.append("      \(status.text)") }
                 for stamp in signature.timeStamps {
                     let origin = stamp.file.map { " in \($0)" } ?? " (CAdES attribute)"
                     lines.append("      time-stamp\(origin) over the \(stamp.covers) at \(stamp.genTime): \(stamp.valid ? "valid" : "no proof")\(stamp.used ? ", proves the signature" : "") — \(stamp.reason)")
+                    for status in stamp.revocation { lines.append("        TSA \(status.text)") }
                 }
                 lines.append("      \(signature.reason)")
             }

@@ -40,6 +40,8 @@ public struct VerifyReport: Sendable {
         public var totalPassed = 0
         public var totalFailed = 0
         public var indeterminate = 0
+        /// Documents with a document time-stamp that proves nothing (a finding: exit code 2).
+        public var documentTimeStampProblems = 0
     }
     public var archive: String
     public var fingerprint: String?
@@ -107,6 +109,8 @@ public struct SignatureReport: Codable, Sendable {
     public var reason: String
     @NullEncoded public var bestSignatureTime: String?
     public var chain: [String]
+    /// The chain's revocation statuses at the best signature time, each with the data that decided it.
+    public var revocation: [RevocationReport]
     public var timeStamps: [TimeStampReport]
 
 
@@ -124,7 +128,37 @@ public struct TimeStampReport: Codable, Sendable {
     /// Why it gives no proof, as an ETSI sub-indication (null when valid).
     @NullEncoded public var subIndication: String?
     public var reason: String
+    /// The TSA chain's statuses at genTime, then at the time the token's protection must reach.
+    public var revocation: [RevocationReport]
+}
 
+/// One certificate's revocation status at one time, and the CRL or OCSP response that decided it.
+public struct RevocationReport: Codable, Sendable {
+    public struct Data: Codable, Sendable {
+        /// `crl` or `ocsp`.
+        public var kind: String
+        public var sha256: String
+        /// The CRL's issuer, or the OCSP response's signer (null when its certificate is not at hand).
+        @NullEncoded public var issuer: String?
+        /// The CRL's thisUpdate, or the OCSP response's producedAt.
+        public var issued: String
+        @NullEncoded public var nextUpdate: String?
+        /// `archive` (the archive, the signature or the token) or `outside` (`--crls`, `--ocsp`, fetched).
+        public var source: String
+    }
+    public var certificate: String
+    public var serial: String
+    public var at: String
+    /// `notRevoked`, `revoked`, `onHold` or `unknown`.
+    public var status: String
+    /// The revocation or hold date, for `revoked` and `onHold`.
+    @NullEncoded public var since: String?
+    /// What decided the status; for `unknown`, the newest data that speaks about the certificate.
+    @NullEncoded public var decidedBy: Data?
+    /// Until when the data shows it not revoked, for `unknown`.
+    @NullEncoded public var shownUntil: String?
+    /// Data set aside, with the reason.
+    public var setAside: [String]
 }
 
 extension DocumentReport {
@@ -167,6 +201,7 @@ extension SignatureReport {
         reason = outcome.verdict.reason
         bestSignatureTime = validation?.bestSignatureTime.map(ISOTime.format)
         chain = validation?.chain.map(\.subject) ?? []
+        revocation = validation?.statuses.map(RevocationReport.init) ?? []
         let firstProof = validation?.proofs.first
         timeStamps = validation?.timeStamps.map { stamp in TimeStampReport(stamp, used: firstProof.map { $0.token === stamp.token } ?? false) } ?? []
     }
@@ -182,6 +217,56 @@ extension TimeStampReport {
         self.used = used
         subIndication = validation.failure?.rawValue
         reason = validation.reason
+        revocation = validation.statuses.map(RevocationReport.init)
+    }
+}
+
+extension RevocationReport {
+    init(_ status: CertificateStatus) {
+        certificate = status.certificate.subject
+        serial = status.certificate.serialHex
+        at = ISOTime.format(status.time)
+        switch status.status.state {
+        case .notRevoked: self.status = "notRevoked"
+        case .revoked(let date): self.status = "revoked"; since = ISOTime.format(date)
+        case .onHold(let date): self.status = "onHold"; since = ISOTime.format(date)
+        case .unknown: self.status = "unknown"
+        }
+        decidedBy = status.status.decidedBy.map { Data($0, external: status.decidedByExternalData) }
+        shownUntil = status.status.state == .unknown ? status.status.shownUntil.map(ISOTime.format) : nil
+        setAside = status.status.setAside
+    }
+
+    /// One line for the text report.
+    var text: String {
+        var line = "status of \(certificate) (serial \(serial)) at \(at): \(status)"
+        if let since { line += " since \(since)" }
+        if let data = decidedBy {
+            line += status == "unknown" ? ", newest data" : ", by"
+            line += " \(data.kind.uppercased()) \(data.sha256.prefix(16)) issued \(data.issued)"
+            if let issuer = data.issuer { line += " by \(issuer)" }
+            line += " (\(data.source))"
+        }
+        if let shownUntil { line += ", shown until \(shownUntil)" }
+        return line
+    }
+}
+
+extension RevocationReport.Data {
+    init(_ item: RevocationEvidence, external: Bool) {
+        switch item {
+        case .crl(let crl):
+            kind = "crl"
+            issuer = crl.issuer
+            issued = ISOTime.format(crl.thisUpdate)
+            nextUpdate = crl.nextUpdate.map(ISOTime.format)
+        case .ocsp(let response):
+            kind = "ocsp"
+            issuer = response.signerCertificate(among: [])?.subject
+            issued = ISOTime.format(response.producedAt)
+        }
+        sha256 = item.sha256Hex
+        source = external ? "outside" : "archive"
     }
 }
 

@@ -122,6 +122,7 @@ public struct Verifier {
             summary.documents += plain.count
             summary.unsigned += plain.count
             for result in results {
+                if !result.failedDocumentTimeStamps.isEmpty { summary.documentTimeStampProblems += 1 }
                 var report = DocumentReport(result)
                 if let proof, report.proofOfExistence.flatMap(ISOTime.parse).map({ $0 > proof }) ?? true {
                     report.proofOfExistence = ISOTime.format(proof)
@@ -145,6 +146,7 @@ public struct Verifier {
         var exit: ExitCode = .ok
         if !problems.isEmpty || summary.totalFailed > 0 { exit = .integrityOrFailed } else if summary.indeterminate > 0 { exit = .findings }
         if exit == .ok, let archiveTimeStamp, archiveTimeStamp.verdict.indication != .totalPassed { exit = .findings }
+        if exit == .ok, summary.documentTimeStampProblems > 0 { exit = .findings }
         return VerifyReport(
             archive: options.archive, fingerprint: fingerprint, formatVersion: reader.trailer.map { Int($0.version) },
             validationTime: ISOTime.format(options.at),
