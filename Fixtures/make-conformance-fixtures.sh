@@ -6,11 +6,8 @@
 set -euo pipefail
 
 FIX="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-export TZ=UTC
-export LC_ALL=C
-for tool in openssl faketime python3; do
-  command -v "$tool" >/dev/null || { echo "make-conformance-fixtures: $tool is missing" >&2; exit 1; }
-done
+source "$FIX/fixture-lib.sh"
+fixtures_require make-conformance-fixtures openssl faketime python3
 python3 -c 'import pyasn1' 2>/dev/null || { echo "make-conformance-fixtures: python3 module pyasn1 is missing" >&2; exit 1; }
 
 HELPER="$FIX/add-signature-timestamp.py"
@@ -25,12 +22,6 @@ TS_TIME='2025-03-01T10:05:00Z'         # every signature time-stamp: the best si
 SAME_DAY='2025-03-01T00:00:00Z'        # CRLs issued the same day, before the time-stamp (nextUpdate +30 d)
 OCSP_TIME='2025-03-02T00:00:00Z'       # OCSP responses (producedAt = thisUpdate, nextUpdate +30 d)
 CURRENT='2026-05-31T00:00:00Z'         # data fresh at the verification time 2026-06-01
-
-at() {
-  local t="$1"; shift
-  [[ $t =~ ^([0-9]{4}-[0-9]{2}-[0-9]{2})T([0-9]{2}:[0-9]{2}:[0-9]{2})Z$ ]] || { echo "bad time $t" >&2; exit 1; }
-  faketime -f "${BASH_REMATCH[1]} ${BASH_REMATCH[2]}" "$@"
-}
 
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT

@@ -6,12 +6,8 @@
 set -euo pipefail
 
 FIX="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-export TZ=UTC
-export LC_ALL=C
-
-for tool in openssl faketime python3; do
-  command -v "$tool" >/dev/null || { echo "make-fixtures: $tool is missing (apt-get install -y faketime / openssl)" >&2; exit 1; }
-done
+source "$FIX/fixture-lib.sh"
+fixtures_require make-fixtures openssl faketime python3
 python3 -c 'import pyasn1' 2>/dev/null || { echo "make-fixtures: python3 module pyasn1 is missing (pip install pyasn1)" >&2; exit 1; }
 
 HELPER="$FIX/add-signature-timestamp.py"
@@ -34,15 +30,6 @@ AFTER_EXPIRY_CRL_TIME='2025-01-01T00:00:00Z'  # crl/after-expiry: after signer-e
 # the archive): the TSA's time-stamps must stay shown sound until then (ETSI EN 319 102-1 5.4, 5.6.2.2).
 CURRENT_TIME='2026-05-31T00:00:00Z'
 LATER_TIME='2034-12-31T00:00:00Z'
-
-# at TIME CMD...: run CMD with the clock frozen at TIME (YYYY-MM-DDTHH:MM:SSZ). libfaketime's
-# absolute "-f 'YYYY-MM-DD hh:mm:ss'" form is frozen (a plain `faketime TIME` keeps ticking, and a
-# slow start once gave a genTime one second late) and is read as UTC.
-at() {
-  local t="$1"; shift
-  [[ $t =~ ^([0-9]{4}-[0-9]{2}-[0-9]{2})T([0-9]{2}:[0-9]{2}:[0-9]{2})Z$ ]] || { echo "bad time $t" >&2; exit 1; }
-  faketime -f "${BASH_REMATCH[1]} ${BASH_REMATCH[2]}" "$@"
-}
 
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT

@@ -7,11 +7,8 @@
 set -euo pipefail
 
 FIX="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-export TZ=UTC
-export LC_ALL=C
-for tool in openssl faketime python3; do
-  command -v "$tool" >/dev/null || { echo "make-network-fixtures: $tool is missing" >&2; exit 1; }
-done
+source "$FIX/fixture-lib.sh"
+fixtures_require make-network-fixtures openssl faketime python3
 
 HELPER="$FIX/add-signature-timestamp.py"
 NET="$FIX/netpki"
@@ -30,12 +27,6 @@ SIGN_TIME='2024-03-01T10:00:00Z'
 TS_TIME='2024-03-01T10:05:00Z'
 CRL_TIME='2026-01-01T00:00:00Z'       # current CRLs: after every time-stamp, valid for ~70 years
 STALE_CRL_TIME='2025-01-01T00:00:00Z' # stale CRL: nextUpdate 2025-01-08
-
-at() {
-  local t="$1"; shift
-  [[ $t =~ ^([0-9]{4}-[0-9]{2}-[0-9]{2})T([0-9]{2}:[0-9]{2}:[0-9]{2})Z$ ]] || { echo "bad time $t" >&2; exit 1; }
-  faketime -f "${BASH_REMATCH[1]} ${BASH_REMATCH[2]}" "$@"
-}
 
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT

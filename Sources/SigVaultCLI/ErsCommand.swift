@@ -15,12 +15,7 @@ struct ErsVerifyCommand: ParsableCommand {
     @Option(help: "A data object the record covers (repeatable).") var data: [String] = []
     @Option(help: "A data object given by its digest, <algorithm>:<hex> (repeatable).") var digest: [String] = []
     @Option(help: "Trust anchors (file or folder); default: the system store.") var trust: [String] = []
-    @Option(help: "Extra certificates for the TSA chains (file or folder, PEM or DER).") var certs: [String] = []
-    @Option(help: "CRLs for the TSA chains (file or folder, PEM or DER).") var crls: [String] = []
-    @Option(help: "OCSP responses for the TSA chains (file or folder, DER).") var ocsp: [String] = []
-    @OptionGroup var fetch: FetchArguments
-    @Option(help: "Maximum age of revocation data at the time it must speak for: <n>(s|m|h|d|y); default: each item's nextUpdate - thisUpdate.")
-    var maxRevocationAge: String?
+    @OptionGroup var material: OutsideMaterialArguments
     @Option(help: "Verify as of this ISO 8601 time instead of now.") var at: String?
     @Flag(help: "Print the report as JSON.") var json = false
 
@@ -31,12 +26,12 @@ struct ErsVerifyCommand: ParsableCommand {
             options.data = data
             options.digests = digest
             options.trust = trust
-            options.certificates = certs
+            options.certificates = material.certs
             options.at = try CLI.parseTime(at)
-            options.revocationLists = crls
-            options.ocspResponses = ocsp
-            options.fetchRevocation = try fetch.settings()
-            options.maximumRevocationAge = try CLI.parseMaximumAge(maxRevocationAge)
+            options.revocationLists = material.crls
+            options.ocspResponses = material.ocsp
+            options.fetchRevocation = try material.fetch.settings()
+            options.maximumRevocationAge = try CLI.parseMaximumAge(material.maxRevocationAge)
             let report = try RecordVerifier(options: options, logger: logger).run()
             print(json ? report.jsonText : report.text)
             if report.exitCode != 0 { Foundation.exit(report.exitCode) }

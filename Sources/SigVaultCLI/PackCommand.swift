@@ -36,7 +36,7 @@ struct PackCommand: ParsableCommand {
             options.requireComplete = requireComplete
             if let grace {
                 guard requireComplete else { throw SigVaultError(.usage, "--grace needs --require-complete") }
-                options.grace = try CLI.parseDuration(grace)
+                options.grace = try CLI.parseDuration(grace, option: "--grace")
             }
             options.maximumRevocationAge = try CLI.parseMaximumAge(maxRevocationAge)
             let summary = try Packer(options: options, logger: logger).run()

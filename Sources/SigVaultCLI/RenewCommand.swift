@@ -28,7 +28,7 @@ struct RenewCommand: ParsableCommand {
             options.ocspResponses = ocsp
             options.fetchRevocation = try fetch.settings()
             options.maximumRevocationAge = try CLI.parseMaximumAge(maxRevocationAge)
-            if let before { options.before = try CLI.parseDuration(before) }
+            if let before { options.before = try CLI.parseDuration(before, option: "--before") }
             if let hash {
                 guard ["sha256", "sha384", "sha512"].contains(hash), let algorithm = HashAlgorithm(rawValue: hash) else {
                     throw SigVaultError(.usage, "--hash \(hash): one of sha256, sha384, sha512")

@@ -39,10 +39,10 @@ enum CLI {
     }
 
     /// `<n>(s|m|h|d|y)`: seconds, minutes, hours, days, years of 365 days.
-    static func parseDuration(_ text: String) throws -> TimeInterval {
+    static func parseDuration(_ text: String, option: String) throws -> TimeInterval {
         let units: [Character: TimeInterval] = ["s": 1, "m": 60, "h": 3600, "d": 86_400, "y": 365 * 86_400]
         guard let unit = text.last.flatMap({ units[$0] }), let count = Int(text.dropLast()), count >= 0 else {
-            throw SigVaultError(.usage, "\(text): not a duration", hint: "for example 90d, 12h or 2y")
+            throw SigVaultError(.usage, "\(option) \(text): not a duration", hint: "for example 90d, 12h or 2y")
         }
         return TimeInterval(count) * unit
     }
@@ -50,7 +50,7 @@ enum CLI {
     /// `--max-revocation-age`: a duration above zero, or nil when not given.
     static func parseMaximumAge(_ text: String?) throws -> TimeInterval? {
         guard let text else { return nil }
-        let age = try parseDuration(text)
+        let age = try parseDuration(text, option: "--max-revocation-age")
         guard age > 0 else { throw SigVaultError(.usage, "--max-revocation-age \(text): must be above zero", hint: "for example 7d or 12h") }
         return age
     }
@@ -70,6 +70,17 @@ enum CLI {
         }
         return date
     }
+}
+
+/// Validation material from outside what is verified (`verify`, `ers verify`): used and reported as
+/// such, never written anywhere, with the fetch and freshness settings.
+struct OutsideMaterialArguments: ParsableArguments {
+    @Option(help: "Certificates from outside (file or folder, PEM or DER); used, never stored.") var certs: [String] = []
+    @Option(help: "CRLs from outside (file or folder, PEM or DER); used, never stored.") var crls: [String] = []
+    @Option(help: "OCSP responses from outside (file or folder, DER); used, never stored.") var ocsp: [String] = []
+    @OptionGroup var fetch: FetchArguments
+    @Option(help: "Maximum age of revocation data at the time it must speak for: <n>(s|m|h|d|y); default: each item's nextUpdate - thisUpdate.")
+    var maxRevocationAge: String?
 }
 
 /// `--fetch-revocation` and its limits, shared by pack, renew, verify and ers verify.

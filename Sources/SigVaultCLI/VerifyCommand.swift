@@ -8,12 +8,7 @@ struct VerifyCommand: ParsableCommand {
     @Argument(help: "The archive.") var archive: String
     @Option(help: "Trust anchors (file or folder); default: the system store.") var trust: [String] = []
     @Option(help: "Verify as of this ISO 8601 time instead of now.") var at: String?
-    @Option(help: "Certificates from outside the archive (file or folder, PEM or DER); never written into it.") var certs: [String] = []
-    @Option(help: "CRLs from outside the archive (file or folder, PEM or DER); never written into it.") var crls: [String] = []
-    @Option(help: "OCSP responses from outside the archive (file or folder, DER); never written into it.") var ocsp: [String] = []
-    @OptionGroup var fetch: FetchArguments
-    @Option(help: "Maximum age of revocation data at the time it must speak for: <n>(s|m|h|d|y); default: each item's nextUpdate - thisUpdate.")
-    var maxRevocationAge: String?
+    @OptionGroup var material: OutsideMaterialArguments
     @Flag(help: "Print the report as JSON.") var json = false
 
     func run() throws {
@@ -22,11 +17,11 @@ struct VerifyCommand: ParsableCommand {
             var options = VerifyOptions(archive: archive)
             options.trust = trust
             options.at = try CLI.parseTime(at)
-            options.certificates = certs
-            options.revocationLists = crls
-            options.ocspResponses = ocsp
-            options.fetchRevocation = try fetch.settings()
-            options.maximumRevocationAge = try CLI.parseMaximumAge(maxRevocationAge)
+            options.certificates = material.certs
+            options.revocationLists = material.crls
+            options.ocspResponses = material.ocsp
+            options.fetchRevocation = try material.fetch.settings()
+            options.maximumRevocationAge = try CLI.parseMaximumAge(material.maxRevocationAge)
             let report = try Verifier(options: options, logger: logger).run()
             report.warnings.forEach(CLI.warn)
             if json { report.writeJSON { print($0, terminator: "") } } else { report.writeText { print($0, terminator: "") } }

@@ -310,6 +310,35 @@ import Testing
         #expect(try Data(contentsOf: URL(fileURLWithPath: crafted)) == Data(bytes), "the archive is unchanged")
     }
 
+    /// ers verify and verify take revocation data from outside: right after a pack without
+    /// --fetch-revocation nothing shows the archive time-stamp's TSA sound; OCSP responses made now
+    /// and given with --ocsp do, in the restored record and in the archive (which stays unchanged).
+    @Test func currentDataFromOutsideShowsTheNewestTokenSound() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let tsa = try #require(LocalServer.tsa).url("/tsa").absoluteString
+        let (archive, pack) = try ArchiveTimeStampTests().pack(["Fixtures/cases/unsigned"], ["--tsa", tsa], in: directory)
+        #expect(pack.exitCode == 0, "\(pack.stderr)")
+        Thread.sleep(forTimeInterval: 1.1)  // the responses must be later than the genTime
+        let ocsp = try Self.freshTSAResponses(in: directory).flatMap { ["--ocsp", $0] }
+        let target = directory + "/restored"
+        #expect(try Harness.sigvault(["restore", archive, "--to", target]).exitCode == 0)
+        let record = target + "/.sigvault-evidence/Fixtures/cases/unsigned/data.bin/evidence-record.ers"
+        let ers = [record, "--data", target + "/Fixtures/cases/unsigned/data.bin", "--trust", "Fixtures/pki/root.pem"]
+        let (bare, bareJSON) = try EvidenceRecordTests.ersVerify(ers)
+        #expect(bare.exitCode == 2 && bareJSON["subIndication"] as? String == "TRY_LATER", "\(bareJSON)")
+        let (given, givenJSON) = try EvidenceRecordTests.ersVerify(ers + ocsp)
+        #expect(given.exitCode == 0 && givenJSON["indication"] as? String == "TOTAL_PASSED", "\(givenJSON)")
+
+        let before = try Data(contentsOf: URL(fileURLWithPath: archive))
+        let now = ISOTime.format(Date().addingTimeInterval(5))
+        let verify = try Harness.sigvault(["verify", archive, "--trust", "Fixtures/pki/root.pem", "--at", now, "--json"] + ocsp)
+        let proof = try #require(try Harness.json(verify.stdout)["proofOfTime"] as? [String: Any])
+        #expect(proof["indication"] as? String == "TOTAL_PASSED", "\(proof)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: archive)) == before)
+        #expect(try Self.proof(archive)["subIndication"] as? String == "TRY_LATER", "nothing from outside was written into the archive")
+    }
+
     @Test func renewRefusesAnArchiveWithoutArchiveTimeStamp() throws {
         let directory = try Harness.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }

@@ -96,6 +96,29 @@ struct NetworkCase: CustomTestStringConvertible, Sendable {
         #expect(members.filter { $0.hasPrefix("evidence/crls/") }.count == (item.stored == "crl" ? 1 : 0), "\(members)")
     }
 
+    /// verify --fetch-revocation: what the archive lacks is fetched with pack's fetcher, used, reported
+    /// as from outside, and never written into the archive (issue 8, material at verification time).
+    @Test func verifyFetchesWhatTheArchiveLacksAndLeavesItUnchanged() throws {
+        try servers()
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let (archive, pack) = try self.pack("good", [], in: directory)
+        #expect(pack.exitCode == 2, "without any revocation data the signature waits: \(pack.stderr)")
+        let before = try Data(contentsOf: URL(fileURLWithPath: archive))
+        let offline = try Harness.json(try Harness.sigvault(["verify", archive, "--json"] + Self.trust).stdout)
+        #expect((offline["documents"] as? [[String: Any]])?.first?["subIndication"] as? String == "TRY_LATER")
+
+        let fetched = try Harness.sigvault(["verify", archive, "--json", "--fetch-revocation", "--fetch-timeout", "2"] + Self.trust)
+        #expect(fetched.exitCode == 0, "\(fetched.stdout)\(fetched.stderr)")
+        let report = try Harness.json(fetched.stdout)
+        let signature = try #require(((report["documents"] as? [[String: Any]])?.first?["signatures"] as? [[String: Any]])?.first)
+        #expect(signature["indication"] as? String == "TOTAL_PASSED", "\(signature["reason"] ?? "")")
+        let sources = (signature["revocation"] as? [[String: Any]] ?? []).compactMap { ($0["decidedBy"] as? [String: Any])?["source"] as? String }
+        #expect(!sources.isEmpty && sources.allSatisfy { $0 == "outside" }, "\(signature["revocation"] ?? "")")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: archive)) == before, "verify never changes the archive")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == ["good.svz"])
+    }
+
     /// A certificate whose status the material already decides is not fetched for: packed after
     /// "slow" (whose OCSP responder times out, so the Net CA's CRL is fetched), "stale" is decided
     /// by that CRL, and its own stale distribution point is never asked.
