@@ -33,7 +33,7 @@ struct ErsVerifyCommand: ParsableCommand {
             options.fetchRevocation = try material.fetch.settings()
             options.maximumRevocationAge = try CLI.parseMaximumAge(material.maxRevocationAge)
             let report = try RecordVerifier(options: options, logger: logger).run()
-            print(json ? report.jsonText : report.text)
+            if json { print(report.jsonText) } else { report.textLines.forEach(CLI.line) }
             if report.exitCode != 0 { Foundation.exit(report.exitCode) }
         } catch {
             CLI.fail(error)

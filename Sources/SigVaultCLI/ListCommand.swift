@@ -15,13 +15,13 @@ struct ListCommand: ParsableCommand {
             if json {
                 try lister.writeJSON { print($0, terminator: "") }
             } else {
-                print("fingerprint \(lister.fingerprint)")
+                CLI.line("fingerprint \(lister.fingerprint)")
                 try lister.forEachDocument { document in
                     let verdict = document.signed ? [document.packIndication, document.packSubIndication].compactMap { $0 }.joined(separator: "/") : "UNSIGNED"
                     var line = "\(verdict)  \(document.path)"
                     if !document.signers.isEmpty { line += "  signed by \(document.signers.joined(separator: "; "))" }
                     if let time = document.provenTime { line += "  time-stamped \(time)" }
-                    print(line)
+                    CLI.line(line)
                 }
             }
         } catch {

@@ -25,6 +25,10 @@ struct PackCommand: ParsableCommand {
     func run() throws {
         let logger = CLI.makeLogger()
         do {
+            guard output != "-" else {
+                throw SigVaultError(.usage, "-o -: an archive is written to a file, never to standard output",
+                                    hint: "name a file; its index and trailer are written last and it is renamed into place whole")
+            }
             var options = PackOptions(inputs: paths, output: output)
             options.certificates = certs
             options.revocationLists = crls
@@ -44,10 +48,10 @@ struct PackCommand: ParsableCommand {
             if json {
                 print(summary.jsonText(archive: output))
             } else {
-                summary.documentLines.forEach { print($0) }
-                print("packed \(summary.members) members (\(summary.documents) documents: \(summary.signedDocuments) signed, \(summary.notPassed) of them not passing; \(summary.documents - summary.signedDocuments) unsigned) into \(output)")
-                print("fingerprint \(summary.fingerprint)")
-                if let line = summary.archiveTimeStampLine { print(line) }
+                summary.documentLines.forEach(CLI.line)
+                CLI.line("packed \(summary.members) members (\(summary.documents) documents: \(summary.signedDocuments) signed, \(summary.notPassed) of them not passing; \(summary.documents - summary.signedDocuments) unsigned) into \(output)")
+                CLI.line("fingerprint \(summary.fingerprint)")
+                if let line = summary.archiveTimeStampLine { CLI.line(line) }
             }
             if summary.exitCode != .ok { Foundation.exit(summary.exitCode.rawValue) }
         } catch {

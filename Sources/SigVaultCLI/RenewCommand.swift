@@ -37,7 +37,7 @@ struct RenewCommand: ParsableCommand {
             }
             let summary = try Renewer(options: options, logger: logger).run()
             summary.warnings.forEach(CLI.warn)
-            summary.lines(archive: archive).forEach { print($0) }
+            summary.lines(archive: archive).forEach(CLI.line)
             if summary.exitCode != .ok { Foundation.exit(summary.exitCode.rawValue) }
         } catch {
             CLI.fail(error)

@@ -18,8 +18,8 @@ struct RestoreCommand: ParsableCommand {
             options.force = force
             let summary = try Restorer(options: options, logger: logger).run()
             summary.warnings.forEach(CLI.warn)
-            summary.failures.forEach { FileHandle.standardError.write(Data("sigvault: error: \($0)\n".utf8)) }
-            summary.restored.forEach { print("restored \($0)") }
+            summary.failures.forEach { CLI.errorLine($0) }
+            summary.restored.forEach { CLI.line("restored \($0)") }
             if summary.exitCode != .ok { Foundation.exit(summary.exitCode.rawValue) }
         } catch {
             CLI.fail(error)

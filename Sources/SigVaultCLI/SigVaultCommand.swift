@@ -10,6 +10,12 @@ struct SigVaultCommand: ParsableCommand {
         abstract: "Archive signed documents with the evidence that keeps them provable, verify and restore them.",
         version: SigVaultVersion.current,
         subcommands: [PackCommand.self, VerifyCommand.self, RestoreCommand.self, ListCommand.self, RenewCommand.self, ErsCommand.self])
+
+    static func main() {
+        // Before any work: an interruption removes every temporary file the run made.
+        Interruptions.install()
+        main(nil)
+    }
 }
 
 /// Shared plumbing: error printing and exit codes (docs/CLI.md).
@@ -23,25 +29,35 @@ enum CLI {
         return Logger(label: "sigvault")
     }
 
+    /// Prints the error as `sigvault: error: <message> [<code>]` (the code is stable, docs/CLI.md)
+    /// and exits with the code's exit code; an error that is not ours is an internal one.
     static func fail(_ error: Error) -> Never {
-        if let error = error as? SigVaultError {
-            error.warnings.forEach(warn)
-            FileHandle.standardError.write(Data("sigvault: error: \(error.message)\n".utf8))
-            if let hint = error.hint { FileHandle.standardError.write(Data("sigvault: hint: \(hint)\n".utf8)) }
-            exit(error.exitCode.rawValue)
-        }
-        FileHandle.standardError.write(Data("sigvault: error: \(error)\n".utf8))
-        exit(ExitCode.ioError.rawValue)
+        let error = error as? SigVaultError ?? SigVaultError(.internalInvariant, "\(error)")
+        error.warnings.forEach(warn)
+        TemporaryFiles.shared.takeStaleRemoved().forEach(warn)
+        standardError("sigvault: error: \(error.message) [\(error.code.rawValue)]")
+        if let hint = error.hint { standardError("sigvault: hint: \(hint)") }
+        exit(error.exitCode.rawValue)
     }
 
-    static func warn(_ message: String) {
-        FileHandle.standardError.write(Data("sigvault: warning: \(message)\n".utf8))
+    static func warn(_ message: String) { standardError("sigvault: warning: \(message)") }
+
+    /// A file that was not restored or checked, while the command went on.
+    static func errorLine(_ message: String) { standardError("sigvault: error: \(message)") }
+
+    /// One line of text output, made safe (TextSafety).
+    static func line(_ text: String) { print(TextSafety.line(text)) }
+
+    private static func standardError(_ line: String) {
+        FileHandle.standardError.write(Data((TextSafety.line(line) + "\n").utf8))
     }
 
     /// `<n>(s|m|h|d|y)`: seconds, minutes, hours, days, years of 365 days.
     static func parseDuration(_ text: String, option: String) throws -> TimeInterval {
         let units: [Character: TimeInterval] = ["s": 1, "m": 60, "h": 3600, "d": 86_400, "y": 365 * 86_400]
-        guard let unit = text.last.flatMap({ units[$0] }), let count = Int(text.dropLast()), count >= 0 else {
+        let number = text.dropLast()
+        guard let unit = text.last.flatMap({ units[$0] }), !number.isEmpty, number.allSatisfy(\.isASCIIDigit), number.count <= 12,
+              let count = Int(number) else {
             throw SigVaultError(.usage, "\(option) \(text): not a duration", hint: "for example 90d, 12h or 2y")
         }
         return TimeInterval(count) * unit
@@ -66,10 +82,15 @@ enum CLI {
     static func parseTime(_ text: String?) throws -> Date {
         guard let text else { return Date() }
         guard let date = TimeArgument.parse(text) else {
-            throw SigVaultError(.usage, "--at \(text): not an ISO 8601 time", hint: "for example 2035-01-01T00:00:00Z")
+            throw SigVaultError(.usage, "--at \(text): not a full ISO 8601 time (a valid date, a time with seconds, and Z or an offset)",
+                                hint: "for example 2035-01-01T00:00:00Z or 2035-01-01T02:00:00+02:00")
         }
         return date
     }
+}
+
+extension Character {
+    var isASCIIDigit: Bool { isASCII && isNumber }
 }
 
 /// Validation material from outside what is verified (`verify`, `ers verify`): used and reported as
@@ -81,6 +102,8 @@ struct OutsideMaterialArguments: ParsableArguments {
     @OptionGroup var fetch: FetchArguments
     @Option(help: "Maximum age of revocation data at the time it must speak for: <n>(s|m|h|d|y); default: each item's nextUpdate - thisUpdate.")
     var maxRevocationAge: String?
+
+    var given: Bool { !certs.isEmpty || !crls.isEmpty || !ocsp.isEmpty || fetch.fetchRevocation || maxRevocationAge != nil }
 }
 
 /// `--fetch-revocation` and its limits, shared by pack, renew, verify and ers verify.

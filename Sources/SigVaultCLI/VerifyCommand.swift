@@ -10,6 +10,8 @@ struct VerifyCommand: ParsableCommand {
     @Option(help: "Verify as of this ISO 8601 time instead of now.") var at: String?
     @OptionGroup var material: OutsideMaterialArguments
     @Flag(help: "Print the report as JSON.") var json = false
+    @Flag(help: "Check the bytes only (members, manifest, index, trailer, evidence section): no trust anchors needed, exit 0 or 1.")
+    var integrityOnly = false
 
     func run() throws {
         let logger = CLI.makeLogger()
@@ -22,6 +24,10 @@ struct VerifyCommand: ParsableCommand {
             options.ocspResponses = material.ocsp
             options.fetchRevocation = try material.fetch.settings()
             options.maximumRevocationAge = try CLI.parseMaximumAge(material.maxRevocationAge)
+            options.integrityOnly = integrityOnly
+            if integrityOnly && (!trust.isEmpty || at != nil || material.given) {
+                throw SigVaultError(.usage, "--integrity-only checks the bytes only; --trust, --at and outside material do not apply")
+            }
             let report = try Verifier(options: options, logger: logger).run()
             report.warnings.forEach(CLI.warn)
             if json { report.writeJSON { print($0, terminator: "") } } else { report.writeText { print($0, terminator: "") } }

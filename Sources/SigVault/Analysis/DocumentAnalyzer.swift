@@ -11,6 +11,17 @@ protocol MemberSource {
     func content(of path: ArchivePath) throws -> SignedContent
 }
 
+/// A member that cannot be read is a finding about the signature (nil here); a run that cannot go
+/// on (an I/O error reading the archive, a scratch folder that is full) is not, and is thrown.
+func readable<T>(_ read: () throws -> T) throws -> T? {
+    do { return try read() } catch let error as SigVaultError where error.stopsTheRun { throw error } catch { return nil }
+}
+
+extension SigVaultError {
+    /// "Could not run": never turned into a verdict about what was read.
+    var stopsTheRun: Bool { [.archiveRead, .scratch, .internalInvariant, .interrupted].contains(code) }
+}
+
 /// How files group into documents (docs/FORMAT.md §3).
 struct DocumentGroup {
     enum Kind: String { case unsigned, detached, enveloping }
@@ -76,7 +87,7 @@ struct DocumentAnalyzer {
     /// `parse` tells whether a file is a CMS SignedData (and whether it is detached). Names in
     /// `knownSignatures` are detached signatures even when they do not parse (verify: signature
     /// files the manifest lists as such whose member is damaged).
-    static func group(_ names: [ArchivePath], knownSignatures: Set<ArchivePath> = [], parse: (ArchivePath) -> SignedData?) -> [DocumentGroup] {
+    static func group(_ names: [ArchivePath], knownSignatures: Set<ArchivePath> = [], parse: (ArchivePath) throws -> SignedData?) rethrows -> [DocumentGroup] {
         let present = Set(names)
         var groups: [ArchivePath: DocumentGroup] = [:]
         var roles: [ArchivePath: ArchivePath] = [:]  // signature or token file -> document it belongs to
@@ -89,7 +100,7 @@ struct DocumentAnalyzer {
             }
             if let ext = detachedExtensions.first(where: { name.hasSuffix($0) }), present.contains(name.droppingSuffix(ext)) {
                 let base = name.droppingSuffix(ext)
-                if let signed = parse(name) {
+                if let signed = try parse(name) {
                     if signed.isDetached {
                         roles[name] = base
                         continue
@@ -105,7 +116,7 @@ struct DocumentAnalyzer {
             var group = DocumentGroup(document: name, kind: .unsigned)
             let isEnveloping = envelopingExtensions.contains { name.hasSuffix($0) }
             if isEnveloping || detachedExtensions.contains(where: { name.hasSuffix($0) }) {
-                let signed = parse(name)
+                let signed = try parse(name)
                 // A .p7m that does not parse is still meant as a signature: it is reported malformed.
                 if signed != nil || isEnveloping {
                     group.kind = .enveloping
@@ -133,9 +144,9 @@ struct DocumentAnalyzer {
     /// Groups `names` reading each candidate signature file once; the certificates and CRLs the
     /// signatures carry join `pool` before any validation.
     static func group(_ names: [ArchivePath], source: MemberSource, addingMaterialTo pool: EvidencePool,
-                      knownSignatures: Set<ArchivePath> = []) -> [DocumentGroup] {
-        group(names, knownSignatures: knownSignatures) { name in
-            guard let bytes = try? source.bytes(of: name), let signed = try? SignedData(bytes: bytes) else { return nil }
+                      knownSignatures: Set<ArchivePath> = []) throws -> [DocumentGroup] {
+        try group(names, knownSignatures: knownSignatures) { name in
+            guard let bytes = try readable({ try source.bytes(of: name) }), let signed = try? SignedData(bytes: bytes) else { return nil }
             pool.add(signed.certificates)
             signed.revocationLists.forEach { pool.add($0) }
             return signed
@@ -145,7 +156,7 @@ struct DocumentAnalyzer {
     let validator: SignatureValidator
     let source: MemberSource
 
-    func analyze(_ group: DocumentGroup) -> DocumentResult {
+    func analyze(_ group: DocumentGroup) throws -> DocumentResult {
         var outcomes: [SignatureOutcome] = []
         var documentTokens: [TimeStampCandidate] = []
         var fileTokens: [ArchivePath: [TimeStampCandidate]] = [:]
@@ -156,11 +167,13 @@ struct DocumentAnalyzer {
             let token: TimeStampToken
             do {
                 token = try TimeStampToken(responseOrToken: try source.bytes(of: tokenFile))
+            } catch let error as SigVaultError where error.stopsTheRun {
+                throw error
             } catch {
                 unreadableTokens.append("\(origin): not a usable RFC 3161 token or response: \(error)")
                 continue
             }
-            guard let content = try? source.content(of: covered) else {
+            guard let content = try readable({ try source.content(of: covered) }) else {
                 unreadableTokens.append("\(origin): the file it covers, \(ArchivePath.escaped(covered.bytes)), cannot be read")
                 continue
             }
@@ -171,7 +184,7 @@ struct DocumentAnalyzer {
             }
         }
         for file in group.signatureFiles {
-            guard let bytes = try? source.bytes(of: file) else {
+            guard let bytes = try readable({ try source.bytes(of: file) }) else {
                 outcomes.append(SignatureOutcome(file: file, signerIndex: 0, verdict: Verdict(.indeterminate, .signedDataNotFound, "\(file): cannot be read"), validation: nil))
                 continue
             }
@@ -185,7 +198,7 @@ struct DocumentAnalyzer {
             let content: SignedContent
             if group.kind == .enveloping || !signed.isDetached {
                 content = .embedded
-            } else if let documentContent = try? source.content(of: group.document) {
+            } else if let documentContent = try readable({ try source.content(of: group.document) }) {
                 content = documentContent
             } else {
                 outcomes.append(SignatureOutcome(file: file, signerIndex: 0, verdict: Verdict(.indeterminate, .signedDataNotFound, "the signed document cannot be read"), validation: nil))

@@ -24,7 +24,7 @@ final class ArchiveReader: @unchecked Sendable {
         guard stat(path, &info) == 0 else {
             throw SigVaultError(.inputMissing, "\(path): no such archive")
         }
-        guard (info.st_mode & S_IFMT) == S_IFREG else { throw SigVaultError(.invalidInput, "\(path): not a regular file") }
+        guard (info.st_mode & S_IFMT) == S_IFREG else { throw SigVaultError(.archiveInvalid, "\(path): not a regular file") }
         fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw SigVaultError(.inputMissing, "\(path): cannot open: \(POSIX.errorText)") }
         size = UInt64(info.st_size)
@@ -33,7 +33,7 @@ final class ArchiveReader: @unchecked Sendable {
 
     deinit { close(fd) }
 
-    func read(at offset: UInt64, count: Int) throws -> [UInt8] { try POSIX.readAt(fd, offset: offset, count: count, path: path) }
+    func read(at offset: UInt64, count: Int) throws -> [UInt8] { try POSIX.readAt(fd, offset: offset, count: count, path: path, code: .archiveRead) }
 
     /// The evidence section's payload (docs/FORMAT.md §10), or nil for a version 1 archive. Throws
     /// when its frame is not where the trailer says or is not an evidence frame.
@@ -44,11 +44,11 @@ final class ArchiveReader: @unchecked Sendable {
         let expected = ZstdFrames.skippableFrame(variant: Trailer.evidenceSkippableVariant, payload: [])
         guard head.count == 8, Array(head[0..<4]) == Array(expected[0..<4]),
               UInt64(littleEndian: head, at: 4, width: 4) + 8 == trailer.evidenceLength else {
-            throw SigVaultError(.integrityOrFailed, "\(path): the evidence section's frame is not where the trailer places it")
+            throw SigVaultError(.integrity, "\(path): the evidence section's frame is not where the trailer places it")
         }
         let payload = try read(at: trailer.evidenceOffset + 8, count: Int(trailer.evidenceLength - 8))
         guard payload.count == Int(trailer.evidenceLength - 8) else {
-            throw SigVaultError(.integrityOrFailed, "\(path): the evidence section is truncated")
+            throw SigVaultError(.integrity, "\(path): the evidence section is truncated")
         }
         return payload
     }
@@ -133,12 +133,12 @@ final class ArchiveReader: @unchecked Sendable {
     func decompressFrame(_ record: FrameRecord, decompressor: ZstdFrameDecompressor, compressedHasher: Hasher?) throws -> [UInt8] {
         guard record.compressedLength <= UInt64(ZstdFrames.compressBound(ArchiveReader.maximumFrameContent)),
               record.compressedOffset <= size, record.compressedLength <= size - record.compressedOffset else {
-            throw SigVaultError(.invalidInput, "\(path): index entry for a frame at \(record.compressedOffset) is out of bounds")
+            throw SigVaultError(.archiveInvalid, "\(path): index entry for a frame at \(record.compressedOffset) is out of bounds")
         }
         let bytes = try read(at: record.compressedOffset, count: Int(record.compressedLength))
         let digest = Hasher.digest(bytes)
         guard digest == record.compressedSHA256 else {
-            throw SigVaultError(.integrityOrFailed, "\(path): the frame at offset \(record.compressedOffset) does not match its SHA-256 in the index")
+            throw SigVaultError(.integrity, "\(path): the frame at offset \(record.compressedOffset) does not match its SHA-256 in the index")
         }
         compressedHasher?.update(digest)
         var output: [UInt8] = []
@@ -146,12 +146,12 @@ final class ArchiveReader: @unchecked Sendable {
             let kind = try ZstdFrames.inspect(raw)
             guard case .data(let length, let contentSize, let checksum) = kind, length == raw.count, checksum,
                   UInt64(contentSize) == record.uncompressedLength else {
-                throw SigVaultError(.integrityOrFailed, "\(path): the frame at offset \(record.compressedOffset) does not match the index")
+                throw SigVaultError(.integrity, "\(path): the frame at offset \(record.compressedOffset) does not match the index")
             }
             do {
                 try decompressor.decompress(frame: raw, contentSize: contentSize, into: &output)
             } catch let error as ArchiveIOError {
-                throw SigVaultError(.integrityOrFailed, "\(path): the frame at offset \(record.compressedOffset): \(error.message)")
+                throw SigVaultError(.integrity, "\(path): the frame at offset \(record.compressedOffset): \(error.message)")
             }
         }
         return output
@@ -169,7 +169,7 @@ final class ArchiveReader: @unchecked Sendable {
     func extract(_ record: MemberRecord, decompressor: ZstdFrameDecompressor? = nil,
                  consumer: (UnsafeRawBufferPointer) throws -> Void) throws -> ExtractedMember {
         guard record.firstFrame <= UInt64(frames.count), record.frameCount <= UInt64(frames.count) - record.firstFrame else {
-            throw SigVaultError(.invalidInput, "\(path): index member points past the frame table")
+            throw SigVaultError(.archiveInvalid, "\(path): index member points past the frame table")
         }
         let decompressor = decompressor ?? ZstdFrameDecompressor(maximumContentSize: ArchiveReader.maximumFrameContent)
         let compressedHasher = Hasher(.sha256)
@@ -193,7 +193,7 @@ final class ArchiveReader: @unchecked Sendable {
             return []
         }
         guard let header = try reader.nextHeader() else {
-            throw SigVaultError(.invalidInput, "\(path): member at frame \(record.firstFrame) holds no tar entry")
+            throw SigVaultError(.archiveInvalid, "\(path): member at frame \(record.firstFrame) holds no tar entry")
         }
         let contentHasher = Hasher(.sha256)
         var total: Int64 = 0
@@ -203,7 +203,7 @@ final class ArchiveReader: @unchecked Sendable {
             if got == 0 { break }
             total += Int64(got)
             guard total <= Int64(record.contentSize) else {
-                throw SigVaultError(.invalidInput, "\(path): member \(ArchivePath.escaped(header.path)) is larger than its recorded size \(record.contentSize)")
+                throw SigVaultError(.archiveInvalid, "\(path): member \(ArchivePath.escaped(header.path)) is larger than its recorded size \(record.contentSize)")
             }
             try buffer.withUnsafeBytes { raw in
                 let chunk = UnsafeRawBufferPointer(rebasing: raw[0..<got])
@@ -214,7 +214,7 @@ final class ArchiveReader: @unchecked Sendable {
         }
         // A member's frames hold exactly one entry: anything after it is a crafted archive.
         if let second = try reader.nextHeader() {
-            throw SigVaultError(.invalidInput, "\(path): member \(ArchivePath.escaped(header.path)) is followed by a hidden entry \(ArchivePath.escaped(second.path)) in the same frames")
+            throw SigVaultError(.archiveInvalid, "\(path): member \(ArchivePath.escaped(header.path)) is followed by a hidden entry \(ArchivePath.escaped(second.path)) in the same frames")
         }
         while next < end {  // the frames libarchive did not need
             layout.take(try decompressFrame(frames[next], decompressor: decompressor, compressedHasher: compressedHasher))
@@ -222,20 +222,20 @@ final class ArchiveReader: @unchecked Sendable {
         }
         let contentSHA256 = contentHasher.finalize()
         guard layout.isExact else {
-            throw SigVaultError(.invalidInput, "\(path): member \(ArchivePath.escaped(header.path)) holds more than its header, content and padding")
+            throw SigVaultError(.archiveInvalid, "\(path): member \(ArchivePath.escaped(header.path)) holds more than its header, content and padding")
         }
         return ExtractedMember(header: header, size: total, contentSHA256: contentSHA256, compressedSHA256: compressedHasher.finalize())
     }
 
     /// Reads a whole small member into memory, checking it against its record.
     func contents(of record: MemberRecord, limit: Int = 256 << 20) throws -> [UInt8] {
-        guard record.contentSize <= UInt64(limit) else { throw SigVaultError(.invalidInput, "\(path): member too large to load") }
+        guard record.contentSize <= UInt64(limit) else { throw SigVaultError(.archiveInvalid, "\(path): member too large to load") }
         var out: [UInt8] = []
         out.reserveCapacity(Int(record.contentSize))
         let extracted = try extract(record) { out.append(contentsOf: $0) }
         guard extracted.contentSHA256 == record.contentSHA256, extracted.compressedSHA256 == record.compressedSHA256,
               UInt64(extracted.size) == record.contentSize else {
-            throw SigVaultError(.integrityOrFailed, "\(path): member \(ArchivePath.escaped(extracted.header.path)) does not match its SHA-256")
+            throw SigVaultError(.integrity, "\(path): member \(ArchivePath.escaped(extracted.header.path)) does not match its SHA-256")
         }
         return out
     }
@@ -245,7 +245,7 @@ final class ArchiveReader: @unchecked Sendable {
         guard let manifest = manifestRecord, record.manifestLineLength > 0, record.manifestLineLength <= (64 << 20),
               record.manifestLineOffset < (1 << 48), manifest.dataOffset < (1 << 32),
               manifest.firstFrame <= UInt64(frames.count), manifest.frameCount <= UInt64(frames.count) - manifest.firstFrame else {
-            throw SigVaultError(.invalidInput, "\(path): member has no usable manifest line")
+            throw SigVaultError(.archiveInvalid, "\(path): member has no usable manifest line")
         }
         let start = manifest.dataOffset + record.manifestLineOffset
         let stop = start + record.manifestLineLength
@@ -264,10 +264,10 @@ final class ArchiveReader: @unchecked Sendable {
             line += bytes[from..<to]
         }
         guard Hasher.digest(line) == record.manifestLineSHA256 else {
-            throw SigVaultError(.integrityOrFailed, "\(path): manifest line does not match its SHA-256 in the index")
+            throw SigVaultError(.integrity, "\(path): manifest line does not match its SHA-256 in the index")
         }
         guard case .member(let member) = try ManifestLine.decode(line) else {
-            throw SigVaultError(.invalidInput, "\(path): index points at a manifest line that is not a member")
+            throw SigVaultError(.archiveInvalid, "\(path): index points at a manifest line that is not a member")
         }
         return member
     }
@@ -283,21 +283,21 @@ final class ArchiveReader: @unchecked Sendable {
             guard memberIndex >= 0, memberIndex < members.count - 1 else { return }
             let record = members[memberIndex]
             guard Hasher.digest(line) == record.manifestLineSHA256 else {
-                throw SigVaultError(.integrityOrFailed, "\(path): manifest line \(lineNumber + 1) does not match its SHA-256 in the index")
+                throw SigVaultError(.integrity, "\(path): manifest line \(lineNumber + 1) does not match its SHA-256 in the index")
             }
             guard case .member(let member) = try ManifestLine.decode(line) else {
-                throw SigVaultError(.invalidInput, "\(path): manifest line \(lineNumber + 1) is not a member line")
+                throw SigVaultError(.archiveInvalid, "\(path): manifest line \(lineNumber + 1) is not a member line")
             }
             try body(memberIndex, record, member)
         }
         if let trailer, trailer.manifestSHA256 != digest {
-            throw SigVaultError(.integrityOrFailed, "\(path): the manifest does not match its SHA-256 in the trailer")
+            throw SigVaultError(.integrity, "\(path): the manifest does not match its SHA-256 in the trailer")
         }
     }
 
     /// Streams the manifest's lines in order (the manifest is checked against the trailer after).
     func forEachManifestLine(_ body: ([UInt8]) throws -> Void) throws -> [UInt8] {
-        guard let manifest = manifestRecord else { throw SigVaultError(.invalidInput, "\(path): \(layoutProblem ?? "no manifest")") }
+        guard let manifest = manifestRecord else { throw SigVaultError(.archiveInvalid, "\(path): \(layoutProblem ?? "no manifest")") }
         var partial: [UInt8] = []
         let extracted = try extract(manifest) { chunk in
             partial.append(contentsOf: chunk)
@@ -413,7 +413,7 @@ final class IndexTable<Record>: RandomAccessCollection, @unchecked Sendable {
         while start < count {
             let records = Swift.min(perRead, count - start)
             // A block that cannot be read is passed over (the index was hashed whole when opened).
-            guard let block = try? POSIX.readAt(fd, offset: base + UInt64(start * recordSize), count: records * recordSize, path: "index"),
+            guard let block = try? POSIX.readAt(fd, offset: base + UInt64(start * recordSize), count: records * recordSize, path: "index", code: .archiveRead),
                   block.count == records * recordSize else {
                 start += records
                 continue
@@ -439,7 +439,7 @@ final class IndexTable<Record>: RandomAccessCollection, @unchecked Sendable {
             return decodeRecord(blocks[cached].bytes[offset..<(offset + recordSize)])
         }
         let records = Swift.min(recordsPerBlock, count - start)
-        var block = (try? POSIX.readAt(fd, offset: base + UInt64(start * recordSize), count: records * recordSize, path: "index")) ?? []
+        var block = (try? POSIX.readAt(fd, offset: base + UInt64(start * recordSize), count: records * recordSize, path: "index", code: .archiveRead)) ?? []
         if block.count < records * recordSize { block += [UInt8](repeating: 0, count: records * recordSize - block.count) }
         if blocks.count >= Self.cachedBlocks { blocks.removeFirst() }
         blocks.append((start, block))

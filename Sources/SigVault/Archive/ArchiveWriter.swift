@@ -254,7 +254,7 @@ final class ArchiveWriter: @unchecked Sendable {
                 do {
                     do {
                         try ArchiveWriter.frameSmall(member.header, source: member.source, capture: capture, job: job)
-                    } catch let error as SigVaultError where error.exitCode == .ioError {
+                    } catch let error as SigVaultError where error.code == .sourceUnreadable {
                         job.unreadable = error.message
                         continue
                     }
@@ -339,10 +339,10 @@ final class ArchiveWriter: @unchecked Sendable {
     static func readWholeFile(_ path: [UInt8], expectedSize: Int64) throws -> [UInt8] {
         let display = ArchivePath.escaped(path)
         let fd = POSIX.withPath(path) { open($0, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) }
-        guard fd >= 0 else { throw SigVaultError(.ioError, "\(display): cannot open: \(POSIX.errorText)") }
+        guard fd >= 0 else { throw SigVaultError(.sourceUnreadable, "\(display): cannot open: \(POSIX.errorText)") }
         defer { close(fd) }
-        let content = try POSIX.readAt(fd, offset: 0, count: Int(expectedSize), path: display)
-        guard content.count == Int(expectedSize) else { throw SigVaultError(.ioError, "\(display): file shrank while being archived") }
+        let content = try POSIX.readAt(fd, offset: 0, count: Int(expectedSize), path: display, code: .sourceUnreadable)
+        guard content.count == Int(expectedSize) else { throw SigVaultError(.sourceUnreadable, "\(display): file shrank while being archived") }
         return content
     }
 
@@ -453,7 +453,7 @@ final class ArchiveWriter: @unchecked Sendable {
         let box = OutcomeBox()
         try endMember { box.value = $0 }
         try drain()
-        guard let outcome = box.value else { throw SigVaultError(.ioError, "internal error: member frames not written") }
+        guard let outcome = box.value else { throw SigVaultError(.internalInvariant, "internal error: member frames not written") }
         return outcome
     }
 

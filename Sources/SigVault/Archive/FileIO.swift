@@ -1,4 +1,5 @@
 import Foundation
+import SigVaultFormat
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -15,19 +16,19 @@ enum POSIX {
 
     static var errorText: String { String(cString: strerror(errno)) }
 
-    static func writeAll(_ fd: Int32, _ buffer: UnsafeRawBufferPointer, path: String) throws {
+    static func writeAll(_ fd: Int32, _ buffer: UnsafeRawBufferPointer, path: String, code: SigVaultError.Code) throws {
         var offset = 0
         while offset < buffer.count {
             let written = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
             if written < 0 {
                 if errno == EINTR { continue }
-                throw SigVaultError(.ioError, "\(path): write failed: \(errorText)")
+                throw SigVaultError(code, "\(path): write failed: \(errorText)", cause: SystemError())
             }
             offset += written
         }
     }
 
-    static func readAt(_ fd: Int32, offset: UInt64, count: Int, path: String) throws -> [UInt8] {
+    static func readAt(_ fd: Int32, offset: UInt64, count: Int, path: String, code: SigVaultError.Code) throws -> [UInt8] {
         var failure: Int32 = 0
         let out = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
             var done = 0
@@ -44,7 +45,7 @@ enum POSIX {
             initialized = done
         }
         if failure != 0 {
-            throw SigVaultError(.ioError, "\(path): read failed at offset \(offset + UInt64(out.count)): \(String(cString: strerror(failure)))")
+            throw SigVaultError(code, "\(path): read failed at offset \(offset + UInt64(out.count)): \(String(cString: strerror(failure)))", cause: SystemError(failure))
         }
         return out
     }
@@ -69,25 +70,47 @@ final class AtomicOutputFile {
     private var bytesInKernel: UInt64 = 0
     private var writebackStart: UInt64 = 0
 
+    /// `.<name>.sigvault-tmp-<pid>-<random>-<host>` beside the destination.
+    static let marker = ".sigvault-tmp-"
+
     init(destination: String, overwrite: Bool) throws {
         self.destination = destination
-        if !overwrite && FileManager.default.fileExists(atPath: destination) {
-            throw SigVaultError(.cannotCreateOutput, "\(destination): already exists", hint: "choose another name or remove it first")
+        let path = LocalPath(destination)
+        let name = path.lastComponent
+        guard !name.isEmpty, name != Array("/".utf8), name != Array(".".utf8), name != Array("..".utf8) else {
+            throw SigVaultError(.outputCreate, "\(destination): not a file name")
         }
-        let directory = (destination as NSString).deletingLastPathComponent
-        let name = (destination as NSString).lastPathComponent
-        temporaryPath = (directory.isEmpty ? "." : directory) + "/.\(name).sigvault-tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        fd = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard fd >= 0 else {
-            throw SigVaultError(.cannotCreateOutput, "\(destination): cannot create: \(POSIX.errorText)")
+        var existing = stat()
+        if !overwrite && POSIX.withPath(path.bytes, { lstat($0, &existing) }) == 0 {
+            throw SigVaultError(.outputExists, "\(destination): already exists", hint: "choose another name or remove it first")
+        }
+        let folder = path.parent
+        let folderFD = POSIX.withPath(folder.bytes) { open($0, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+        guard folderFD >= 0 else {
+            throw SigVaultError(.outputCreate, "\(destination): cannot create: the folder \(folder): \(POSIX.errorText)", cause: SystemError())
+        }
+        defer { close(folderFD) }
+        // What a killed run of ours left beside this output goes first.
+        TemporaryFiles.shared.removeStale(in: folderFD, folderName: folder, prefix: [UInt8(ascii: ".")] + name + Array(AtomicOutputFile.marker.utf8),
+                                          marker: AtomicOutputFile.marker)
+        let temporary = folder.appending([UInt8(ascii: ".")] + name + Array("\(AtomicOutputFile.marker)\(TemporaryFiles.tag())".utf8))
+        temporaryPath = temporary.string
+        temporaryLocalPath = temporary
+        fd = try TemporaryFiles.shared.creatingFile(temporary) {
+            let fd = POSIX.withPath(temporary.bytes) { open($0, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644) }
+            guard fd >= 0 else { throw SigVaultError(.outputCreate, "\(destination): cannot create: \(POSIX.errorText)", cause: SystemError()) }
+            return fd
         }
         buffer.reserveCapacity(1 << 20)
     }
 
+    private let temporaryLocalPath: LocalPath
+
     deinit {
         if !committed {
             close(fd)
-            unlink(temporaryPath)
+            _ = POSIX.withPath(temporaryLocalPath.bytes) { unlink($0) }
+            TemporaryFiles.shared.forget(temporaryLocalPath)
         }
     }
 
@@ -124,7 +147,7 @@ final class AtomicOutputFile {
     static let writebackChunk: UInt64 = 8 << 20
 
     private func writeToKernel(_ bytes: UnsafeRawBufferPointer) throws {
-        try POSIX.writeAll(fd, bytes, path: destination)
+        try POSIX.writeAll(fd, bytes, path: destination, code: .outputWrite)
         bytesInKernel += UInt64(bytes.count)
         // Whole MiBs only: a page still being filled is never under writeback (a write into it
         // would have to wait for the disk).
@@ -140,7 +163,7 @@ final class AtomicOutputFile {
     func truncate(to offset: UInt64) throws {
         try flush()
         guard ftruncate(fd, off_t(offset)) == 0, lseek(fd, off_t(offset), SEEK_SET) == off_t(offset) else {
-            throw SigVaultError(.ioError, "\(destination): cannot truncate: \(POSIX.errorText)")
+            throw SigVaultError(.outputWrite, "\(destination): cannot truncate: \(POSIX.errorText)")
         }
         bytesWritten = offset
         bytesInKernel = offset
@@ -150,24 +173,25 @@ final class AtomicOutputFile {
     /// Flushes, fsyncs, renames into place and fsyncs the folder.
     func commit(overwrite: Bool) throws {
         try flush()
-        guard fsync(fd) == 0 else { throw SigVaultError(.ioError, "\(destination): fsync failed: \(POSIX.errorText)") }
+        guard fsync(fd) == 0 else { throw SigVaultError(.outputWrite, "\(destination): fsync failed: \(POSIX.errorText)") }
         close(fd)
         committed = true
+        defer { TemporaryFiles.shared.forget(temporaryLocalPath) }
         if !overwrite {
             // link() refuses to replace: an output that appeared meanwhile is not clobbered.
             if link(temporaryPath, destination) != 0 {
-                let reason = POSIX.errorText
+                let number = errno
                 unlink(temporaryPath)
-                throw SigVaultError(.cannotCreateOutput, "\(destination): cannot create: \(reason)")
+                throw SigVaultError(number == EEXIST ? .outputExists : .outputCreate, "\(destination): cannot create: \(SystemError(number))",
+                                    cause: SystemError(number))
             }
             unlink(temporaryPath)
         } else if rename(temporaryPath, destination) != 0 {
             let reason = POSIX.errorText
             unlink(temporaryPath)
-            throw SigVaultError(.cannotCreateOutput, "\(destination): cannot rename into place: \(reason)")
+            throw SigVaultError(.outputCreate, "\(destination): cannot rename into place: \(reason)")
         }
-        let directory = (destination as NSString).deletingLastPathComponent
-        let dirFD = open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY)
+        let dirFD = POSIX.withPath(temporaryLocalPath.parent.bytes) { open($0, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
         if dirFD >= 0 {
             fsync(dirFD)
             close(dirFD)
@@ -185,7 +209,7 @@ final class SpillFile {
     init(directory: String, name: String) throws {
         path = directory + "/.\(name)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw SigVaultError(.cannotCreateOutput, "\(path): cannot create scratch file: \(POSIX.errorText)") }
+        guard fd >= 0 else { throw SigVaultError(.scratch, "\(path): cannot create scratch file: \(POSIX.errorText)") }
         unlink(path)
     }
 
@@ -199,7 +223,7 @@ final class SpillFile {
 
     func flush() throws {
         guard !buffer.isEmpty else { return }
-        try buffer.withUnsafeBytes { try POSIX.writeAll(fd, $0, path: path) }
+        try buffer.withUnsafeBytes { try POSIX.writeAll(fd, $0, path: path, code: .scratch) }
         buffer.removeAll(keepingCapacity: true)
     }
 
@@ -207,7 +231,7 @@ final class SpillFile {
     func truncate(to offset: UInt64) throws {
         try flush()
         guard ftruncate(fd, off_t(offset)) == 0, lseek(fd, off_t(offset), SEEK_SET) == off_t(offset) else {
-            throw SigVaultError(.ioError, "\(path): cannot truncate scratch file: \(POSIX.errorText)")
+            throw SigVaultError(.scratch, "\(path): cannot truncate scratch file: \(POSIX.errorText)")
         }
         size = offset
     }
@@ -217,7 +241,7 @@ final class SpillFile {
         try flush()
         var offset: UInt64 = 0
         while offset < size {
-            let chunk = try POSIX.readAt(fd, offset: offset, count: Int(min(UInt64(1 << 20), size - offset)), path: path)
+            let chunk = try POSIX.readAt(fd, offset: offset, count: Int(min(UInt64(1 << 20), size - offset)), path: path, code: .scratch)
             if chunk.isEmpty { break }
             try body(chunk)
             offset += UInt64(chunk.count)

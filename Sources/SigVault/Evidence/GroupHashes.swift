@@ -18,7 +18,7 @@ final class GroupHashes {
     /// The hash of member `index`'s content with `algorithm`.
     func memberHash(_ index: UInt64, _ algorithm: HashAlgorithm) throws -> [UInt8] {
         guard index < UInt64(reader.members.count) else {
-            throw SigVaultError(.integrityOrFailed, "\(reader.path): the evidence section names member \(index + 1), which the archive does not have")
+            throw SigVaultError(.integrity, "\(reader.path): the evidence section names member \(index + 1), which the archive does not have")
         }
         let record = reader.members[Int(index)]
         if algorithm == .sha256 { return record.contentSHA256 }
@@ -26,7 +26,7 @@ final class GroupHashes {
         let hasher = Hasher(algorithm)
         let extracted = try reader.extract(record) { hasher.update($0) }
         guard extracted.contentSHA256 == record.contentSHA256, UInt64(extracted.size) == record.contentSize else {
-            throw SigVaultError(.integrityOrFailed, "\(reader.path): member \(index + 1) does not match its index record")
+            throw SigVaultError(.integrity, "\(reader.path): member \(index + 1) does not match its index record")
         }
         let value = hasher.finalize()
         cache[algorithm, default: [:]][index] = value
@@ -38,7 +38,7 @@ final class GroupHashes {
         guard chain < evidence.template.archiveTimeStampSequence.count,
               let identifier = evidence.template.archiveTimeStampSequence[chain].archiveTimeStamps.first?.digestAlgorithm,
               let algorithm = HashAlgorithm(openSSLName: identifier.oid) else {
-            throw SigVaultError(.integrityOrFailed, "chain \(chain + 1) of the archive time-stamp names no hash algorithm SigVault knows")
+            throw SigVaultError(.integrity, "chain \(chain + 1) of the archive time-stamp names no hash algorithm SigVault knows")
         }
         return algorithm
     }

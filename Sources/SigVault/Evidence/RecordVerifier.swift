@@ -120,10 +120,10 @@ public struct RecordVerifier {
         do {
             record = try EvidenceRecord(der: bytes)
         } catch {
-            throw SigVaultError(.invalidInput, "\(options.record): not an RFC 4998 EvidenceRecord (\(error))")
+            throw SigVaultError(.inputInvalid, "\(options.record): not an RFC 4998 EvidenceRecord (\(error))")
         }
         guard !record.archiveTimeStampSequence.isEmpty else {
-            throw SigVaultError(.invalidInput, "\(options.record): the EvidenceRecord holds no archive time-stamp")
+            throw SigVaultError(.inputInvalid, "\(options.record): the EvidenceRecord holds no archive time-stamp")
         }
         for path in options.data {
             guard FileManager.default.isReadableFile(atPath: path) else { throw SigVaultError(.inputMissing, "\(path): no such file or not readable") }
@@ -178,7 +178,6 @@ public struct RecordVerifier {
     /// certificates and revocation data join `pool`.
     static func evaluate(_ record: EvidenceRecord, pool: EvidencePool, policy: ValidationPolicy, revocationSource: (any RevocationSource)?,
                          dataHashes: (DigestAlgorithmIdentifier) throws -> [[UInt8]]?) throws -> Evaluation {
-        var readError: Error?
         // The tokens, read once; the certificates and revocation data they carry (CRLs, and OCSP
         // responses as other revocation information) are the evidence for their TSA chains.
         let tokens: [[TimeStampToken?]] = record.archiveTimeStampSequence.map { chain in
@@ -195,29 +194,10 @@ public struct RecordVerifier {
                 }
             }
         }
+        let coverage = try Self.coverage(record, tokens: tokens, dataHashes: dataHashes)
         let at = policy.now
         let validator = SignatureValidator(pool: pool, policy: policy, revocationSource: revocationSource)
-        func algorithm(_ chain: Int, _ stamp: Int) -> DigestAlgorithmIdentifier? {
-            let archiveTimeStamp = record.archiveTimeStampSequence[chain].archiveTimeStamps[stamp]
-            if let given = archiveTimeStamp.digestAlgorithm { return given }
-            guard let name = tokens[chain][stamp]?.imprintAlgorithm.map(Self.oid),
-                  let oid = try? ASN1ObjectIdentifier(dotRepresentation: name) else { return nil }
-            return DigestAlgorithmIdentifier(algorithm: oid)
-        }
-        let coverage = RecordCoverage.check(
-            record,
-            facts: { chain, stamp in
-                guard let token = tokens[chain][stamp], let algorithm = algorithm(chain, stamp) else { return nil }
-                return RecordCoverage.StampFacts(algorithm: algorithm, imprint: token.imprint)
-            },
-            dataHashes: { identifier in
-                do { return try dataHashes(identifier) } catch {
-                    readError = readError ?? error
-                    return nil
-                }
-            },
-            hash: { identifier, bytes in HashAlgorithm(openSSLName: identifier.oid).map { Hasher.digest(bytes, $0) } })
-        if let readError { throw SigVaultError(.ioError, "\(readError)") }
+        func algorithm(_ chain: Int, _ stamp: Int) -> DigestAlgorithmIdentifier? { Self.algorithm(record, tokens: tokens, chain, stamp) }
 
         // Tokens, last first: each must be valid until the next one's genTime (which proves it
         // existed then), the last one until the validation time.
@@ -335,6 +315,40 @@ public struct RecordVerifier {
     }
 
     /// The dotted OID of a hash algorithm.
+    /// A stamp's hash algorithm: its digestAlgorithm, else its token's imprint algorithm.
+    static func algorithm(_ record: EvidenceRecord, tokens: [[TimeStampToken?]], _ chain: Int, _ stamp: Int) -> DigestAlgorithmIdentifier? {
+        let archiveTimeStamp = record.archiveTimeStampSequence[chain].archiveTimeStamps[stamp]
+        if let given = archiveTimeStamp.digestAlgorithm { return given }
+        guard let name = tokens[chain][stamp]?.imprintAlgorithm.map(Self.oid),
+              let oid = try? ASN1ObjectIdentifier(dotRepresentation: name) else { return nil }
+        return DigestAlgorithmIdentifier(algorithm: oid)
+    }
+
+    /// Whether each archive time-stamp covers what it must (RFC 4998 §5.3), bytes only: the tokens'
+    /// imprints against the hash trees and `dataHashes`; nothing about the tokens' signatures or trust.
+    static func coverage(_ record: EvidenceRecord, tokens given: [[TimeStampToken?]]? = nil,
+                         dataHashes: (DigestAlgorithmIdentifier) throws -> [[UInt8]]?) throws -> [[RecordCoverage.Outcome]] {
+        var readError: Error?
+        let tokens = given ?? record.archiveTimeStampSequence.map { chain in
+            chain.archiveTimeStamps.map { try? TimeStampToken(responseOrToken: $0.timeStamp) }
+        }
+        let coverage = RecordCoverage.check(
+            record,
+            facts: { chain, stamp in
+                guard let token = tokens[chain][stamp], let algorithm = algorithm(record, tokens: tokens, chain, stamp) else { return nil }
+                return RecordCoverage.StampFacts(algorithm: algorithm, imprint: token.imprint)
+            },
+            dataHashes: { identifier in
+                do { return try dataHashes(identifier) } catch {
+                    readError = readError ?? error
+                    return nil
+                }
+            },
+            hash: { identifier, bytes in HashAlgorithm(openSSLName: identifier.oid).map { Hasher.digest(bytes, $0) } })
+        if let readError { throw (readError as? SigVaultError) ?? SigVaultError(.archiveRead, "\(readError)") }
+        return coverage
+    }
+
     static func oid(_ algorithm: HashAlgorithm) -> String {
         switch algorithm {
         case .sha1: return "1.3.14.3.2.26"
@@ -352,7 +366,8 @@ public struct RecordVerifier {
 extension RecordVerifyReport {
     public var jsonText: String { JSONOutput.encode(self) }
 
-    public var text: String {
+    /// The human report, one line each (print them through `TextSafety.line`).
+    public var textLines: [String] {
         var lines: [String] = []
         lines.append("record       \(record)")
         lines.append("verified as of \(validationTime)")
@@ -369,6 +384,6 @@ extension RecordVerifyReport {
         lines.append("")
         lines.append("\(verdict)  \(reason)")
         if let proofOfExistence { lines.append("the data existed at \(proofOfExistence)") }
-        return lines.joined(separator: "\n")
+        return lines
     }
 }

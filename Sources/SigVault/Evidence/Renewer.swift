@@ -62,30 +62,30 @@ public struct Renewer {
     public func run() throws -> RenewSummary {
         var summary = RenewSummary()
         let reader = try ArchiveReader(path: options.archive)
-        if let problem = reader.layoutProblem { throw SigVaultError(.invalidInput, "\(options.archive): \(problem)") }
+        if let problem = reader.layoutProblem { throw SigVaultError(.archiveInvalid, "\(options.archive): \(problem)") }
         // One renewal at a time: a second one would rename its archive over the first's.
         guard flock(reader.fd, LOCK_EX | LOCK_NB) == 0 else {
             throw SigVaultError(.locked, "\(options.archive): another sigvault renew is working on it")
         }
         guard let trailer = reader.trailer, let payload = try reader.evidencePayload() else {
-            throw SigVaultError(.invalidInput, "\(options.archive): the archive has no archive time-stamp to renew",
+            throw SigVaultError(.archiveInvalid, "\(options.archive): the archive has no archive time-stamp to renew",
                                 hint: "pack it with --tsa to give it one")
         }
         var evidence: ArchiveEvidence
         do {
             evidence = try ArchiveEvidence.decode(payload) { Hasher.digest($0, .sha256) }
         } catch {
-            throw SigVaultError(.integrityOrFailed, "\(options.archive): the evidence section cannot be used: \(error); run sigvault verify")
+            throw SigVaultError(.integrity, "\(options.archive): the evidence section cannot be used: \(error); run sigvault verify")
         }
         let chainIndex = evidence.template.archiveTimeStampSequence.count - 1
         let chain = evidence.template.archiveTimeStampSequence[chainIndex]
         let last = chain.archiveTimeStamps[chain.archiveTimeStamps.count - 1]
         guard let lastToken = try? TimeStampToken(responseOrToken: last.timeStamp) else {
-            throw SigVaultError(.integrityOrFailed, "\(options.archive): the newest archive time-stamp is not a readable token; run sigvault verify")
+            throw SigVaultError(.integrity, "\(options.archive): the newest archive time-stamp is not a readable token; run sigvault verify")
         }
         guard let identifier = chain.archiveTimeStamps[0].digestAlgorithm ?? lastToken.imprintAlgorithm.map({ DigestAlgorithmIdentifier(algorithm: try! .init(dotRepresentation: RecordVerifier.oid($0))) }),
               let algorithm = HashAlgorithm(openSSLName: identifier.oid) else {
-            throw SigVaultError(.invalidInput, "\(options.archive): the newest chain's hash algorithm is not one SigVault knows")
+            throw SigVaultError(.archiveInvalid, "\(options.archive): the newest chain's hash algorithm is not one SigVault knows")
         }
 
         // Due? The newest token's TSA chain expiry (its earliest certificate below the anchor, as
@@ -207,6 +207,7 @@ public struct Renewer {
         for item in newMaterial where !evidence.material.contains(item) { evidence.material.append(item) }
         let newPayload = try evidence.encoded { Hasher.digest($0, .sha256) }
         try rewrite(reader: reader, trailer: trailer, evidencePayload: newPayload)
+        summary.warnings += TemporaryFiles.shared.takeStaleRemoved()
 
         summary.renewed = true
         summary.genTime = token.genTime
@@ -226,7 +227,7 @@ public struct Renewer {
         let sha256: ([UInt8]) -> [UInt8] = { Hasher.digest($0, .sha256) }
         let leaves = try evidence.groups.map { group in HashTree.groupHash(try group.members.map { try hashes.memberHash($0, .sha256) }, hash: sha256) }
         guard let tree = evidence.trees.first, HashTree.Levels(leaves: leaves, hash: sha256) == tree else {
-            throw SigVaultError(.integrityOrFailed, "\(options.archive): not renewed: the archive time-stamp's hash tree does not match the archive's members; run sigvault verify")
+            throw SigVaultError(.integrity, "\(options.archive): not renewed: the archive time-stamp's hash tree does not match the archive's members; run sigvault verify")
         }
         let record = try hashes.record(evidence, group: 0)
         let policy = ValidationPolicy(anchors: anchors, now: options.now, maximumRevocationAge: options.maximumRevocationAge)
@@ -235,7 +236,7 @@ public struct Renewer {
             return try evidence.groups[0].members.map { try hashes.memberHash($0, algorithm) }
         }
         if evaluation.verdict.indication == .totalFailed {
-            throw SigVaultError(.integrityOrFailed, "\(options.archive): not renewed: its archive time-stamps do not hold: \(evaluation.verdict.reason); run sigvault verify")
+            throw SigVaultError(.integrity, "\(options.archive): not renewed: its archive time-stamps do not hold: \(evaluation.verdict.reason); run sigvault verify")
         }
     }
 
@@ -270,7 +271,7 @@ public struct Renewer {
         var offset: UInt64 = 0
         while offset < trailer.evidenceOffset {
             let chunk = try reader.read(at: offset, count: Int(min(UInt64(1 << 20), trailer.evidenceOffset - offset)))
-            guard !chunk.isEmpty else { throw SigVaultError(.ioError, "\(options.archive): the archive ended while being copied") }
+            guard !chunk.isEmpty else { throw SigVaultError(.archiveRead, "\(options.archive): the archive ended while being copied") }
             try output.write(chunk)
             offset += UInt64(chunk.count)
         }

@@ -124,7 +124,7 @@ enum MaterialLoader {
                     try body([UInt8](data), file)
                 } catch let error as CryptoError {
                     guard exists && isDirectory.boolValue else {
-                        throw SigVaultError(.invalidInput, "\(file): not a \(kind): \(error.message)")
+                        throw SigVaultError(.inputInvalid, "\(file): not a \(kind): \(error.message)")
                     }
                     warnings.append("\(file): skipped, not a \(kind)")
                 }

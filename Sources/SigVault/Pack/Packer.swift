@@ -67,7 +67,7 @@ public struct Packer {
         // Refuse at once, not after reading every input (the final link refuses again, atomically).
         var existing = stat()
         if lstat(options.output, &existing) == 0 {
-            throw SigVaultError(.cannotCreateOutput, "\(options.output): already exists", hint: "choose another name or remove it first")
+            throw SigVaultError(.outputExists, "\(options.output): already exists", hint: "choose another name or remove it first")
         }
         var summary = PackSummary()
         let started = Date()
@@ -92,7 +92,7 @@ public struct Packer {
         let involved = regular.filter { DocumentAnalyzer.mayTakePart($0.relativePath) || bases.contains($0.relativePath) }
         let byName = Dictionary(uniqueKeysWithValues: involved.map { ($0.relativePath, $0) })
         let source = FilesystemSource(files: byName)
-        let groups = DocumentAnalyzer.group(involved.map(\.relativePath), source: source, addingMaterialTo: pool)
+        let groups = try DocumentAnalyzer.group(involved.map(\.relativePath), source: source, addingMaterialTo: pool)
             .filter { $0.kind != .unsigned || !$0.tokenFiles.isEmpty || !$0.notes.isEmpty }
         summary.documents = regular.count
         let analyzer = DocumentAnalyzer(validator: validator, source: source)
@@ -105,7 +105,7 @@ public struct Packer {
         var lines: [(document: ArchivePath, line: String)] = []
         var missing: [String] = []
         for group in groups {
-            let result = analyzer.analyze(group)
+            let result = try analyzer.analyze(group)
             for stamp in result.failedDocumentTimeStamps {
                 summary.warnings.append("\(ArchivePath.escaped(group.document.bytes)): the time-stamp\(stamp.origin.map { " in \($0)" } ?? "") over the document proves nothing: \(stamp.reason)")
                 summary.exitCode = summary.exitCode.combined(with: .findings)
@@ -135,8 +135,8 @@ public struct Packer {
         }
         // Write: VERIFY.md, data members, evidence members, manifest.
         let output = try AtomicOutputFile(destination: options.output, overwrite: false)
-        let scratch = (options.output as NSString).deletingLastPathComponent
-        let scratchDirectory = scratch.isEmpty ? "." : scratch
+        summary.warnings += TemporaryFiles.shared.takeStaleRemoved()
+        let scratchDirectory = LocalPath(options.output).parent.string
         let writer = try ArchiveWriter(output: output, scratchDirectory: scratchDirectory, compressionLevel: options.compressionLevel)
         let manifest = try ManifestBuilder(directory: scratchDirectory)
         _ = try manifest.append(.header(ManifestHeader(createdAt: ISOTime.format(Date()), generator: "sigvault \(SigVaultVersion.current)",
@@ -247,7 +247,7 @@ public struct Packer {
         try manifest.readAll { chunk in try chunk.withUnsafeBytes { try writer.writeMemberData($0) } }
         let written = try writer.endMemberAndWait()
         let manifestDigest = manifest.sha256
-        guard written.contentSHA256 == manifestDigest else { throw SigVaultError(.ioError, "internal error: manifest changed while written") }
+        guard written.contentSHA256 == manifestDigest else { throw SigVaultError(.internalInvariant, "internal error: manifest changed while written") }
         let manifestIndex = writer.memberCount
         try writer.record(written.indexRecord(path: manifestPath, line: nil))
         var evidenceSection: [UInt8]?
@@ -494,9 +494,9 @@ struct FilesystemSource: MemberSource {
     func bytes(of path: ArchivePath) throws -> [UInt8] {
         guard let file = files[path] else { throw SigVaultError(.inputMissing, "\(path): not among the inputs") }
         if case .regular(let size) = file.kind, size > 64 << 20 {
-            throw SigVaultError(.invalidInput, "\(path): too large for a signature or token file")
+            throw SigVaultError(.inputInvalid, "\(path): too large for a signature or token file")
         }
-        guard case .regular(let size) = file.kind else { throw SigVaultError(.invalidInput, "\(path): not a regular file") }
+        guard case .regular(let size) = file.kind else { throw SigVaultError(.inputInvalid, "\(path): not a regular file") }
         return try ArchiveWriter.readWholeFile(file.filesystemPath, expectedSize: size)
     }
 
@@ -534,7 +534,7 @@ final class GroupCollector: @unchecked Sendable {
             indices.append(found.map(\.index))
             leaves.append(HashTree.groupHash(found.map(\.sha256)) { Hasher.digest($0, .sha256) })
         }
-        guard !leaves.isEmpty else { throw SigVaultError(.ioError, "internal error: no data group to time-stamp") }
+        guard !leaves.isEmpty else { throw SigVaultError(.internalInvariant, "internal error: no data group to time-stamp") }
         return (indices, leaves)
     }
 }

@@ -6,12 +6,14 @@ extension VerifyReport {
     public func writeJSON(_ out: @escaping (String) -> Void) {
         var object = JSONObjectWriter(out)
         object.value("archive", archive)
+        object.value("checks", checks)
         object.array("documents") { element in forEachDocument { element($0) } }
         object.value("exitCode", exitCode)
         object.value("fingerprint", fingerprint)
         object.value("formatVersion", formatVersion)
         object.value("integrity", integrity)
         object.value("proofOfTime", proofOfTime)
+        object.value("schemaVersion", JSONOutput.schemaVersion)
         object.value("summary", summary)
         object.value("validationTime", validationTime)
         object.value("warnings", warnings)
@@ -19,17 +21,24 @@ extension VerifyReport {
     }
 
     /// Writes the human report: integrity first, a block per signed document, a line per unsigned one.
-    public func writeText(_ out: (String) -> Void) {
-        out("archive      \(archive)\n")
-        if let fingerprint { out("fingerprint  \(fingerprint)\n") }
-        out("verified as of \(validationTime)\n")
+    public func writeText(_ write: (String) -> Void) {
+        // One line per call; each is made safe on its own, so no field can start a line.
+        func out(_ line: String) { write(TextSafety.line(line) + "\n") }
+        out("archive      \(archive)")
+        if let fingerprint { out("fingerprint  \(fingerprint)") }
+        out("verified as of \(validationTime)")
         if integrity.ok {
-            out("integrity    OK: every member matches the manifest, the manifest matches the trailer\n")
+            out("integrity    OK: every member matches the manifest, the manifest matches the trailer")
         } else {
-            out("integrity    FAILED\n")
-            for problem in integrity.problems { out("  - [\(problem.code)] \(problem.message)\n") }
+            out("integrity    FAILED")
+            for problem in integrity.problems { out("  - [\(problem.code)] \(problem.message)") }
         }
-        out("proof of time: \(proofOfTime.statement)\n")
+        out("proof of time: \(proofOfTime.statement)")
+        if checks == "integrity" {
+            out("")
+            out("summary: \(summary.members) members, \(summary.documents) documents; integrity \(integrity.ok ? "OK" : "FAILED") (--integrity-only: signatures not evaluated)")
+            return
+        }
         for (_, document) in analysed where document.signed {
             var lines = [""]
             let verdict = [document.indication, document.subIndication].compactMap { $0 }.joined(separator: "/")
@@ -55,22 +64,25 @@ extension VerifyReport {
             for stamp in document.documentTimeStamps {
                 lines.append("    time-stamp\(stamp.file.map { " in \($0)" } ?? "") over the document at \(stamp.genTime): \(stamp.valid ? "valid, proves the document existed (not the signature)" : "no proof") — \(stamp.reason)")
             }
-            out(lines.joined(separator: "\n") + "\n")
+            lines.forEach(out)
         }
         if summary.unsigned > 0 {
-            out("\nunsigned documents (archived and intact, no signature to validate):\n")
+            out("")
+            out("unsigned documents (archived and intact, no signature to validate):")
             forEachDocument { document in
                 guard !document.signed else { return }
                 var line = "  UNSIGNED  \(document.path)"
                 if let poe = document.proofOfExistence { line += "  (a time-stamp proves it existed at \(poe))" }
                 for note in document.notes { line += "  note: \(note)" }
+                var lines = [line]
                 for stamp in document.documentTimeStamps where !stamp.valid {
-                    line += "\n      time-stamp\(stamp.file.map { " in \($0)" } ?? "") at \(stamp.genTime): no proof — \(stamp.reason)"
+                    lines.append("      time-stamp\(stamp.file.map { " in \($0)" } ?? "") at \(stamp.genTime): no proof — \(stamp.reason)")
                 }
-                out(line + "\n")
+                lines.forEach(out)
             }
         }
-        out("\nsummary: \(summary.documents) documents, \(summary.signed) signed: \(summary.totalPassed) TOTAL_PASSED, \(summary.indeterminate) INDETERMINATE, \(summary.totalFailed) TOTAL_FAILED; \(summary.unsigned) unsigned\n")
+        out("")
+        out("summary: \(summary.documents) documents, \(summary.signed) signed: \(summary.totalPassed) TOTAL_PASSED, \(summary.indeterminate) INDETERMINATE, \(summary.totalFailed) TOTAL_FAILED; \(summary.unsigned) unsigned")
     }
 }
 

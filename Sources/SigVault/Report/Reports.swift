@@ -61,6 +61,8 @@ public struct VerifyReport: Sendable {
     /// Files skipped while loading trust anchors.
     public var warnings: [String]
     public var exitCode: Int32
+    /// `all`, or `integrity` for --integrity-only (no signature was evaluated).
+    public var checks = "all"
 
     /// Every document's report, in name order.
     public func forEachDocument(_ body: (DocumentReport) throws -> Void) rethrows {
@@ -271,6 +273,9 @@ extension RevocationReport.Data {
 }
 
 enum JSONOutput {
+    /// Every JSON document carries it (docs/CLI.md, JSON): raised when a key changes meaning or goes.
+    static let schemaVersion = 1
+
     /// One encoder for the process (reports are written from one thread).
     private static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()

@@ -26,10 +26,10 @@ public struct Lister {
     public init(archive: String) throws {
         self.archive = archive
         reader = try ArchiveReader(path: archive)
-        if let problem = reader.layoutProblem { throw SigVaultError(.invalidInput, "\(archive): \(problem)") }
+        if let problem = reader.layoutProblem { throw SigVaultError(.archiveInvalid, "\(archive): \(problem)") }
         digest = try reader.forEachManifestLine { _ in }
         if let trailer = reader.trailer, trailer.manifestSHA256 != digest {
-            throw SigVaultError(.integrityOrFailed, "\(archive): the manifest does not match the trailer; run sigvault verify")
+            throw SigVaultError(.integrity, "\(archive): the manifest does not match the trailer; run sigvault verify")
         }
         fingerprint = digest.map { String(format: "%02x", $0) }.joined()
     }
@@ -46,7 +46,7 @@ public struct Lister {
                 size: member.size, sha256: member.sha256, signers: (record?.signatures ?? []).compactMap(\.signer),
                 provenTime: times.first, packIndication: record?.packIndication, packSubIndication: record?.packSubIndication))
         }
-        guard again == digest else { throw SigVaultError(.ioError, "\(archive): the manifest changed while being read") }
+        guard again == digest else { throw SigVaultError(.archiveRead, "\(archive): the manifest changed while being read") }
     }
 
     /// Writes the JSON document of docs/CLI.md ("list JSON"), streamed.

@@ -28,6 +28,8 @@ final class PlacementBatch: @unchecked Sendable {
     struct Pending {
         let folder: [[UInt8]]
         let temporary: [UInt8]
+        /// The temporary's path as registered with TemporaryFiles.
+        let registered: LocalPath
         let leaf: [UInt8]
         let name: String
     }
@@ -94,14 +96,18 @@ final class PlacementBatch: @unchecked Sendable {
                     durable.append(item)
                 } else {
                     _ = POSIX.withPath(item.temporary) { unlinkat(directory, $0, 0) }
-                    failure = failure ?? SigVaultError(.ioError, "\(target)/\(item.name): sync failed: \(reason)")
+                    TemporaryFiles.shared.forget(item.registered)
+                    failure = failure ?? SigVaultError(.outputWrite, "\(target)/\(item.name): sync failed: \(reason)")
                 }
             }
         } else {
             guard syncfs(root) == 0 else {
                 let reason = POSIX.errorText
-                for item in items { if let fd = try? folder(item.folder) { _ = POSIX.withPath(item.temporary) { unlinkat(fd, $0, 0) } } }
-                throw SigVaultError(.ioError, "\(target): sync failed: \(reason)")
+                for item in items {
+                    if let fd = try? folder(item.folder) { _ = POSIX.withPath(item.temporary) { unlinkat(fd, $0, 0) } }
+                    TemporaryFiles.shared.forget(item.registered)
+                }
+                throw SigVaultError(.outputWrite, "\(target): sync failed: \(reason)")
             }
             durable = items
         }
@@ -116,10 +122,11 @@ final class PlacementBatch: @unchecked Sendable {
             }
             let reason = errno == EEXIST ? "already exists (use --force to overwrite)" : "cannot put in place: \(POSIX.errorText)"
             if !force || placed != 0 { _ = POSIX.withPath(item.temporary) { unlinkat(directory, $0, 0) } }
+            TemporaryFiles.shared.forget(item.registered)
             if placed == 0 {
                 progress.restored(item.name)
             } else if failure == nil {
-                failure = SigVaultError(.cannotCreateOutput, "\(target)/\(item.name): \(reason)")
+                failure = SigVaultError(.outputCreate, "\(target)/\(item.name): \(reason)")
             }
         }
         if fileByFile {
@@ -199,28 +206,26 @@ public struct Restorer: Sendable {
 
     public func run() throws -> RestoreSummary {
         let reader = try ArchiveReader(path: options.archive)
-        if let problem = reader.layoutProblem { throw SigVaultError(.invalidInput, "\(options.archive): \(problem)") }
+        if let problem = reader.layoutProblem { throw SigVaultError(.archiveInvalid, "\(options.archive): \(problem)") }
         var summary = RestoreSummary()
-        do {
-            // Folders created here are made durable in their parents.
-            var missing: [String] = []
-            var probe = (options.target as NSString).standardizingPath
-            while !probe.isEmpty, probe != "/", !FileManager.default.fileExists(atPath: probe) {
-                missing.append(probe)
-                probe = (probe as NSString).deletingLastPathComponent
+        // The target and the folders above it that are missing; each one created is made durable
+        // in its parent.
+        let target = LocalPath(options.target)
+        for folder in target.prefixes {
+            var info = stat()
+            if POSIX.withPath(folder.bytes, { stat($0, &info) }) == 0 { continue }
+            guard errno == ENOENT, POSIX.withPath(folder.bytes, { mkdir($0, 0o755) }) == 0 || errno == EEXIST else {
+                throw SigVaultError(.outputCreate, "\(options.target): cannot create the folder \(folder): \(POSIX.errorText)", cause: SystemError())
             }
-            try FileManager.default.createDirectory(atPath: options.target, withIntermediateDirectories: true)
-            for created in missing.reversed() {
-                let parent = (created as NSString).deletingLastPathComponent
-                let fd = open(parent.isEmpty ? "." : parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-                if fd >= 0 { _ = fsync(fd); close(fd) }
-            }
-        } catch {
-            throw SigVaultError(.cannotCreateOutput, "\(options.target): cannot create the folder: \(error.localizedDescription)")
+            let parent = POSIX.withPath(folder.parent.bytes) { open($0, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+            if parent >= 0 { _ = fsync(parent); close(parent) }
         }
-        let root = open(options.target, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard root >= 0 else { throw SigVaultError(.cannotCreateOutput, "\(options.target): cannot open: \(POSIX.errorText)") }
+        let root = POSIX.withPath(target.bytes) { open($0, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+        guard root >= 0 else { throw SigVaultError(.outputCreate, "\(options.target): cannot open: \(POSIX.errorText)", cause: SystemError()) }
         defer { close(root) }
+        // What a killed restore of ours left in the target goes first.
+        removeStaleParts(folder: root, path: target, depth: 0)
+        summary.warnings += TemporaryFiles.shared.takeStaleRemoved()
 
         // Which documents: named ones through the index alone, or all through the manifest (whose
         // signature and time-stamp members are kept by name, so related files are found at once).
@@ -292,12 +297,12 @@ public struct Restorer: Sendable {
         do { try batch.commit() } catch { progress.stop(error) }
         summary.restored = progress.restored.sorted()
         summary.failures = progress.failures
-        summary.warnings = progress.warnings
+        summary.warnings += progress.warnings
         summary.exitCode = progress.exitCode
         if let error = progress.fatal {
             let restored = summary.restored
             let done = restored.isEmpty ? "" : " (\(restored.count) files were restored before this: \(restored.prefix(5).joined(separator: ", "))\(restored.count > 5 ? ", …" : ""))"
-            if let error = error as? SigVaultError { throw SigVaultError(error.exitCode, error.message + done, hint: error.hint) }
+            if let error = error as? SigVaultError { throw error.appending(done) }
             throw error
         }
         return summary
@@ -314,14 +319,14 @@ public struct Restorer: Sendable {
             files.append((filePath.droppingPrefix(ArchiveLayout.dataPrefix), fileRecord))
         }
         guard Hex.encode(record.contentSHA256) == member.sha256, UInt64(member.size) == record.contentSize else {
-            throw SigVaultError(.integrityOrFailed, "\(options.archive): the index and the manifest disagree about \(path); run sigvault verify")
+            throw SigVaultError(.integrity, "\(options.archive): the index and the manifest disagree about \(path); run sigvault verify")
         }
         for (name, fileRecord) in files {
             do {
                 try write(reader: reader, record: fileRecord, expectedName: ArchivePath(ArchiveLayout.dataPrefix).joined(name),
                           root: root, relative: name, progress: progress, batch: batch)
             } catch let error as SigVaultError {
-                if error.exitCode == .invalidInput || error.exitCode == .cannotCreateOutput { throw error }
+                if [.archiveInvalid, .unsafeName, .outputExists, .outputCreate].contains(error.code) { throw error }
                 progress.failed(error)
             }
         }
@@ -341,11 +346,11 @@ public struct Restorer: Sendable {
     private func write(reader: ArchiveReader, record: MemberRecord, expectedName: ArchivePath, root: Int32, relative: ArchivePath,
                        progress: RestoreProgress, batch: PlacementBatch) throws {
         guard relative.isSafeRelative else {
-            throw SigVaultError(.invalidInput, "\(options.archive): entry \(expectedName) would land outside \(options.target); refused")
+            throw SigVaultError(.unsafeName, "\(options.archive): entry \(expectedName) would land outside \(options.target); refused")
         }
         guard relative.components.first != Array(".sigvault-evidence".utf8) else {
             // Not fatal: an archive packed from a restored folder holds the old evidence as documents.
-            throw SigVaultError(.integrityOrFailed, "\(options.target)/\(relative): not restored, the name .sigvault-evidence is reserved for the evidence folder")
+            throw SigVaultError(.integrity, "\(options.target)/\(relative): not restored, the name .sigvault-evidence is reserved for the evidence folder")
         }
         var components = relative.components
         let leaf = components.removeLast()
@@ -354,33 +359,35 @@ public struct Restorer: Sendable {
         var existing = stat()
         let exists = POSIX.withPath(leaf) { fstatat(directory, $0, &existing, AT_SYMLINK_NOFOLLOW) } == 0
         if exists && !options.force {
-            throw SigVaultError(.cannotCreateOutput, "\(options.target)/\(relative): already exists (use --force to overwrite)")
+            throw SigVaultError(.outputExists, "\(options.target)/\(relative): already exists (use --force to overwrite)")
         }
-        let temporary = Array(".\(UInt32.random(in: 0...UInt32.max)).sigvault-part".utf8)
-        let fd = POSIX.withPath(temporary) { openat(directory, $0, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644) }
-        guard fd >= 0 else { throw SigVaultError(.cannotCreateOutput, "\(options.target)/\(relative): cannot create: \(POSIX.errorText)") }
+        let folderPath = components.reduce(LocalPath(options.target)) { $0.appending($1) }
+        let (fd, temporary, registered) = try createPart(in: directory, at: folderPath, shownAs: "\(options.target)/\(relative)")
         var keep = false
         defer {
-            if !keep { _ = POSIX.withPath(temporary) { unlinkat(directory, $0, 0) } }
+            if !keep {
+                _ = POSIX.withPath(temporary) { unlinkat(directory, $0, 0) }
+                TemporaryFiles.shared.forget(registered)
+            }
         }
         let extracted: ArchiveReader.ExtractedMember
         do {
-            extracted = try reader.extract(record) { chunk in try POSIX.writeAll(fd, chunk, path: "\(options.target)/\(relative)") }
-        } catch let error as SigVaultError where error.exitCode == .ioError {
+            extracted = try reader.extract(record) { chunk in try POSIX.writeAll(fd, chunk, path: "\(options.target)/\(relative)", code: .outputWrite) }
+        } catch let error as SigVaultError where error.code == .outputWrite || error.code == .archiveRead {
             close(fd)
-            throw error  // the target refused a write (full disk, file size limit): not the archive's fault
+            throw error  // the target refused a write (full disk, file size limit) or the archive could not be read: not a damaged member
         } catch {
             close(fd)
-            throw SigVaultError(.integrityOrFailed, "\(options.archive): \(expectedName): cannot be read back: \(error); not restored")
+            throw SigVaultError(.integrity, "\(options.archive): \(expectedName): cannot be read back: \(error); not restored")
         }
         guard extracted.header.path == expectedName.bytes else {
             close(fd)
-            throw SigVaultError(.invalidInput, "\(options.archive): tar name \(ArchivePath.escaped(extracted.header.path)) differs from the manifest's \(expectedName)")
+            throw SigVaultError(.archiveInvalid, "\(options.archive): tar name \(ArchivePath.escaped(extracted.header.path)) differs from the manifest's \(expectedName)")
         }
         guard extracted.contentSHA256 == record.contentSHA256, extracted.compressedSHA256 == record.compressedSHA256,
               UInt64(extracted.size) == record.contentSize else {
             close(fd)
-            throw SigVaultError(.integrityOrFailed, "\(options.archive): \(expectedName) does not match its SHA-256; not restored")
+            throw SigVaultError(.integrity, "\(options.archive): \(expectedName) does not match its SHA-256; not restored")
         }
         // The recorded permission bits (never set-id bits) and modification time.
         if fchmod(fd, mode_t(extracted.header.mode & 0o777)) != 0 {
@@ -393,7 +400,43 @@ public struct Restorer: Sendable {
         }
         close(fd)
         keep = true
-        try batch.add(PlacementBatch.Pending(folder: components, temporary: temporary, leaf: leaf, name: relative.description))
+        try batch.add(PlacementBatch.Pending(folder: components, temporary: temporary, registered: registered, leaf: leaf, name: relative.description))
+    }
+
+    /// `.sigvault-part-<pid>-<random>-<host>`: a restored file before it is put in place.
+    static let partMarker = ".sigvault-part-"
+
+    /// Creates a part file in `directory` (the folder `folder`), registered for removal on an interruption.
+    private func createPart(in directory: Int32, at folder: LocalPath, shownAs: String) throws -> (fd: Int32, name: [UInt8], path: LocalPath) {
+        let name = Array("\(Restorer.partMarker)\(TemporaryFiles.tag())".utf8)
+        let path = folder.appending(name)
+        let fd = try TemporaryFiles.shared.creatingFile(path) {
+            let fd = POSIX.withPath(name) { openat(directory, $0, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644) }
+            guard fd >= 0 else { throw SigVaultError(.outputCreate, "\(shownAs): cannot create: \(POSIX.errorText)", cause: SystemError()) }
+            return fd
+        }
+        return (fd, name, path)
+    }
+
+    /// Removes the part files of restores that were killed, in `folder` and every folder below it
+    /// (never following a link).
+    private func removeStaleParts(folder: Int32, path: LocalPath, depth: Int) {
+        TemporaryFiles.shared.removeStale(in: folder, folderName: path, prefix: Array(Restorer.partMarker.utf8), marker: Restorer.partMarker)
+        guard depth < 512, let listing = fdopendir(dup(folder)) else { return }
+        rewinddir(listing)
+        var folders: [[UInt8]] = []
+        while let entry = readdir(listing) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { Array($0.prefix(while: { $0 != 0 })) }
+            guard name != [46], name != [46, 46] else { continue }
+            if entry.pointee.d_type == UInt8(DT_DIR) || entry.pointee.d_type == UInt8(DT_UNKNOWN) { folders.append(name) }
+        }
+        closedir(listing)
+        for name in folders {
+            let child = POSIX.withPath(name) { openat(folder, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+            guard child >= 0 else { continue }
+            removeStaleParts(folder: child, path: path.appending(name), depth: depth + 1)
+            close(child)
+        }
     }
 
     /// Opens (creating) each folder under `root` without following symbolic links.
@@ -410,7 +453,7 @@ public struct Restorer: Sendable {
             }
             if current != root { close(current) }
             guard next >= 0 else {
-                throw SigVaultError(.invalidInput, "\(options.target): folder \(ArchivePath.escaped(component)) cannot be opened without following a link: \(POSIX.errorText)")
+                throw SigVaultError(.unsafeName, "\(options.target): folder \(ArchivePath.escaped(component)) cannot be opened without following a link: \(POSIX.errorText)")
             }
             current = next
         }
@@ -426,10 +469,11 @@ public struct Restorer: Sendable {
         let base = [Array(".sigvault-evidence".utf8)] + document.components
         let directory = try openDirectories(root: root, components: base)
         defer { close(directory) }
+        let folder = base.reduce(LocalPath(options.target)) { $0.appending($1) }
         if let evidenceRecord {
             // The document's data group's own RFC 4998 record (FORMAT.md §10): `sigvault ers verify
             // evidence-record.ers --data <each file of the group>` checks it without the archive.
-            try placeEvidence(directory: directory, name: Array("evidence-record.ers".utf8), bytes: evidenceRecord)
+            try placeEvidence(directory: directory, folder: folder, name: Array("evidence-record.ers".utf8), bytes: evidenceRecord)
         }
         var digests: [(String, String)] = []
         for signature in record.signatures {
@@ -454,27 +498,27 @@ public struct Restorer: Sendable {
             let sub = try openDirectories(root: directory, components: [Array(kind.utf8)])
             defer { close(sub) }
             let name = Array(path.components.last!)
-            try placeEvidence(directory: sub, name: name, bytes: bytes)
+            try placeEvidence(directory: sub, folder: folder.appending(kind), name: name, bytes: bytes)
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        try placeEvidence(directory: directory, name: Array("manifest-record.json".utf8), bytes: Array(try encoder.encode(member)))
+        try placeEvidence(directory: directory, folder: folder, name: Array("manifest-record.json".utf8), bytes: Array(try encoder.encode(member)))
     }
 
     /// Writes an evidence file unless the same bytes are already there; different bytes are replaced
     /// only with --force.
-    private func placeEvidence(directory: Int32, name: [UInt8], bytes: [UInt8]) throws {
+    private func placeEvidence(directory: Int32, folder: LocalPath, name: [UInt8], bytes: [UInt8]) throws {
         var info = stat()
         let present = POSIX.withPath(name) { fstatat(directory, $0, &info, AT_SYMLINK_NOFOLLOW) } == 0
         if present && (info.st_mode & S_IFMT) != S_IFREG {
             guard options.force, (info.st_mode & S_IFMT) != S_IFDIR else {
-                throw SigVaultError(.cannotCreateOutput, "\(options.target): evidence name \(ArchivePath.escaped(name)) is taken by something that is not a regular file")
+                throw SigVaultError(.outputExists, "\(options.target): evidence name \(ArchivePath.escaped(name)) is taken by something that is not a regular file")
             }
         }
         let existing = present && (info.st_mode & S_IFMT) == S_IFREG
             ? POSIX.withPath(name) { openat(directory, $0, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC) } : -1
         if present && (info.st_mode & S_IFMT) == S_IFREG && existing < 0 && !options.force {
-            throw SigVaultError(.cannotCreateOutput, "\(options.target): evidence file \(ArchivePath.escaped(name)) exists and cannot be read (use --force to overwrite)")
+            throw SigVaultError(.outputExists, "\(options.target): evidence file \(ArchivePath.escaped(name)) exists and cannot be read (use --force to overwrite)")
         }
         if existing >= 0 {
             var current: [UInt8] = []
@@ -488,18 +532,17 @@ public struct Restorer: Sendable {
             close(existing)
             if current == bytes { return }
             guard options.force else {
-                throw SigVaultError(.cannotCreateOutput, "\(options.target): evidence file \(ArchivePath.escaped(name)) already exists with other content (use --force to overwrite)")
+                throw SigVaultError(.outputExists, "\(options.target): evidence file \(ArchivePath.escaped(name)) already exists with other content (use --force to overwrite)")
             }
         }
-        try replaceFile(directory: directory, name: name, bytes: bytes)
+        try replaceFile(directory: directory, folder: folder, name: name, bytes: bytes)
     }
 
-    private func replaceFile(directory: Int32, name: [UInt8], bytes: [UInt8]) throws {
-        let temporary = Array(".\(UInt32.random(in: 0...UInt32.max)).sigvault-part".utf8)
-        let fd = POSIX.withPath(temporary) { openat(directory, $0, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644) }
-        guard fd >= 0 else { throw SigVaultError(.cannotCreateOutput, "\(options.target): cannot write evidence: \(POSIX.errorText)") }
+    private func replaceFile(directory: Int32, folder: LocalPath, name: [UInt8], bytes: [UInt8]) throws {
+        let (fd, temporary, registered) = try createPart(in: directory, at: folder, shownAs: "\(folder.appending(name))")
+        defer { TemporaryFiles.shared.forget(registered) }
         do {
-            try bytes.withUnsafeBytes { try POSIX.writeAll(fd, $0, path: options.target) }
+            try bytes.withUnsafeBytes { try POSIX.writeAll(fd, $0, path: options.target, code: .outputWrite) }
         } catch {
             close(fd)
             _ = POSIX.withPath(temporary) { unlinkat(directory, $0, 0) }
@@ -510,7 +553,7 @@ public struct Restorer: Sendable {
         guard synced, POSIX.withPath(temporary, { from in POSIX.withPath(name) { to in renameat(directory, from, directory, to) } }) == 0 else {
             let reason = POSIX.errorText
             _ = POSIX.withPath(temporary) { unlinkat(directory, $0, 0) }
-            throw SigVaultError(.ioError, "\(options.target): cannot write evidence file \(ArchivePath.escaped(name)): \(reason)")
+            throw SigVaultError(.outputWrite, "\(options.target): cannot write evidence file \(ArchivePath.escaped(name)): \(reason)")
         }
         _ = fsync(directory)
     }
@@ -530,12 +573,12 @@ final class GroupRecords: @unchecked Sendable {
         do {
             evidence = try ArchiveEvidence.decode(payload) { Hasher.digest($0, .sha256) }
         } catch {
-            throw SigVaultError(.integrityOrFailed, "\(reader.path): the evidence section cannot be used: \(error); run sigvault verify")
+            throw SigVaultError(.integrity, "\(reader.path): the evidence section cannot be used: \(error); run sigvault verify")
         }
         var map: [Digest32: Int] = [:]
         let count = UInt64(reader.members.count)
         guard evidence.groups.allSatisfy({ $0.members.allSatisfy { $0 < count } }) else {
-            throw SigVaultError(.integrityOrFailed, "\(reader.path): the evidence section names members the archive does not have; run sigvault verify")
+            throw SigVaultError(.integrity, "\(reader.path): the evidence section names members the archive does not have; run sigvault verify")
         }
         for (number, group) in evidence.groups.enumerated() {
             guard let first = group.members.first else { continue }

@@ -19,6 +19,9 @@ public struct VerifyOptions: Sendable {
     public var fetchRevocation: FetchSettings?
     /// `--max-revocation-age` (ETSI EN 319 102-1 §5.2.5; nil: nextUpdate − thisUpdate).
     public var maximumRevocationAge: TimeInterval?
+    /// `--integrity-only`: the bytes only (members, manifest, index, trailer, the evidence section's
+    /// hash trees and imprints); no signature, time-stamp signature or trust is evaluated.
+    public var integrityOnly = false
     public init(archive: String) { self.archive = archive }
 }
 
@@ -60,7 +63,7 @@ public struct Verifier {
         //    local and is named); otherwise one pass over the raw stream.
         let scan = reader.layoutProblem == nil ? scanMembers(reader, problem: problem) : scanStream(reader, problem: problem)
         if scan.entries.isEmpty && reader.layoutProblem != nil {
-            throw SigVaultError(.invalidInput, "\(options.archive): not a SigVault archive (\(reader.layoutProblem!))")
+            throw SigVaultError(.archiveInvalid, "\(options.archive): not a SigVault archive (\(reader.layoutProblem!))")
         }
 
         // 2. The manifest: the last entry, hashed against the trailer.
@@ -86,6 +89,31 @@ public struct Verifier {
         var scanned = scan.entries[...]
         if scanned.last?.path == ArchivePath(ArchiveLayout.manifestName) { scanned = scanned.dropLast() }
         if fingerprint != nil { compare(manifest: listed, scanned: scanned, problem: problem) }
+
+        if options.integrityOnly {
+            if reader.layoutProblem == nil, scan.indexUsable, fingerprint != nil {
+                do {
+                    if let payload = try reader.evidencePayload() {
+                        let evidence = try ArchiveEvidence.decode(payload) { Hasher.digest($0, .sha256) }
+                        try checkEvidenceBytes(evidence, reader: reader, entries: scan.entries, listed: listed, problem: problem)
+                    }
+                } catch let error as SigVaultError where error.stopsTheRun {
+                    throw error
+                } catch {
+                    problem("evidence", nil, "the evidence section cannot be used: \((error as? SigVaultError)?.message ?? "\(error)")")
+                }
+            }
+            var summary = VerifyReport.Summary()
+            summary.members = scanned.count
+            summary.documents = listed.filter { $0.role == .document }.count
+            var report = VerifyReport(
+                archive: options.archive, fingerprint: fingerprint, formatVersion: reader.trailer.map { Int($0.version) },
+                validationTime: ISOTime.format(options.at), integrity: .init(ok: problems.isEmpty, problems: problems),
+                proofOfTime: .init(archiveTimeStamp: nil, statement: "not evaluated: --integrity-only checks the bytes, not signatures, time-stamps or trust"),
+                summary: summary, warnings: [], exitCode: problems.isEmpty ? 0 : ExitCode.integrityOrFailed.rawValue)
+            report.checks = "integrity"
+            return report
+        }
 
         // 5. Signatures.
         var analysed: [(path: ArchivePath, report: DocumentReport)] = []
@@ -286,11 +314,11 @@ public struct Verifier {
                                              symlinkTarget: extracted.header.isSymbolicLink ? (extracted.header.symlinkTarget ?? []) : nil,
                                              mode: extracted.header.mode, modificationTime: extracted.header.modificationTime)
                     if extracted.compressedSHA256 != record.compressedSHA256 {
-                        throw SigVaultError(.integrityOrFailed, "its compressed bytes do not match their SHA-256 in the index")
+                        throw SigVaultError(.integrity, "its compressed bytes do not match their SHA-256 in the index")
                     }
                     if record.pathSHA256 != Hasher.digest(extracted.header.path) || record.contentSHA256 != extracted.contentSHA256
                         || record.contentSize != UInt64(extracted.size) {
-                        throw SigVaultError(.integrityOrFailed, "the index entry does not match the member \(ArchivePath.escaped(extracted.header.path))")
+                        throw SigVaultError(.integrity, "the index entry does not match the member \(ArchivePath.escaped(extracted.header.path))")
                     }
                     return entry
                 }
@@ -526,7 +554,7 @@ public struct Verifier {
             }
         }
         let source = try ArchiveSource(reader: reader, records: records, damaged: damagedData)
-        let groups = DocumentAnalyzer.group(dataNames, source: source, addingMaterialTo: pool, knownSignatures: damagedSignatures)
+        let groups = try DocumentAnalyzer.group(dataNames, source: source, addingMaterialTo: pool, knownSignatures: damagedSignatures)
         let validator = SignatureValidator(pool: pool, policy: ValidationPolicy(anchors: context.anchors, now: options.at,
                                                                                 archiveProofOfExistence: archiveProof,
                                                                                 maximumRevocationAge: options.maximumRevocationAge),
@@ -535,8 +563,8 @@ public struct Verifier {
         plain.sort()
         // A damaged document is named among the integrity problems; it is listed as a document only
         // when signed (its signatures then say it cannot be read), never as an intact unsigned one.
-        let results = groups.filter { !(damagedData.contains($0.document) && $0.kind == .unsigned) }.map { group in
-            var result = analyzer.analyze(group)
+        let results = try groups.filter { !(damagedData.contains($0.document) && $0.kind == .unsigned) }.map { group in
+            var result = try analyzer.analyze(group)
             if damagedData.contains(group.document) { result.group.notes.append("the document is damaged (see the integrity problems)") }
             return result
         }
@@ -557,8 +585,40 @@ extension Verifier {
     /// verified contents, the tree from those leaves, every document in some group; then evaluates
     /// the archive time-stamp with the first group's record (RFC 4998 §5.3; its tokens as
     /// time-stamps, valid until the next one, the last until the validation time).
-    func evaluate(_ evidence: ArchiveEvidence, reader: ArchiveReader, entries: [ScannedEntry], listed: [ListedMember],
-                  context: ValidationContext, problem: (String, String?, String) -> Void) throws -> ArchiveTimeStampResult {
+    /// --integrity-only: the evidence section's trees against the archive, and each archive
+    /// time-stamp's imprint against what it must cover.
+    func checkEvidenceBytes(_ evidence: ArchiveEvidence, reader: ArchiveReader, entries: [ScannedEntry], listed: [ListedMember],
+                            problem: (String, String?, String) -> Void) throws {
+        let trees = try checkTrees(evidence, reader: reader, entries: entries, listed: listed, problem: problem)
+        guard let trees, trees.consistent else { return }
+        let record = try trees.hashes.record(evidence, group: 0)
+        let coverage = try RecordVerifier.coverage(record) { identifier in
+            guard let algorithm = HashAlgorithm(openSSLName: identifier.oid) else { return nil }
+            return algorithm == .sha256 ? trees.firstGroupHashes : try evidence.groups[0].members.map { try trees.hashes.memberHash($0, algorithm) }
+        }
+        for (chain, outcomes) in coverage.enumerated() {
+            for (stamp, outcome) in outcomes.enumerated() {
+                switch outcome {
+                case .covered: break
+                case .digestUnavailable(let algorithm):
+                    problem("evidence", nil, "chain \(chain + 1), time-stamp \(stamp + 1): its hash algorithm \(algorithm) is not one SigVault can compute")
+                case .notCovered(let reason):
+                    problem("evidence", nil, "chain \(chain + 1), time-stamp \(stamp + 1): \(reason)")
+                }
+            }
+        }
+    }
+
+    struct TreeCheck {
+        var consistent: Bool
+        var firstGroupHashes: [[UInt8]]
+        var hashes: GroupHashes
+    }
+
+    /// The hash trees of the evidence section against the archive's members (nil: the section
+    /// names members the archive does not have, reported).
+    func checkTrees(_ evidence: ArchiveEvidence, reader: ArchiveReader, entries: [ScannedEntry], listed: [ListedMember],
+                    problem: (String, String?, String) -> Void) throws -> TreeCheck? {
         let sha256: ([UInt8]) -> [UInt8] = { Hasher.digest($0, .sha256) }
         let memberCount = UInt64(reader.members.count)
         var covered = Set<UInt64>()
@@ -568,8 +628,7 @@ extension Verifier {
         for (number, group) in evidence.groups.enumerated() {
             guard group.members.allSatisfy({ $0 < memberCount }) else {
                 problem("evidence", nil, "data group \(number + 1) names a member the archive does not have")
-                return ArchiveTimeStampResult(verdict: Verdict(.totalFailed, .formatFailure, "the evidence section names members the archive does not have"),
-                                              genTime: nil, tsa: nil)
+                return nil
             }
             let hashes = group.members.map { reader.members[Int($0)].contentSHA256 }
             if number == 0 { firstGroupHashes = hashes }
@@ -597,15 +656,6 @@ extension Verifier {
         for (index, entry) in entries.enumerated() where documents.contains(entry.path) && !covered.contains(UInt64(index)) {
             problem("evidence", entry.path.description, "document \(entry.path) is in no data group of the archive time-stamp")
         }
-        let pool = EvidencePool()
-        pool.add(contentsOf: context.outside)
-        for item in evidence.material {
-            switch item.kind {
-            case .certificate: if let certificate = try? Certificate(der: item.der) { pool.add(certificate) }
-            case .crl: if let crl = try? RevocationList.parseAll(item.der) { crl.forEach { pool.add($0) } }
-            case .ocsp: if let response = try? OCSPResponse(der: item.der) { pool.add(response) }
-            }
-        }
         // Later chains (hash-tree renewals): every group's leaf recomputed with the chain's algorithm
         // from the members' content (read again) and the group's earlier chains.
         let hashes = GroupHashes(reader: reader)
@@ -620,6 +670,25 @@ extension Verifier {
             if HashTree.Levels(leaves: chainLeaves, hash: { Hasher.digest($0, algorithm) }) != evidence.trees[chain] {
                 consistent = false
                 problem("evidence", nil, "the hash tree of chain \(chain + 1) (\(algorithm.rawValue)) does not match the archive's data")
+            }
+        }
+        return TreeCheck(consistent: consistent, firstGroupHashes: firstGroupHashes, hashes: hashes)
+    }
+
+    func evaluate(_ evidence: ArchiveEvidence, reader: ArchiveReader, entries: [ScannedEntry], listed: [ListedMember],
+                  context: ValidationContext, problem: (String, String?, String) -> Void) throws -> ArchiveTimeStampResult {
+        guard let trees = try checkTrees(evidence, reader: reader, entries: entries, listed: listed, problem: problem) else {
+            return ArchiveTimeStampResult(verdict: Verdict(.totalFailed, .formatFailure, "the evidence section names members the archive does not have"),
+                                          genTime: nil, tsa: nil)
+        }
+        let (consistent, firstGroupHashes, hashes) = (trees.consistent, trees.firstGroupHashes, trees.hashes)
+        let pool = EvidencePool()
+        pool.add(contentsOf: context.outside)
+        for item in evidence.material {
+            switch item.kind {
+            case .certificate: if let certificate = try? Certificate(der: item.der) { pool.add(certificate) }
+            case .crl: if let crl = try? RevocationList.parseAll(item.der) { crl.forEach { pool.add($0) } }
+            case .ocsp: if let response = try? OCSPResponse(der: item.der) { pool.add(response) }
             }
         }
         let record = try hashes.record(evidence, group: 0)
@@ -676,18 +745,25 @@ final class ArchiveSource: MemberSource {
         self.reader = reader
         self.records = records
         self.damaged = damaged
-        let template = NSTemporaryDirectory() + "/sigvault-verify-XXXXXX"
-        var buffer = Array(template.utf8CString)
-        guard let made = mkdtemp(&buffer) else { throw SigVaultError(.ioError, "cannot create a scratch folder: \(POSIX.errorText)") }
-        scratchDirectory = String(cString: made)
+        let folder = LocalPath(NSTemporaryDirectory())
+        scratchDirectory = try TemporaryFiles.shared.creatingFolder {
+            var buffer = Array(folder.appending("sigvault-verify-XXXXXX").string.utf8CString)
+            guard let made = mkdtemp(&buffer) else {
+                throw SigVaultError(.scratch, "\(folder): cannot create a scratch folder (TMPDIR): \(POSIX.errorText)", cause: SystemError())
+            }
+            return LocalPath(String(cString: made))
+        }.string
     }
 
-    deinit { try? FileManager.default.removeItem(atPath: scratchDirectory) }
+    deinit {
+        try? FileManager.default.removeItem(atPath: scratchDirectory)
+        TemporaryFiles.shared.forgetFolder(LocalPath(scratchDirectory))
+    }
 
     private func record(_ path: ArchivePath) throws -> MemberRecord {
         guard let index = records[ArchivePath(ArchiveLayout.dataPrefix).joined(path)] else {
-            if damaged.contains(path) { throw SigVaultError(.integrityOrFailed, "\(path): damaged (see the integrity problems)") }
-            throw SigVaultError(.invalidInput, "\(path): not in the archive")
+            if damaged.contains(path) { throw SigVaultError(.integrity, "\(path): damaged (see the integrity problems)") }
+            throw SigVaultError(.archiveInvalid, "\(path): not in the archive")
         }
         return reader.members[index]
     }
@@ -700,10 +776,10 @@ final class ArchiveSource: MemberSource {
         if record.contentSize <= 16 << 20 { return .bytes(try reader.contents(of: record)) }
         let target = scratchDirectory + "/\(extracted.count)"
         let fd = open(target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw SigVaultError(.ioError, "\(target): cannot create scratch file: \(POSIX.errorText)") }
+        guard fd >= 0 else { throw SigVaultError(.scratch, "\(target): cannot create a scratch file (TMPDIR): \(POSIX.errorText)", cause: SystemError()) }
         defer { close(fd) }
-        let result = try reader.extract(record) { try POSIX.writeAll(fd, $0, path: target) }
-        guard result.contentSHA256 == record.contentSHA256 else { throw SigVaultError(.integrityOrFailed, "\(path): does not match its SHA-256") }
+        let result = try reader.extract(record) { try POSIX.writeAll(fd, $0, path: target, code: .scratch) }
+        guard result.contentSHA256 == record.contentSHA256 else { throw SigVaultError(.integrity, "\(path): does not match its SHA-256") }
         extracted[path] = target
         return .file(target)
     }
