@@ -4,7 +4,10 @@ import Foundation
 /// One tar entry's header as libarchive parsed it.
 public struct TarEntryHeader: Sendable {
     public let path: [UInt8]
+    /// A regular file's own content: never a hard link (whose content is another entry's).
     public let isRegularFile: Bool
+    /// A hard link (tar type 1); libarchive reports it with the regular-file type.
+    public let isHardLink: Bool
     public let isSymbolicLink: Bool
     public let symlinkTarget: [UInt8]?
     public let size: Int64
@@ -80,9 +83,11 @@ public final class TarReader {
         let path = pathPointer.map { Array(UnsafeBufferPointer(start: UnsafeRawPointer($0).assumingMemoryBound(to: UInt8.self), count: strlen($0))) } ?? []
         let type = archive_entry_filetype(entry)
         let target = archive_entry_symlink(entry).map { Array(UnsafeBufferPointer(start: UnsafeRawPointer($0).assumingMemoryBound(to: UInt8.self), count: strlen($0))) }
+        let hardLink = archive_entry_hardlink(entry) != nil
         return TarEntryHeader(
             path: path,
-            isRegularFile: type == sv_ae_ifreg(),
+            isRegularFile: type == sv_ae_ifreg() && !hardLink,
+            isHardLink: hardLink,
             isSymbolicLink: type == sv_ae_iflnk(),
             symlinkTarget: target,
             size: archive_entry_size(entry),

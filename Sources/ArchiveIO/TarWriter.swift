@@ -5,6 +5,10 @@ import Foundation
 public enum TarEntryKind: Sendable, Equatable {
     case regularFile(size: Int64)
     case symbolicLink(target: [UInt8])
+    /// Pack never writes these two; they exist so that tests and tools can make the hostile
+    /// archives readers must refuse.
+    case hardLink(target: [UInt8])
+    case fifo
 }
 
 /// Writes a POSIX pax tar stream with libarchive and hands every byte it produces to `sink`
@@ -69,6 +73,15 @@ public final class TarWriter {
             var terminated = target
             terminated.append(0)
             terminated.withUnsafeBufferPointer { archive_entry_copy_symlink(entry, UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self)) }
+        case .hardLink(let target):
+            archive_entry_set_filetype(entry, sv_ae_ifreg())
+            archive_entry_set_size(entry, 0)
+            var terminated = target
+            terminated.append(0)
+            terminated.withUnsafeBufferPointer { archive_entry_copy_hardlink(entry, UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self)) }
+        case .fifo:
+            archive_entry_set_filetype(entry, sv_ae_ififo())
+            archive_entry_set_size(entry, 0)
         }
         archive_entry_set_perm(entry, mode_t(mode & 0o7777))
         archive_entry_set_mtime(entry, time_t(modificationTime), 0)

@@ -91,7 +91,8 @@ import Testing
     }
 
     /// An evidence section rewritten by someone (its own SHA-256 recomputed) that names a member the
-    /// archive does not have: verify names it, restore still restores (with a warning), nothing crashes.
+    /// archive does not have: verify names it, restore still restores the documents but names the damage
+    /// and exits 1 (an integrity problem), nothing crashes.
     @Test func aCraftedEvidenceSectionIsReportedNotTrusted() throws {
         let directory = try Harness.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -108,9 +109,12 @@ import Testing
         #expect(verify.exitCode == 1)
         let problems = (json["integrity"] as? [String: Any])?["problems"] as? [[String: Any]] ?? []
         #expect(problems.contains { ($0["message"] as? String)?.contains("names a member the archive does not have") == true }, "\(problems)")
+        let integrityOnly = try Harness.sigvault(["verify", crafted, "--integrity-only"])
+        #expect(integrityOnly.exitCode == 1, "\(integrityOnly.stdout)")
         let restore = try Harness.sigvault(["restore", crafted, "--to", directory + "/out"])
-        #expect(restore.exitCode == 0, "\(restore.stderr)")
-        #expect(restore.stderr.contains("restored without evidence-record.ers"), "\(restore.stderr)")
+        #expect(restore.exitCode == 1, "\(restore.stderr)")
+        #expect(restore.stderr.contains("without evidence-record.ers"), "\(restore.stderr)")
+        #expect(restore.stderr.contains("[integrity]"), "\(restore.stderr)")
         #expect(FileManager.default.fileExists(atPath: directory + "/out/Fixtures/cases/valid-pem-sig/letter.txt"))
         let renew = try Harness.sigvault(["renew", crafted, "--tsa", try tsa("/tsa"), "--trust", "Fixtures/pki/root.pem", "--hash", "sha512"])
         #expect(renew.exitCode == 1, "\(renew.stderr)")
@@ -121,9 +125,14 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let (archive, _) = try self.pack(["Fixtures/cases/unsigned"], ["--tsa", try tsa("/tsa")], in: directory)
         let trailer = try #require(try ArchiveReader(path: archive).trailer)
+        // The operator's integrity check covers the evidence section and its trees, no anchors needed.
+        let intact = try Harness.sigvault(["verify", archive, "--integrity-only"])
+        #expect(intact.exitCode == 0, "\(intact.stdout)\(intact.stderr)")
         try Harness.flipByte(archive, at: Int(trailer.evidenceOffset + trailer.evidenceLength / 2))
         let (verify, json) = try Harness.verifyJSON(archive)
         #expect(verify.exitCode == 1)
+        let integrityOnly = try Harness.sigvault(["verify", archive, "--integrity-only"])
+        #expect(integrityOnly.exitCode == 1, "\(integrityOnly.stdout)")
         let problems = (json["integrity"] as? [String: Any])?["problems"] as? [[String: Any]] ?? []
         #expect(problems.contains { $0["code"] as? String == "evidence" }, "\(problems)")
     }

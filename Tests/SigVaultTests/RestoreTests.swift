@@ -183,6 +183,9 @@ enum CraftedArchiveWithManifest {
             try writer.beginMember(path: name, kind: .regularFile(size: Int64(bytes.count)), mode: 0o644, modificationTime: 0)
             try bytes.withUnsafeBytes { try writer.writeMemberData($0) }
             let written = try writer.endMemberAndWait()
+            var member = member
+            member.mode = member.mode ?? 0o644
+            member.modificationTime = member.modificationTime ?? 0
             let line = try ManifestLine.member(member).encoded()
             let offset = UInt64(manifest.count)
             manifest += line + [0x0A]

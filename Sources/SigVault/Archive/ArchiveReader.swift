@@ -242,7 +242,7 @@ final class ArchiveReader: @unchecked Sendable {
 
     /// One manifest line, read from the manifest frames that hold it, checked against the index.
     func manifestLine(of record: MemberRecord) throws -> ManifestMember {
-        guard let manifest = manifestRecord, record.manifestLineLength > 0, record.manifestLineLength <= (64 << 20),
+        guard let manifest = manifestRecord, record.manifestLineLength > 0, record.manifestLineLength <= UInt64(ManifestReader.maximumLineLength),
               record.manifestLineOffset < (1 << 48), manifest.dataOffset < (1 << 32),
               manifest.firstFrame <= UInt64(frames.count), manifest.frameCount <= UInt64(frames.count) - manifest.firstFrame else {
             throw SigVaultError(.archiveInvalid, "\(path): member has no usable manifest line")
@@ -266,47 +266,66 @@ final class ArchiveReader: @unchecked Sendable {
         guard Hasher.digest(line) == record.manifestLineSHA256 else {
             throw SigVaultError(.integrity, "\(path): manifest line does not match its SHA-256 in the index")
         }
-        guard case .member(let member) = try ManifestLine.decode(line) else {
-            throw SigVaultError(.archiveInvalid, "\(path): index points at a manifest line that is not a member")
+        let (member, problems) = ManifestReader.member(line: line, number: Int(members.firstIndex(of: record) ?? 0) + 2)
+        guard let member, problems.isEmpty else {
+            throw SigVaultError(.archiveInvalid, "\(path): not an archive sigvault pack makes: \(problems.first ?? "not a member line")",
+                                hint: "sigvault verify \(path) names every problem")
+        }
+        guard let name = member.archivePath, Hasher.digest(name.bytes) == record.pathSHA256, Hex.encode(record.contentSHA256) == member.sha256,
+              Int64(clamping: record.contentSize) == member.size else {
+            throw SigVaultError(.integrity, "\(path): the index and the manifest disagree about \(member.path); run sigvault verify")
         }
         return member
     }
 
-    /// Streams the manifest once and hands each member line to `body` with its index record (line
-    /// i+1 describes member i), checking each line against the SHA-256 the index holds for it.
-    /// Cheaper than `manifestLine(of:)` when most members are wanted.
-    func forEachManifestMember(_ body: (Int, MemberRecord, ManifestMember) throws -> Void) throws {
-        var lineNumber = 0
-        let digest = try forEachManifestLine { line in
-            defer { lineNumber += 1 }
-            let memberIndex = lineNumber - 1
-            guard memberIndex >= 0, memberIndex < members.count - 1 else { return }
-            let record = members[memberIndex]
-            guard Hasher.digest(line) == record.manifestLineSHA256 else {
-                throw SigVaultError(.integrity, "\(path): manifest line \(lineNumber + 1) does not match its SHA-256 in the index")
-            }
-            guard case .member(let member) = try ManifestLine.decode(line) else {
-                throw SigVaultError(.archiveInvalid, "\(path): manifest line \(lineNumber + 1) is not a member line")
-            }
-            try body(memberIndex, record, member)
-        }
-        if let trailer, trailer.manifestSHA256 != digest {
-            throw SigVaultError(.integrity, "\(path): the manifest does not match its SHA-256 in the trailer")
-        }
+    /// Reads the manifest once through the one ManifestReader (bounded lines, canonical form, what
+    /// pack never writes), checks each member line against its index record (line SHA-256, name,
+    /// size, content SHA-256) and the whole against the trailer, and hands each member line to
+    /// `body` with its record. Throws at the end when anything does not hold: `integrity` for
+    /// damage, `archiveInvalid` for an archive pack never makes. Returns the manifest's SHA-256.
+    @discardableResult
+    func forEachManifestMember(_ body: (Int, MemberRecord, ManifestMember) throws -> Void = { _, _, _ in }) throws -> [UInt8] {
+        try withoutActuallyEscaping(body) { try forEachManifestMember(escaping: $0) }
     }
 
-    /// Streams the manifest's lines in order (the manifest is checked against the trailer after).
-    func forEachManifestLine(_ body: ([UInt8]) throws -> Void) throws -> [UInt8] {
+    private func forEachManifestMember(escaping body: @escaping (Int, MemberRecord, ManifestMember) throws -> Void) throws -> [UInt8] {
         guard let manifest = manifestRecord else { throw SigVaultError(.archiveInvalid, "\(path): \(layoutProblem ?? "no manifest")") }
-        var partial: [UInt8] = []
-        let extracted = try extract(manifest) { chunk in
-            partial.append(contentsOf: chunk)
-            while let newline = partial.firstIndex(of: 0x0A) {
-                try body(Array(partial[..<newline]))
-                partial.removeSubrange(...newline)
+        var damage: [String] = []
+        var bodyError: Error?
+        let recordCount = members.count - 1
+        let reader = ManifestReader { index, line, member in
+            guard bodyError == nil, index < recordCount else { return }
+            let record = self.members[index]
+            guard Hasher.digest(line) == record.manifestLineSHA256 else {
+                damage.append("manifest line \(index + 2) does not match its SHA-256 in the index")
+                return
             }
+            if let name = member.archivePath, Hasher.digest(name.bytes) != record.pathSHA256 || Hex.encode(record.contentSHA256) != member.sha256
+                || Int64(clamping: record.contentSize) != member.size {
+                damage.append("the index and the manifest disagree about member \(index + 1) (\(name))")
+                return
+            }
+            do { try body(index, record, member) } catch { bodyError = error }
         }
-        if !partial.isEmpty { try body(partial) }
+        let extracted = try extract(manifest) { chunk in reader.feed(chunk) }
+        reader.finish()
+        if let bodyError { throw bodyError }
+        if let trailer, trailer.manifestSHA256 != extracted.contentSHA256 {
+            throw SigVaultError(.integrity, "\(path): the manifest does not match its SHA-256 in the trailer; run sigvault verify")
+        }
+        // A line the reader could not take (too long, not JSON) is not counted: its own problem
+        // says more than the count it throws off.
+        if reader.memberLines != recordCount && reader.problems.isEmpty {
+            damage.append("the index holds \(recordCount) members, the manifest lists \(reader.memberLines)")
+        }
+        if let first = damage.first {
+            throw SigVaultError(.integrity, "\(path): \(first)\(damage.count > 1 ? " (and \(damage.count - 1) more)" : ""); run sigvault verify")
+        }
+        if let first = reader.problems.first {
+            let more = reader.problems.count > 1 ? " (and \(reader.problems.count - 1) more)" : ""
+            throw SigVaultError(.archiveInvalid, "\(path): not an archive sigvault pack makes: \(first)\(more)",
+                                hint: "sigvault verify \(path) names every problem")
+        }
         return extracted.contentSHA256
     }
 }

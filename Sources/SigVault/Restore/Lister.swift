@@ -27,18 +27,15 @@ public struct Lister {
         self.archive = archive
         reader = try ArchiveReader(path: archive)
         if let problem = reader.layoutProblem { throw SigVaultError(.archiveInvalid, "\(archive): \(problem)") }
-        digest = try reader.forEachManifestLine { _ in }
-        if let trailer = reader.trailer, trailer.manifestSHA256 != digest {
-            throw SigVaultError(.integrity, "\(archive): the manifest does not match the trailer; run sigvault verify")
-        }
+        // The whole manifest is checked before anything is shown.
+        digest = try reader.forEachManifestMember()
         fingerprint = digest.map { String(format: "%02x", $0) }.joined()
     }
 
     /// Hands each document to `emit`, in manifest order.
     public func forEachDocument(_ emit: (ListedDocument) throws -> Void) throws {
-        let again = try reader.forEachManifestLine { line in
-            guard case .member(let member)? = try? ManifestLine.decode(line), member.role == .document,
-                  let path = member.archivePath else { return }
+        let again = try reader.forEachManifestMember { _, _, member in
+            guard member.role == .document, let path = member.archivePath else { return }
             let record = member.document
             let times = (record?.signatures ?? []).flatMap { $0.timeStamps }.filter { $0.valid != false }.compactMap { $0.genTime }.sorted()
             try emit(ListedDocument(

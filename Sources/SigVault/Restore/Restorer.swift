@@ -168,10 +168,10 @@ final class RestoreProgress: @unchecked Sendable {
         lock.unlock()
     }
 
-    /// A file not restored; the others go on.
+    /// A file not restored; the others go on. The line printed ends with the error's code.
     func failed(_ error: SigVaultError) {
         lock.lock()
-        failures.append(error.message)
+        failures.append("\(error.message) [\(error.code.rawValue)]")
         exitCode = exitCode.combined(with: error.exitCode)
         lock.unlock()
     }
@@ -208,25 +208,6 @@ public struct Restorer: Sendable {
         let reader = try ArchiveReader(path: options.archive)
         if let problem = reader.layoutProblem { throw SigVaultError(.archiveInvalid, "\(options.archive): \(problem)") }
         var summary = RestoreSummary()
-        // The target and the folders above it that are missing; each one created is made durable
-        // in its parent.
-        let target = LocalPath(options.target)
-        for folder in target.prefixes {
-            var info = stat()
-            if POSIX.withPath(folder.bytes, { stat($0, &info) }) == 0 { continue }
-            guard errno == ENOENT, POSIX.withPath(folder.bytes, { mkdir($0, 0o755) }) == 0 || errno == EEXIST else {
-                throw SigVaultError(.outputCreate, "\(options.target): cannot create the folder \(folder): \(POSIX.errorText)", cause: SystemError())
-            }
-            let parent = POSIX.withPath(folder.parent.bytes) { open($0, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
-            if parent >= 0 { _ = fsync(parent); close(parent) }
-        }
-        let root = POSIX.withPath(target.bytes) { open($0, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
-        guard root >= 0 else { throw SigVaultError(.outputCreate, "\(options.target): cannot open: \(POSIX.errorText)", cause: SystemError()) }
-        defer { close(root) }
-        // What a killed restore of ours left in the target goes first.
-        removeStaleParts(folder: root, path: target, depth: 0)
-        summary.warnings += TemporaryFiles.shared.takeStaleRemoved()
-
         // Which documents: named ones through the index alone, or all through the manifest (whose
         // signature and time-stamp members are kept by name, so related files are found at once).
         var selected: [(ArchivePath, MemberRecord, ManifestMember)] = []
@@ -255,17 +236,59 @@ public struct Restorer: Sendable {
             }
         }
 
+        // Every file this restore would write, checked before anything is written: without --force
+        // existing ones are refused up front, all named, and nothing is written.
+        let target = LocalPath(options.target)
+        if !options.force {
+            var conflicts: [String] = []
+            for (path, _, member) in selected {
+                let names = [path] + (member.document?.files ?? []).compactMap(ArchivePath.unescaped).filter { related[$0] != nil }
+                for name in names {
+                    let relative = name.droppingPrefix(ArchiveLayout.dataPrefix)
+                    var info = stat()
+                    if relative.isSafeRelative, POSIX.withPath(target.appending(relative.bytes).bytes, { lstat($0, &info) }) == 0 {
+                        conflicts.append(relative.description)
+                    }
+                }
+            }
+            if !conflicts.isEmpty {
+                let shown = conflicts.prefix(20).joined(separator: ", ") + (conflicts.count > 20 ? ", and \(conflicts.count - 20) more" : "")
+                throw SigVaultError(.outputExists, "\(options.target): \(conflicts.count) file(s) already exist, nothing was restored: \(shown)",
+                                    hint: "restore into another folder, or add --force to overwrite them")
+            }
+        }
+
+        // The target and the folders above it that are missing; each one created is made durable
+        // in its parent.
+        for folder in target.prefixes {
+            var info = stat()
+            if POSIX.withPath(folder.bytes, { stat($0, &info) }) == 0 { continue }
+            guard errno == ENOENT, POSIX.withPath(folder.bytes, { mkdir($0, 0o755) }) == 0 || errno == EEXIST else {
+                throw SigVaultError(.outputCreate, "\(options.target): cannot create the folder \(folder): \(POSIX.errorText)", cause: SystemError())
+            }
+            let parent = POSIX.withPath(folder.parent.bytes) { open($0, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+            if parent >= 0 { _ = fsync(parent); close(parent) }
+        }
+        let root = POSIX.withPath(target.bytes) { open($0, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+        guard root >= 0 else { throw SigVaultError(.outputCreate, "\(options.target): cannot open: \(POSIX.errorText)", cause: SystemError()) }
+        defer { close(root) }
+        // What a killed restore of ours left in the target goes first.
+        removeStaleParts(folder: root, path: target, depth: 0)
+        summary.warnings += TemporaryFiles.shared.takeStaleRemoved()
+
         // Documents are restored by several threads: each file is fsynced before it is put in place,
         // and waiting for the disk one file at a time would dominate.
         let progress = RestoreProgress()
-        // The archive time-stamp's records are extra evidence: a section that cannot be used is a
-        // warning, never a reason not to restore the documents.
+        // The archive time-stamp's records are evidence: a damaged section is an integrity problem
+        // (exit 1, named), but never a reason not to restore the documents.
         let groupRecords: GroupRecords?
         do {
             groupRecords = try GroupRecords(reader: reader)
+        } catch let error as SigVaultError where error.stopsTheRun {
+            throw error
         } catch {
             groupRecords = nil
-            progress.warn("\((error as? SigVaultError)?.message ?? "\(error)"); documents are restored without evidence-record.ers")
+            progress.failed(SigVaultError(.integrity, "\((error as? SigVaultError)?.message ?? "\(error)"); the documents are restored, without evidence-record.ers"))
         }
         let relatedRecords = related
         let chosen = selected
@@ -336,7 +359,7 @@ public struct Restorer: Sendable {
         } catch {
             progress.warn("\(relative): its evidence record cannot be built: \((error as? SigVaultError)?.message ?? "\(error)")")
         }
-        try writeEvidence(reader: reader, document: relative, member: member, root: root, known: related, evidenceRecord: evidenceRecord)
+        try writeEvidence(reader: reader, document: relative, member: member, root: root, known: related, evidenceRecord: evidenceRecord, progress: progress)
         logger.debug("restored", metadata: ["document": "\(relative)", "files": "\(files.count)"])
     }
 
@@ -379,6 +402,11 @@ public struct Restorer: Sendable {
         } catch {
             close(fd)
             throw SigVaultError(.integrity, "\(options.archive): \(expectedName): cannot be read back: \(error); not restored")
+        }
+        guard extracted.header.isRegularFile else {
+            close(fd)
+            let kind = extracted.header.isHardLink ? "hard link" : extracted.header.isSymbolicLink ? "symbolic link" : "special file (FIFO or device)"
+            throw SigVaultError(.archiveInvalid, "\(options.archive): \(expectedName) is a \(kind) in the tar stream where the manifest lists a file; refused (pack never writes this)")
         }
         guard extracted.header.path == expectedName.bytes else {
             close(fd)
@@ -462,7 +490,7 @@ public struct Restorer: Sendable {
 
     /// Writes `<target>/.sigvault-evidence/<document>/`: the manifest record and the DER files it names.
     private func writeEvidence(reader: ArchiveReader, document: ArchivePath, member: ManifestMember, root: Int32,
-                               known: [ArchivePath: MemberRecord], evidenceRecord: [UInt8]?) throws {
+                               known: [ArchivePath: MemberRecord], evidenceRecord: [UInt8]?, progress: RestoreProgress) throws {
         // A document without signatures, time-stamps or an archive time-stamp has no evidence to write.
         let record = member.document ?? DocumentRecord.unsigned
         guard !record.signatures.isEmpty || !record.documentTimeStamps.isEmpty || evidenceRecord != nil else { return }
@@ -493,7 +521,10 @@ public struct Restorer: Sendable {
             case "crls": path = EvidenceSet.path(crlSHA256: digest)
             default: path = EvidenceSet.path(ocspSHA256: digest)
             }
-            guard let evidenceRecord = known[path] ?? (options.documents.isEmpty ? nil : reader.record(for: path)) else { continue }
+            guard let evidenceRecord = known[path] ?? (options.documents.isEmpty ? nil : reader.record(for: path)) else {
+                progress.failed(SigVaultError(.integrity, "\(options.archive): the record of \(document) names evidence member \(path), which the archive does not have; run sigvault verify"))
+                continue
+            }
             let bytes = try reader.contents(of: evidenceRecord)
             let sub = try openDirectories(root: directory, components: [Array(kind.utf8)])
             defer { close(sub) }

@@ -76,9 +76,6 @@ public struct Verifier {
                 problem("manifest", ArchiveLayout.manifestName, "the manifest's SHA-256 does not match the trailer")
             }
             for message in manifest.problems { problem("manifest", ArchiveLayout.manifestName, message) }
-            if manifest.endCount != listed.count {
-                problem("manifest", ArchiveLayout.manifestName, "the manifest's end line counts \(manifest.endCount.map(String.init) ?? "no") members, it lists \(listed.count)")
-            }
         } else {
             problem("manifest", ArchiveLayout.manifestName, "the manifest cannot be read: the archive does not end with an intact manifest member")
         }
@@ -185,7 +182,7 @@ public struct Verifier {
 
     struct Scan {
         var entries: [ScannedEntry] = []
-        var manifest: ManifestCollector?
+        var manifest: ManifestReader?
         /// Whether the index lined up with the frames, so members can be found through it.
         var indexUsable = true
     }
@@ -290,7 +287,7 @@ public struct Verifier {
 
         let results = EntrySlots(count: reader.members.count)
         let manifestIndex = reader.members.count - 1
-        let collector = ManifestCollector()
+        let collector = ManifestReader(keepListed: true)
         // Members are handed out one at a time, so a thread that drew a large member does not
         // leave the other idle.
         let next = WorkCounter()
@@ -387,7 +384,7 @@ public struct Verifier {
                 let hasher = Hasher(.sha256)
                 var size: Int64 = 0
                 let isManifest = header.path == Array(ArchiveLayout.manifestName.utf8)
-                let collector = ManifestCollector()
+                let collector = ManifestReader(keepListed: true)
                 while true {
                     let got = try buffer.withUnsafeMutableBytes { try tar.readData(into: $0) }
                     if got == 0 { break }
@@ -815,94 +812,3 @@ struct Digest32: Hashable, Sendable {
     }
 }
 
-/// What verify keeps of a manifest member line.
-struct ListedMember: Sendable {
-    let path: ArchivePath
-    let size: Int64
-    let sha256: Digest32
-    let role: MemberRole
-    let symlinkTarget: [UInt8]?
-    let mode: UInt32?
-    let modificationTime: Int64?
-
-    /// Whether a tar header's metadata is what the manifest (and so the fingerprint) says.
-    func metadataMatches(_ entry: Verifier.ScannedEntry) -> Bool {
-        (mode == nil || mode == entry.mode.map { $0 & 0o7777 }) && (modificationTime == nil || modificationTime == entry.modificationTime)
-    }
-}
-
-/// Decodes manifest lines as the manifest streams past, keeping only what verify compares.
-final class ManifestCollector: @unchecked Sendable {
-    private(set) var listed: [ListedMember] = []
-    private(set) var problems: [String] = []
-    /// The member count the `end` line states, if there is one.
-    private(set) var endCount: Int?
-    private var sawHeader = false
-    private var partial: [UInt8] = []
-    private var lineNumber = 0
-    private let decoder = JSONDecoder()
-
-    /// The longest manifest line accepted (a document record with many signatures stays far below).
-    static let maximumLineLength = 4 << 20
-    private var scanned = 0
-    private var overlong = false
-
-    func feed(_ chunk: UnsafeRawBufferPointer) {
-        partial.append(contentsOf: chunk)
-        var start = 0
-        // Only the new bytes are searched for a newline.
-        while let newline = partial[Swift.max(start, scanned)...].firstIndex(of: 0x0A) {
-            if !overlong { take(Array(partial[start..<newline])) } else { lineNumber += 1; overlong = false }
-            start = newline + 1
-            scanned = start
-        }
-        partial.removeFirst(start)
-        scanned = partial.count
-        if partial.count > ManifestCollector.maximumLineLength && !overlong {
-            problems.append("manifest line \(lineNumber + 1) is longer than \(ManifestCollector.maximumLineLength) bytes")
-            overlong = true
-        }
-        if overlong { partial.removeAll(keepingCapacity: true); scanned = 0 }
-    }
-
-    func finish() {
-        if !partial.isEmpty && !overlong { take(partial) }
-        partial = []
-    }
-
-    private func take(_ line: [UInt8]) {
-        lineNumber += 1
-        guard let parsed = try? ManifestLine.decode(line, with: decoder) else {
-            problems.append("manifest line \(lineNumber) is not valid JSON of the format")
-            return
-        }
-        switch parsed {
-        case .header(let header):
-            if lineNumber != 1 { problems.append("manifest line \(lineNumber) is a second header") }
-            if header.format != "sigvault-archive" || header.version != FormatVersion.current {
-                problems.append("the manifest is \(header.format) version \(header.version), not sigvault-archive version \(FormatVersion.current)")
-            }
-            sawHeader = true
-            return
-        case .end(let end):
-            if endCount != nil { problems.append("manifest line \(lineNumber) is a second end line") }
-            if !sawHeader { problems.append("the manifest does not start with its header line"); sawHeader = true }
-            endCount = end.members
-            return
-        case .member(let member):
-            if !sawHeader { problems.append("the manifest does not start with its header line") ; sawHeader = true }
-            if endCount != nil { problems.append("manifest line \(lineNumber) comes after the end line") }
-            guard let path = member.archivePath, let digest = Digest32(hex: member.sha256) else {
-                problems.append("manifest line \(lineNumber) has an invalid path or SHA-256")
-                return
-            }
-            if member.storage != "inline" {
-                problems.append("member \(path) is stored as \"\(member.storage)\", which this version cannot verify")
-            }
-            let target = member.symlinkTarget.map { ArchivePath.unescaped($0)?.bytes ?? Array($0.utf8) }
-            listed.append(ListedMember(path: path, size: member.size, sha256: digest, role: member.role,
-                                       symlinkTarget: member.role == .symbolicLink ? (target ?? []) : nil,
-                                       mode: member.mode, modificationTime: member.modificationTime))
-        }
-    }
-}
