@@ -18,6 +18,8 @@ let package = Package(
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CArchive", pkgConfig: "libarchive", providers: [.apt(["libarchive-dev"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        // Two Linux calls glibc declares only under _GNU_SOURCE (syncfs, sync_file_range).
+        .target(name: "CSystem"),
 
         // Thin owning bridges: the only modules that import C.
         .target(name: "OpenSSLBridge", dependencies: ["COpenSSL"]),
@@ -33,7 +35,7 @@ let package = Package(
 
         // The archive engine: pack, verify, restore, list.
         .target(name: "SigVault", dependencies: [
-            "ArchiveIO", "OpenSSLBridge", "SigVaultFormat", "SigVaultValidation", "EvidenceRecords",
+            "ArchiveIO", "OpenSSLBridge", "SigVaultFormat", "SigVaultValidation", "EvidenceRecords", "CSystem",
             .product(name: "Logging", package: "swift-log"),
         ]),
 

@@ -37,7 +37,8 @@ static inline void sv_sk_ASN1_TYPE_pop_free(STACK_OF(ASN1_TYPE) *s) { sk_ASN1_TY
 static inline void sv_openssl_free(void *p) { OPENSSL_free(p); }
 static inline void *sv_openssl_malloc(size_t n) { return OPENSSL_malloc(n); }
 static inline long sv_bio_get_mem_data(BIO *b, char **pp) { return BIO_get_mem_data(b, pp); }
-static inline unsigned long sv_xn_flag_rfc2253(void) { return XN_FLAG_RFC2253; }
+/* RFC 4514 form with UTF-8 kept as UTF-8 (as `openssl x509 -nameopt RFC2253,-esc_msb`). */
+static inline unsigned long sv_xn_flag_rfc2253(void) { return XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB; }
 static inline unsigned long sv_xn_flag_oneline(void) { return XN_FLAG_ONELINE & ~ASN1_STRFLGS_ESC_MSB; }
 static inline int sv_bio_reset(BIO *b) { return (int)BIO_reset(b); }
 static inline const ASN1_TIME *sv_x509_crl_last_update(const X509_CRL *c) { return X509_CRL_get0_lastUpdate(c); }

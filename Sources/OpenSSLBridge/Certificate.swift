@@ -5,11 +5,17 @@ import Foundation
 public final class Certificate: @unchecked Sendable, Hashable, CustomStringConvertible {
     let ref: OpaquePointer
 
-    init(takingOwnership ref: OpaquePointer) { self.ref = ref }
-
-    init(copying ref: OpaquePointer) {
-        X509_up_ref(ref)
+    /// The DER encoding and its SHA-256 are computed once, here: a `lazy var` would race when
+    /// two threads read a shared certificate for the first time.
+    init(takingOwnership ref: OpaquePointer) {
         self.ref = ref
+        der = derEncode { i2d_X509(ref, $0) }
+        sha256Hex = Hex.encode(Hasher.digest(der))
+    }
+
+    convenience init(copying ref: OpaquePointer) {
+        X509_up_ref(ref)
+        self.init(takingOwnership: ref)
     }
 
     deinit { X509_free(ref) }
@@ -39,10 +45,10 @@ public final class Certificate: @unchecked Sendable, Hashable, CustomStringConve
         return [try Certificate(der: bytes)]
     }
 
-    public lazy var der: [UInt8] = derEncode { i2d_X509(ref, $0) }
+    public let der: [UInt8]
 
     /// SHA-256 of the DER encoding, in hex: the certificate's identity in the archive.
-    public lazy var sha256Hex: String = Hex.encode(Hasher.digest(der))
+    public let sha256Hex: String
 
     public var subject: String { Certificate.nameText(X509_get_subject_name(ref)) }
     public var issuer: String { Certificate.nameText(X509_get_issuer_name(ref)) }

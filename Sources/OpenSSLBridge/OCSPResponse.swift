@@ -12,7 +12,8 @@ public final class OCSPResponse: @unchecked Sendable {
     }
 
     public let der: [UInt8]
-    public lazy var sha256Hex: String = Hex.encode(Hasher.digest(der))
+    /// Computed in init: a `lazy var` would race on first use from two threads.
+    public let sha256Hex: String
 
     public init(der: [UInt8]) throws {
         let parsed = der.withUnsafeBufferPointer { buffer -> OpaquePointer? in
@@ -32,6 +33,7 @@ public final class OCSPResponse: @unchecked Sendable {
         self.response = parsed
         self.basic = basic
         self.der = der
+        self.sha256Hex = Hex.encode(Hasher.digest(der))
     }
 
     public var producedAt: Date { dateFromASN1Time(OCSP_resp_get0_produced_at(basic)) ?? .distantPast }

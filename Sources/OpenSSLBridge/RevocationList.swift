@@ -5,7 +5,12 @@ import Foundation
 public final class RevocationList: @unchecked Sendable {
     let ref: OpaquePointer
 
-    init(takingOwnership ref: OpaquePointer) { self.ref = ref }
+    /// DER and SHA-256 computed once, here (a `lazy var` would race on first use from two threads).
+    init(takingOwnership ref: OpaquePointer) {
+        self.ref = ref
+        der = derEncode { i2d_X509_CRL(ref, $0) }
+        sha256Hex = Hex.encode(Hasher.digest(der))
+    }
     deinit { X509_CRL_free(ref) }
 
     public convenience init(der: [UInt8]) throws {
@@ -32,8 +37,8 @@ public final class RevocationList: @unchecked Sendable {
         return [try RevocationList(der: bytes)]
     }
 
-    public lazy var der: [UInt8] = derEncode { i2d_X509_CRL(ref, $0) }
-    public lazy var sha256Hex: String = Hex.encode(Hasher.digest(der))
+    public let der: [UInt8]
+    public let sha256Hex: String
 
     public var issuer: String { Certificate.nameText(X509_CRL_get_issuer(ref)) }
     public var thisUpdate: Date { dateFromASN1Time(sv_x509_crl_last_update(ref)) ?? .distantPast }

@@ -36,6 +36,13 @@ import Testing
         #expect(try reader.evidencePayload() != nil)
         let listing = try Harness.run("/usr/bin/tar", ["--zstd", "-tf", archive])
         #expect(listing.exitCode == 0 && listing.stdout.contains("manifest.jsonl"))
+        // VERIFY.md is true for version 2: it says how to read the version and points to §10; the
+        // trailer command it gives prints 2.
+        let guide = try Harness.run("/usr/bin/tar", ["--zstd", "-xOf", archive, "VERIFY.md"])
+        #expect(guide.stdout.contains("7. The archive time-stamp") && guide.stdout.contains("FORMAT.md §10"), "\(guide.stdout)")
+        #expect(!guide.stdout.contains("format version 1,"))
+        let version = try Harness.run("/bin/sh", ["-c", "tail -c 160 '\(archive)' | od -An -tu4 -j8 -N4"])
+        #expect(version.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "2", "\(version.stdout)")
 
         let (verify, json) = try Harness.verifyJSON(archive, at: Harness.verifyTime)
         let integrity = json["integrity"] as? [String: Any]
@@ -85,6 +92,11 @@ import Testing
         #expect(pack.stderr.contains("written without an archive time-stamp"))
         let reader = try ArchiveReader(path: archive)
         #expect(reader.trailer?.version == 1)
+        // Its VERIFY.md (written before the authority was asked) says what version 1 means then.
+        let guide = try Harness.run("/usr/bin/tar", ["--zstd", "-xOf", archive, "VERIFY.md"])
+        #expect(guide.stdout.contains("If it is 1, no time-stamp authority answered"), "\(guide.stdout)")
+        let version = try Harness.run("/bin/sh", ["-c", "tail -c 160 '\(archive)' | od -An -tu4 -j8 -N4"])
+        #expect(version.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "1", "\(version.stdout)")
         let (verify, json) = try Harness.verifyJSON(archive)
         #expect(verify.exitCode == 0)
         #expect((json["proofOfTime"] as? [String: Any])?["archiveTimeStamp"] is NSNull)

@@ -128,9 +128,8 @@ import Glibc
         process.waitUntilExit()
         #expect(FileManager.default.fileExists(atPath: directory + "/" + left), "SIGKILL cannot clean up")
         // One of a live process (this test's), and one of another host: both stay.
-        var host = [CChar](repeating: 0, count: 256)
-        gethostname(&host, 255)
-        let live = ".out.svz.sigvault-tmp-\(getpid())-abcd-\(String(cString: host))"
+        let host = TemporaryFiles.hostName
+        let live = ".out.svz.sigvault-tmp-\(getpid())-abcd-\(host)"
         let foreign = ".out.svz.sigvault-tmp-\(process.processIdentifier)-abcd-elsewhere.example"
         for name in [live, foreign] { _ = FileManager.default.createFile(atPath: directory + "/" + name, contents: Data()) }
         let again = try Harness.sigvault(["pack", "in", "-o", "out.svz"], cwd: directory)
@@ -143,8 +142,8 @@ import Glibc
         // Restore: stale part files anywhere in the target go, a live one stays.
         let target = directory + "/r/in/deep"
         try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
-        let stalePart = target + "/.sigvault-part-\(process.processIdentifier)-12ab-\(String(cString: host))"
-        let livePart = directory + "/r/.sigvault-part-\(getpid())-12ab-\(String(cString: host))"
+        let stalePart = target + "/.sigvault-part-\(process.processIdentifier)-12ab-\(host)"
+        let livePart = directory + "/r/.sigvault-part-\(getpid())-12ab-\(host)"
         for path in [stalePart, livePart] { _ = FileManager.default.createFile(atPath: path, contents: Data()) }
         let restore = try Harness.sigvault(["restore", "out.svz", "--to", "r"], cwd: directory)
         #expect(restore.exitCode == 0, "\(restore.stderr)")

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import SigVault
+import OpenSSLBridge
 
 /// Issue 9: output a person can rely on, through the binary: no name forges a report line, the
 /// on-demand integrity check, and a restore onto existing files that refuses before writing.
@@ -95,5 +96,118 @@ import Testing
         let forced = try Harness.sigvault(["restore", archive, "--to", target, "--force"])
         #expect(forced.exitCode == 0, "\(forced.stderr)")
         #expect(try Data(contentsOf: URL(fileURLWithPath: existing)) == Data(contentsOf: URL(fileURLWithPath: Harness.fixtures + "/cases/valid-pem-sig/letter.txt.sig")))
+    }
+
+    /// Certificate names are UTF-8 in RFC 4514 form, as `openssl x509 -nameopt RFC2253,-esc_msb`
+    /// prints them, in text and JSON (they used to print as `\E5\BC\A0...`). The signer is a
+    /// self-signed certificate made here from a fixture key under faketime, so it is the same on
+    /// every run.
+    @Test func certificateNamesAreUTF8() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let key = Harness.fixtures + "/pki/private/signer-valid.key"
+        let made = try Harness.run("/usr/bin/faketime", ["2024-01-01 00:00:00", "/usr/bin/openssl", "req", "-x509", "-new", "-key", key,
+                                                          "-utf8", "-subj", "/O=Société Générale/CN=张三", "-days", "3650", "-set_serial", "7",
+                                                          "-addext", "keyUsage=critical,digitalSignature", "-out", directory + "/signer.pem"])
+        #expect(made.exitCode == 0, "\(made.stderr)")
+        let expected = try Harness.openssl(["x509", "-in", directory + "/signer.pem", "-noout", "-subject", "-nameopt", "RFC2253,-esc_msb"])
+        #expect(expected.stdout == "subject=CN=张三,O=Société Générale\n", "\(expected.stdout)")
+        let certificate = try #require(try Certificate.parseAll(Array(try Data(contentsOf: URL(fileURLWithPath: directory + "/signer.pem")))).first)
+        #expect(certificate.subject == "CN=张三,O=Société Générale")
+
+        let source = directory + "/src"
+        try FileManager.default.createDirectory(atPath: source, withIntermediateDirectories: true)
+        try Data("签名的合同\n".utf8).write(to: URL(fileURLWithPath: source + "/contract.txt"))
+        let signed = try Harness.run("/usr/bin/faketime", ["2024-06-01 00:00:00", "/usr/bin/openssl", "cms", "-sign", "-binary", "-in", source + "/contract.txt",
+                                                            "-signer", directory + "/signer.pem", "-inkey", key, "-outform", "DER",
+                                                            "-out", source + "/contract.txt.p7s"])
+        #expect(signed.exitCode == 0, "\(signed.stderr)")
+        let archive = directory + "/a.svz"
+        let pack = try Harness.sigvault(["pack", "src", "-o", archive, "--trust", directory + "/signer.pem", "--at", Harness.verifyTime], cwd: directory)
+        #expect(FileManager.default.fileExists(atPath: archive), "\(pack.stderr)")
+        #expect(pack.exitCode == 0, "\(pack.stdout)\(pack.stderr)")
+        let verify = try Harness.sigvault(["verify", archive, "--trust", directory + "/signer.pem", "--at", Harness.verifyTime, "--json"])
+        let json = try Harness.json(verify.stdout)
+        let signers = (json["documents"] as? [[String: Any]] ?? []).flatMap { ($0["signatures"] as? [[String: Any]]) ?? [] }
+            .compactMap { $0["signer"] as? String }
+        #expect(signers == ["CN=张三,O=Société Générale"], "\(verify.stdout)")
+        let text = try Harness.sigvault(["verify", archive, "--trust", directory + "/signer.pem", "--at", Harness.verifyTime])
+        #expect(text.stdout.contains("CN=张三,O=Société Générale"), "\(text.stdout)")
+        let list = try Harness.sigvault(["list", archive])
+        #expect(list.stdout.contains("signed by CN=张三,O=Société Générale"), "\(list.stdout)")
+    }
+
+    /// A /proc file says size 0 and holds bytes: it is left out with a warning naming it and exit 3,
+    /// never archived silently empty (it used to be archived as an empty document with exit 0).
+    @Test func aFileLongerThanItsStatSizeIsNeverArchivedShort() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var info = stat()
+        try #require(stat("/proc/version", &info) == 0 && info.st_size == 0, "Linux's /proc/version reads non-empty with stat size 0")
+        let archive = directory + "/a.svz"
+        let pack = try Harness.sigvault(["pack", "/proc/version", Harness.fixtures + "/cases/unsigned", "-o", archive, "--at", Harness.verifyTime])
+        #expect(pack.exitCode == 3, "\(pack.stderr)")
+        #expect(pack.stderr.contains("/proc/version: holds more bytes than its size (0) says"), "\(pack.stderr)")
+        let list = try Harness.sigvault(["list", archive, "--json"])
+        let paths = (try Harness.json(list.stdout)["documents"] as? [[String: Any]] ?? []).compactMap { $0["path"] as? String }
+        #expect(!paths.contains { $0.hasSuffix("proc/version") }, "\(paths)")
+        #expect(paths.contains { $0.hasSuffix("cases/unsigned/data.bin") }, "\(paths)")
+    }
+
+    /// Everything handed over with --certs, --crls and --ocsp is archived, once per content, even
+    /// when no signature uses it (the documents here are unsigned); it used to be dropped.
+    @Test func handedOverMaterialIsArchivedEvenUnused() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let archive = directory + "/a.svz"
+        let pki = Harness.fixtures + "/pki"
+        // The same certificate folder twice, and one of its files again: stored once.
+        let pack = try Harness.sigvault(["pack", "Fixtures/cases/unsigned", "-o", archive, "--at", Harness.verifyTime, "--trust", pki + "/root.pem",
+                                         "--certs", pki + "/certs", "--certs", pki + "/certs", "--certs", pki + "/root.pem",
+                                         "--crls", pki + "/crl/current", "--ocsp", pki + "/ocsp"], cwd: Harness.packageRoot)
+        #expect(pack.exitCode == 0, "\(pack.stderr)")
+        var certificates = Set<String>(), crls = Set<String>(), responses = Set<String>()
+        for file in try MaterialLoader.files(under: pki + "/certs") + [pki + "/root.pem"] {
+            for certificate in try Certificate.parseAll(Array(try Data(contentsOf: URL(fileURLWithPath: file)))) { certificates.insert(certificate.sha256Hex) }
+        }
+        for file in try MaterialLoader.files(under: pki + "/crl/current") {
+            for crl in try RevocationList.parseAll(Array(try Data(contentsOf: URL(fileURLWithPath: file)))) { crls.insert(crl.sha256Hex) }
+        }
+        for file in try MaterialLoader.files(under: pki + "/ocsp") {
+            let response = try OCSPResponse(der: Array(try Data(contentsOf: URL(fileURLWithPath: file))))
+            responses.insert(response.sha256Hex)
+            for certificate in response.certificates { certificates.insert(certificate.sha256Hex) }
+        }
+        let listing = try Harness.run("/usr/bin/tar", ["--zstd", "-tf", archive])
+        let names = listing.stdout.split(separator: "\n").map(String.init)
+        func stored(_ folder: String, _ suffix: String) -> Set<String> {
+            Set(names.filter { $0.hasPrefix("evidence/\(folder)/") }.map { String($0.dropFirst(folder.count + 10).dropLast(suffix.count)) })
+        }
+        #expect(stored("certificates", ".der") == certificates)
+        #expect(stored("crls", ".crl") == crls)
+        #expect(stored("ocsp", ".der") == responses)
+        #expect(names.count == Set(names).count)
+        let verify = try Harness.sigvault(["verify", archive, "--integrity-only"])
+        #expect(verify.exitCode == 0, "\(verify.stdout)")
+        // Packed without --tsa: the guide says version 1, without an archive time-stamp.
+        let guide = try Harness.run("/usr/bin/tar", ["--zstd", "-xOf", archive, "VERIFY.md"])
+        #expect(guide.stdout.contains("format version 1,") && guide.stdout.contains("This archive carries no archive time-stamp"), "\(guide.stdout)")
+        #expect(!guide.stdout.contains("archive time-stamp. The format version"))
+    }
+
+    /// Empty folders are left out, and pack says so, naming them (it used to drop them silently).
+    @Test func packSaysItLeavesOutEmptyFolders() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        for folder in ["src/empty", "src/sub/deeper/empty", "src/full"] {
+            try FileManager.default.createDirectory(atPath: directory + "/" + folder, withIntermediateDirectories: true)
+        }
+        try Data("x".utf8).write(to: URL(fileURLWithPath: directory + "/src/full/a.txt"))
+        let pack = try Harness.sigvault(["pack", "src", "-o", "a.svz", "--json"], cwd: directory)
+        #expect(pack.exitCode == 0, "\(pack.stderr)")
+        #expect(pack.stderr.contains("left out 2 empty folder(s)"), "\(pack.stderr)")
+        #expect(pack.stderr.contains("src/empty, src/sub/deeper/empty"), "\(pack.stderr)")
+        let warnings = try Harness.json(pack.stdout)["warnings"] as? [String] ?? []
+        #expect(warnings.contains { $0.hasPrefix("left out 2 empty folder(s)") }, "\(warnings)")
     }
 }

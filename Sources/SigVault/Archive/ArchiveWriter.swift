@@ -335,15 +335,23 @@ final class ArchiveWriter: @unchecked Sendable {
         job.contentSHA256 = hasher.finalize()
     }
 
-    /// Reads exactly `expectedSize` bytes of a file without following a symbolic link.
+    /// Reads exactly `expectedSize` bytes of a file without following a symbolic link. A file that
+    /// holds fewer or more bytes than its stat size (one that changes while read, or a /proc or /sys
+    /// file, whose stat size says nothing) is unreadable: never archived short or silently empty.
     static func readWholeFile(_ path: [UInt8], expectedSize: Int64) throws -> [UInt8] {
         let display = ArchivePath.escaped(path)
         let fd = POSIX.withPath(path) { open($0, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) }
         guard fd >= 0 else { throw SigVaultError(.sourceUnreadable, "\(display): cannot open: \(POSIX.errorText)") }
         defer { close(fd) }
-        let content = try POSIX.readAt(fd, offset: 0, count: Int(expectedSize), path: display, code: .sourceUnreadable)
+        let content = try POSIX.readAt(fd, offset: 0, count: Int(expectedSize) + 1, path: display, code: .sourceUnreadable)
+        guard content.count <= Int(expectedSize) else { throw SigVaultError(.sourceUnreadable, sizeMismatch(display, expectedSize)) }
         guard content.count == Int(expectedSize) else { throw SigVaultError(.sourceUnreadable, "\(display): file shrank while being archived") }
         return content
+    }
+
+    /// The reason a file that reads longer than its stat size is left out.
+    static func sizeMismatch(_ display: String, _ size: Int64) -> String {
+        "\(display): holds more bytes than its size (\(size)) says: it grew while being archived, or it is a /proc or /sys file whose size stat cannot tell (copy it to a regular file to archive it)"
     }
 
     // MARK: Large members: streamed from the caller's thread

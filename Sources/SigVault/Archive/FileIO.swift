@@ -2,6 +2,7 @@ import Foundation
 import SigVaultFormat
 #if canImport(Glibc)
 import Glibc
+internal import CSystem
 #endif
 
 /// POSIX helpers working on raw byte paths (names need not be UTF-8).
@@ -154,7 +155,7 @@ final class AtomicOutputFile {
         let end = bytesInKernel & ~(UInt64(1 << 20) - 1)
         if end >= writebackStart + AtomicOutputFile.writebackChunk {
             // Only starts the writeback; errors, if any, are reported by the fsync in commit().
-            _ = sync_file_range(fd, Int64(writebackStart), Int64(end - writebackStart), syncFileRangeWrite)
+            _ = startWriteback(fd, offset: Int64(writebackStart), count: Int64(end - writebackStart))
             writebackStart = end
         }
     }
@@ -249,13 +250,8 @@ final class SpillFile {
     }
 }
 
-/// syncfs(2): flushes the whole file system holding `fd`. Glibc declares it only under
-/// _GNU_SOURCE, which the Swift Glibc module does not set.
-@_silgen_name("syncfs")
-func syncfs(_ fd: Int32) -> Int32
+/// syncfs(2): flushes the whole file system holding `fd` (through the CSystem shim).
+func syncfs(_ fd: Int32) -> Int32 { sv_syncfs(fd) }
 
-/// sync_file_range(2) with SYNC_FILE_RANGE_WRITE: starts writeback of a range without waiting for
-/// it. Also declared only under _GNU_SOURCE.
-@_silgen_name("sync_file_range")
-func sync_file_range(_ fd: Int32, _ offset: Int64, _ count: Int64, _ flags: UInt32) -> Int32
-let syncFileRangeWrite: UInt32 = 2
+/// sync_file_range(2) with SYNC_FILE_RANGE_WRITE: starts writeback of a range without waiting for it.
+func startWriteback(_ fd: Int32, offset: Int64, count: Int64) -> Int32 { sv_sync_file_range_write(fd, offset, count) }

@@ -134,7 +134,7 @@ public struct RecordVerifier {
 
         let pool = EvidencePool()
         let materialWarnings = try MaterialLoader.loadMaterial(certificates: options.certificates, revocationLists: options.revocationLists,
-                                                               ocspResponses: options.ocspResponses, into: pool, external: true)
+                                                               ocspResponses: options.ocspResponses, into: pool, external: true).warnings
         materialWarnings.forEach { logger.warning("\($0)") }
         let fetcher = options.fetchRevocation.map { RevocationFetcher(anchors: anchors, settings: $0) }
         let policy = ValidationPolicy(anchors: anchors, now: options.at, maximumRevocationAge: options.maximumRevocationAge)

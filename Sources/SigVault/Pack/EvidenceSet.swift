@@ -133,17 +133,32 @@ enum MaterialLoader {
         return warnings
     }
 
+    /// What `--certs`, `--crls` and `--ocsp` handed over, and the warnings for skipped files.
+    struct Loaded {
+        var warnings: [String] = []
+        var certificates: [Certificate] = []
+        var revocation: [RevocationEvidence] = []
+    }
+
     /// Loads `--certs`, `--crls` and `--ocsp` into `pool`; `external` marks the revocation data as
-    /// from outside the archive (verify). Returns the warnings for skipped files.
+    /// from outside the archive (verify).
     static func loadMaterial(certificates: [String], revocationLists: [String], ocspResponses: [String], into pool: EvidencePool,
-                             external: Bool) throws -> [String] {
-        func add(_ item: RevocationEvidence) { if external { pool.addExternal(item) } else { pool.add(item) } }
-        var warnings = try load(certificates, kind: "certificate") { bytes, _ in pool.add(try Certificate.parseAll(bytes)) }
-        warnings += try load(revocationLists, kind: "CRL") { bytes, _ in
+                             external: Bool) throws -> Loaded {
+        var loaded = Loaded()
+        func add(_ item: RevocationEvidence) {
+            loaded.revocation.append(item)
+            if external { pool.addExternal(item) } else { pool.add(item) }
+        }
+        loaded.warnings = try load(certificates, kind: "certificate") { bytes, _ in
+            let parsed = try Certificate.parseAll(bytes)
+            loaded.certificates += parsed
+            pool.add(parsed)
+        }
+        loaded.warnings += try load(revocationLists, kind: "CRL") { bytes, _ in
             for crl in try RevocationList.parseAll(bytes) { add(.crl(crl)) }
         }
-        warnings += try load(ocspResponses, kind: "OCSP response") { bytes, _ in add(.ocsp(try OCSPResponse(der: bytes))) }
-        return warnings
+        loaded.warnings += try load(ocspResponses, kind: "OCSP response") { bytes, _ in add(.ocsp(try OCSPResponse(der: bytes))) }
+        return loaded
     }
 
     /// The trust anchors of `--trust`, or the system store; with warnings for skipped files.

@@ -22,6 +22,8 @@ struct InputFile {
 struct InputWalker {
     var warnings: [String] = []
     var unreadable = false
+    /// Folders with nothing in them: an archive holds files, so they are left out, and pack says so.
+    private(set) var emptyFolders: [String] = []
     private var collision: String?
 
     /// Records `file` under its name; the same name for a different file is a collision.
@@ -60,6 +62,10 @@ struct InputWalker {
                 throw SigVaultError(.usage, "\(collision): two different files would be archived under this one name",
                                     hint: "give the inputs so that their relative names differ")
             }
+        }
+        if !emptyFolders.isEmpty {
+            let shown = emptyFolders.prefix(5).joined(separator: ", ") + (emptyFolders.count > 5 ? ", and \(emptyFolders.count - 5) more" : "")
+            warnings.append("left out \(emptyFolders.count) empty folder(s), since an archive holds files, not folders (restore will not recreate them): \(shown)")
         }
         return found.values.sorted { $0.relativePath < $1.relativePath }
     }
@@ -117,6 +123,7 @@ struct InputWalker {
                 if name == [UInt8(ascii: ".")] || name == [UInt8(ascii: "."), UInt8(ascii: ".")] { continue }
                 names.append(name)
             }
+            if names.isEmpty { emptyFolders.append(ArchivePath.escaped(path)) }
             for name in names.sorted(by: { ArchivePath(bytes: $0) < ArchivePath(bytes: $1) }) {
                 let childPath = path.last == UInt8(ascii: "/") ? path + name : path + [UInt8(ascii: "/")] + name
                 let childRelative = relative.isEmpty ? name : relative + [UInt8(ascii: "/")] + name

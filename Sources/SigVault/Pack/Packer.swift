@@ -78,8 +78,9 @@ public struct Packer {
         if walker.unreadable { summary.exitCode = summary.exitCode.combined(with: .partlyUnreadable) }
 
         let pool = EvidencePool()
-        summary.warnings += try MaterialLoader.loadMaterial(certificates: options.certificates, revocationLists: options.revocationLists,
-                                                            ocspResponses: options.ocspResponses, into: pool, external: false)
+        let handedOver = try MaterialLoader.loadMaterial(certificates: options.certificates, revocationLists: options.revocationLists,
+                                                         ocspResponses: options.ocspResponses, into: pool, external: false)
+        summary.warnings += handedOver.warnings
         let (anchors, trustWarnings) = try MaterialLoader.anchors(options.trust)
         summary.warnings += trustWarnings
         let policy = ValidationPolicy(anchors: anchors, now: options.at, maximumRevocationAge: options.maximumRevocationAge)
@@ -119,6 +120,11 @@ public struct Packer {
             if result.signed { verdicts.append((group.document, result.verdict?.indication == .totalPassed)) }
             if result.signed || !result.group.notes.isEmpty { lines.append((group.document, ReportText.packLine(result))) }
         }
+
+        // Everything handed over with --certs, --crls and --ocsp is kept, used or not (once per
+        // content): a later verifier, or a later version, may need what this one did not use.
+        _ = evidence.add(handedOver.certificates)
+        _ = evidence.add(handedOver.revocation)
 
         logger.info("signatures analysed", metadata: ["documents": "\(summary.documents)", "signed": "\(verdicts.count)",
                                                       "notPassing": "\(verdicts.filter { !$0.passed }.count)"])
@@ -166,7 +172,7 @@ public struct Packer {
             summary.members += 1
         }
 
-        try addBytes(ArchivePath(ArchiveLayout.verifyGuideName), .verifyGuide, Array(VerifyGuide.text.utf8))
+        try addBytes(ArchivePath(ArchiveLayout.verifyGuideName), .verifyGuide, Array(VerifyGuide.text(archiveTimeStampRequested: !options.timeStampAuthorities.isEmpty).utf8))
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
         let smallLimit = Int64(ArchiveWriter.frameSize - 8192)
         for file in files {
@@ -370,6 +376,14 @@ public struct Packer {
             }
             try buffer.withUnsafeBytes { try writer.writeMemberData(UnsafeRawBufferPointer(rebasing: $0[0..<got])) }
             total += Int64(got)
+        }
+        // One byte more means the file is longer than its stat size said: archiving a prefix of
+        // it would be a silent truncation.
+        var more = 0
+        repeat { more = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress!, 1) } } while more < 0 && errno == EINTR
+        if more != 0 {
+            try writer.abandonMember()
+            return more < 0 ? "\(display): read failed: \(POSIX.errorText)" : ArchiveWriter.sizeMismatch(display, expectedSize)
         }
         try writer.endMember(completion: completion)
         return nil

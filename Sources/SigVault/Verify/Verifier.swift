@@ -120,7 +120,7 @@ public struct Verifier {
         let (anchors, trustWarnings) = try MaterialLoader.anchors(options.trust)
         let outside = EvidencePool()
         let materialWarnings = try MaterialLoader.loadMaterial(certificates: options.certificates, revocationLists: options.revocationLists,
-                                                               ocspResponses: options.ocspResponses, into: outside, external: true)
+                                                               ocspResponses: options.ocspResponses, into: outside, external: true).warnings
         let fetcher = options.fetchRevocation.map { RevocationFetcher(anchors: anchors, settings: $0) }
         let context = ValidationContext(anchors: anchors, outside: outside, fetcher: fetcher)
         // The archive time-stamp (version 2): its tree over the data groups, then its tokens.
