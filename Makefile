@@ -10,7 +10,13 @@ AT := 2026-06-01T00:00:00Z
 PYHANKO_VERSION := 0.33.0
 PYHANKO := .build/pyhanko/installed-$(PYHANKO_VERSION)
 
-.PHONY: deps build release demo test bench fixtures clean
+# `make install PREFIX=...` (and DESTDIR=... for packaging): the binary, the man page and the
+# bash, zsh and fish completions, all made by swift-argument-parser.
+PREFIX ?= /usr/local
+CONFIGURATION ?= release
+MANUAL := .build/plugins/GenerateManual/outputs/SigVaultCLI/sigvault.1
+
+.PHONY: deps build release demo test bench fixtures clean install
 
 # Installs any missing system package with apt-get.
 deps:
@@ -37,6 +43,20 @@ test: deps $(PYHANKO)
 	$(SWIFT) build --build-tests
 	mkdir -p .build/interop && javac -cp $(BC_CLASSPATH) -d .build/interop Tests/Interop/ErsInterop.java
 	$(SWIFT) test --skip-build
+	./scripts/check-install.sh
+
+install: deps
+	$(SWIFT) build -c $(CONFIGURATION) --product sigvault
+	$(SWIFT) package generate-manual --configuration $(CONFIGURATION)
+	@bin="$$($(SWIFT) build -c $(CONFIGURATION) --show-bin-path)/sigvault"; root="$(DESTDIR)$(PREFIX)"; set -e; \
+	install -D -m 0755 "$$bin" "$$root/bin/sigvault"; \
+	install -D -m 0644 $(MANUAL) "$$root/share/man/man1/sigvault.1"; \
+	mkdir -p "$$root/share/bash-completion/completions" "$$root/share/zsh/site-functions" "$$root/share/fish/vendor_completions.d"; \
+	"$$bin" --generate-completion-script bash > "$$root/share/bash-completion/completions/sigvault"; \
+	"$$bin" --generate-completion-script zsh > "$$root/share/zsh/site-functions/_sigvault"; \
+	"$$bin" --generate-completion-script fish > "$$root/share/fish/vendor_completions.d/sigvault.fish"; \
+	chmod 0644 "$$root"/share/*/completions/sigvault "$$root"/share/zsh/site-functions/_sigvault "$$root"/share/fish/vendor_completions.d/sigvault.fish; \
+	echo "installed sigvault, its man page and completions under $$root"
 
 bench: release
 	@./scripts/bench.sh "$$($(SWIFT) build -c release --show-bin-path)/sigvault"

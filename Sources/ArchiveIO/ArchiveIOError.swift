@@ -1,3 +1,6 @@
+internal import CArchive
+internal import CZstd
+
 /// An error raised while reading or writing the archive's tar and zstd layers.
 public struct ArchiveIOError: Error, CustomStringConvertible, Sendable {
     public enum Code: String, Sendable {
@@ -15,4 +18,10 @@ public struct ArchiveIOError: Error, CustomStringConvertible, Sendable {
         self.code = code
         self.message = message
     }
+}
+
+/// The libarchive and libzstd libraries in use, as `sigvault --version` prints them.
+public enum ArchiveLibraries {
+    public static var libarchive: String { String(cString: archive_version_string()) }
+    public static var libzstd: String { "libzstd " + String(cString: ZSTD_versionString()) }
 }

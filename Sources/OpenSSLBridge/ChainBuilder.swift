@@ -6,15 +6,20 @@ public enum TrustAnchors: Sendable {
     case certificates([Certificate])
     case system
 
+    static let systemBundles = ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt"]
+
     /// Loads the system bundle as explicit certificates (so chains can name their anchor).
-    public static func loadSystem() -> [Certificate] {
-        for path in ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt"] {
+    public static func loadSystem() -> [Certificate] { loadSystemBundle().certificates }
+
+    /// The system bundle used (nil if none was found) and its certificates.
+    public static func loadSystemBundle() -> (path: String?, certificates: [Certificate]) {
+        for path in systemBundles {
             if let data = FileManager.default.contents(atPath: path),
                let certificates = try? Certificate.parseAll([UInt8](data)) {
-                return certificates
+                return (path, certificates)
             }
         }
-        return []
+        return (nil, [])
     }
 
     /// Whether `certificate` is one of the anchors (the system store: whether it is self-issued,

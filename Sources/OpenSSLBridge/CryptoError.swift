@@ -45,3 +45,8 @@ enum OpenSSLErrorQueue {
 
     static func clear() { ERR_clear_error() }
 }
+
+/// The OpenSSL library in use, as `sigvault --version` prints it.
+public enum OpenSSLLibrary {
+    public static var version: String { String(cString: OpenSSL_version(Int32(OPENSSL_VERSION))) }
+}

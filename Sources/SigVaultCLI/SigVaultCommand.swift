@@ -8,7 +8,7 @@ struct SigVaultCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sigvault",
         abstract: "Archive signed documents with the evidence that keeps them provable, verify and restore them.",
-        version: SigVaultVersion.current,
+        version: SigVaultVersion.withLibraries,
         subcommands: [PackCommand.self, VerifyCommand.self, RestoreCommand.self, ListCommand.self, RenewCommand.self, ErsCommand.self])
 
     static func main() {

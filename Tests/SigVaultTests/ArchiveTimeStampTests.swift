@@ -74,6 +74,7 @@ import Testing
             }
             let result = try Harness.sigvault(["ers", "verify", record, "--trust", "Fixtures/pki/root.pem", "--json"] + data.flatMap { ["--data", $0] })
             let json = try Harness.json(result.stdout)
+            #expect(json["schemaVersion"] as? Int == 1)
             let stamps = json["archiveTimeStamps"] as? [[String: Any]] ?? []
             #expect(stamps.first?["coverage"] as? String == "covered", "\(document): \(result.stdout)")
             #expect(stamps.first?["genTime"] as? String == genTime)

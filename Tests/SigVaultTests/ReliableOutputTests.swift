@@ -210,4 +210,62 @@ import OpenSSLBridge
         let warnings = try Harness.json(pack.stdout)["warnings"] as? [String] ?? []
         #expect(warnings.contains { $0.hasPrefix("left out 2 empty folder(s)") }, "\(warnings)")
     }
+
+    /// Every JSON document carries `schemaVersion` (docs/CLI.md, JSON).
+    @Test func everyJSONDocumentHasASchemaVersion() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let archive = directory + "/a.svz"
+        let pack = try Harness.sigvault(["pack", "Fixtures/cases/valid-pem-sig", "-o", archive, "--json", "--at", Harness.verifyTime] + Harness.packArguments(extra: "-"))
+        let outputs = [("pack", pack.stdout),
+                       ("list", try Harness.sigvault(["list", archive, "--json"]).stdout),
+                       ("verify", try Harness.sigvault(["verify", archive, "--json", "--trust", "Fixtures/pki/root.pem", "--at", Harness.verifyTime]).stdout),
+                       ("verify --integrity-only", try Harness.sigvault(["verify", archive, "--json", "--integrity-only"]).stdout)]
+        for (command, text) in outputs {
+            #expect(try Harness.json(text)["schemaVersion"] as? Int == JSONOutput.schemaVersion, "\(command): \(text)")
+        }
+    }
+
+    /// `--version` names SigVault's version and the OpenSSL, libarchive and libzstd in use.
+    @Test func versionNamesTheLibraries() throws {
+        let result = try Harness.sigvault(["--version"])
+        #expect(result.exitCode == 0)
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.count == 4, "\(result.stdout)")
+        #expect(lines.first == "sigvault \(SigVaultVersion.current)")
+        let openssl = try Harness.openssl(["version"])
+        #expect(lines.count > 1 && lines[1].hasPrefix("OpenSSL 3") && openssl.stdout.contains(lines[1]), "\(lines) \(openssl.stdout)")
+        for (index, library, package) in [(2, "libarchive", "libarchive"), (3, "libzstd", "libzstd")] where lines.count > index {
+            let built = try Harness.run("/usr/bin/pkg-config", ["--modversion", package]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(lines[index] == "\(library) \(built)", "\(lines[index]) against pkg-config \(built)")
+        }
+    }
+
+    /// Without --trust the report says the system store was used (which bundle, how many anchors),
+    /// and a signature without a chain gets the hint to give --trust; with --trust it names those.
+    @Test func theReportSaysWhichAnchorsWereTrusted() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let archive = directory + "/a.svz"
+        let pack = try Harness.sigvault(["pack", "Fixtures/cases/valid-pem-sig", "-o", archive, "--at", Harness.verifyTime])
+        #expect(pack.exitCode == 2, "\(pack.stderr)")
+        #expect(pack.stderr.contains("sigvault: warning: validating against the system store: "), "\(pack.stderr)")
+        #expect(pack.stderr.contains("no --trust was given and 1 signature(s) found no chain"), "\(pack.stderr)")
+
+        let text = try Harness.sigvault(["verify", archive, "--at", Harness.verifyTime])
+        #expect(text.stdout.contains("trusted      the system store: "), "\(text.stdout)")
+        #expect(text.stderr.contains("give the trust anchor you rely on with --trust"), "\(text.stderr)")
+        let json = try Harness.json(try Harness.sigvault(["verify", archive, "--at", Harness.verifyTime, "--json"]).stdout)
+        let trust = try #require(json["trust"] as? [String: Any])
+        #expect(trust["source"] as? String == "system-store")
+        #expect((json["warnings"] as? [String] ?? []).contains { $0.contains("found no chain to an anchor of the system store") })
+
+        let trusted = try Harness.sigvault(["verify", archive, "--at", Harness.verifyTime, "--trust", "Fixtures/pki/root.pem", "--json"])
+        let named = try Harness.json(trusted.stdout)
+        let source = try #require(named["trust"] as? [String: Any])
+        #expect(source["source"] as? String == "trust-option")
+        #expect(source["anchors"] as? Int == 1)
+        #expect(source["files"] as? [String] == ["Fixtures/pki/root.pem"])
+        #expect(!(named["warnings"] as? [String] ?? []).contains { $0.contains("--trust") })
+    }
 }

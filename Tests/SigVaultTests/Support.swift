@@ -113,12 +113,18 @@ struct FixtureCase: CustomTestStringConvertible, Sendable {
     let extra: String
     var testDescription: String { name }
 
+    /// Fixtures/cases.tsv, every row. A missing or short table is a crash here, not a parameterised
+    /// test that runs zero cases and passes.
     static let all: [FixtureCase] = {
-        guard let text = try? String(contentsOfFile: Harness.fixtures + "/cases.tsv", encoding: .utf8) else { return [] }
-        return text.split(separator: "\n").dropFirst().compactMap { line in
+        guard let text = try? String(contentsOfFile: Harness.fixtures + "/cases.tsv", encoding: .utf8) else {
+            fatalError("Fixtures/cases.tsv cannot be read: the verdict tests would run no case")
+        }
+        let rows = text.split(separator: "\n").dropFirst().map { line -> FixtureCase in
             let fields = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
-            guard fields.count >= 5 else { return nil }
+            guard fields.count >= 5 else { fatalError("Fixtures/cases.tsv: a row with \(fields.count) fields: \(line)") }
             return FixtureCase(name: fields[0], indication: fields[2], subIndication: fields[3] == "-" ? nil : fields[3], extra: fields[4])
         }
+        guard rows.count >= 10 else { fatalError("Fixtures/cases.tsv holds \(rows.count) cases; the fixtures have more") }
+        return rows
     }()
 }

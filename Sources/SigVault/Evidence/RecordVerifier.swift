@@ -30,6 +30,8 @@ public struct RecordVerifyOptions: Sendable {
 
 /// The JSON document `ers verify --json` prints (docs/CLI.md, "ers verify JSON").
 public struct RecordVerifyReport: Codable, Sendable {
+    /// docs/CLI.md, JSON: in every JSON document.
+    public var schemaVersion = JSONOutput.schemaVersion
     public struct DataObject: Codable, Sendable {
         /// The file, or `digest <n>` for one given with --digest.
         public var name: String

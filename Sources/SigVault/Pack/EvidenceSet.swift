@@ -163,10 +163,19 @@ enum MaterialLoader {
 
     /// The trust anchors of `--trust`, or the system store; with warnings for skipped files.
     static func anchors(_ paths: [String]) throws -> (TrustAnchors, [String]) {
-        guard !paths.isEmpty else { return (.certificates(TrustAnchors.loadSystem()), []) }
+        let (anchors, warnings, _) = try anchorsDescribed(paths)
+        return (anchors, warnings)
+    }
+
+    /// The anchors, the warnings, and where they came from (for the report).
+    static func anchorsDescribed(_ paths: [String]) throws -> (TrustAnchors, [String], TrustSource) {
+        guard !paths.isEmpty else {
+            let (bundle, certificates) = TrustAnchors.loadSystemBundle()
+            return (.certificates(certificates), [], TrustSource(source: "system-store", files: bundle.map { [$0] } ?? [], anchors: certificates.count))
+        }
         var list: [Certificate] = []
         let warnings = try load(paths, kind: "certificate") { bytes, _ in list += try Certificate.parseAll(bytes) }
-        return (.certificates(list), warnings)
+        return (.certificates(list), warnings, TrustSource(source: "trust-option", files: paths, anchors: Set(list.map(\.sha256Hex)).count))
     }
 
     static func anchorDigests(_ anchors: TrustAnchors) -> [String] {

@@ -81,8 +81,9 @@ public struct Packer {
         let handedOver = try MaterialLoader.loadMaterial(certificates: options.certificates, revocationLists: options.revocationLists,
                                                          ocspResponses: options.ocspResponses, into: pool, external: false)
         summary.warnings += handedOver.warnings
-        let (anchors, trustWarnings) = try MaterialLoader.anchors(options.trust)
+        let (anchors, trustWarnings, trustSource) = try MaterialLoader.anchorsDescribed(options.trust)
         summary.warnings += trustWarnings
+        if trustSource.source == "system-store" { summary.warnings.append("validating against \(trustSource.text)") }
         let policy = ValidationPolicy(anchors: anchors, now: options.at, maximumRevocationAge: options.maximumRevocationAge)
         let fetcher = options.fetchRevocation.map { RevocationFetcher(anchors: anchors, settings: $0) }
         let validator = SignatureValidator(pool: pool, policy: policy, revocationSource: fetcher)
@@ -105,8 +106,10 @@ public struct Packer {
         var verdicts: [(document: ArchivePath, passed: Bool)] = []
         var lines: [(document: ArchivePath, line: String)] = []
         var missing: [String] = []
+        var withoutChain = 0
         for group in groups {
             let result = try analyzer.analyze(group)
+            withoutChain += result.signatures.filter { $0.validation?.verdict.subIndication == .noCertificateChainFound }.count
             for stamp in result.failedDocumentTimeStamps {
                 summary.warnings.append("\(ArchivePath.escaped(group.document.bytes)): the time-stamp\(stamp.origin.map { " in \($0)" } ?? "") over the document proves nothing: \(stamp.reason)")
                 summary.exitCode = summary.exitCode.combined(with: .findings)
@@ -121,6 +124,7 @@ public struct Packer {
             if result.signed || !result.group.notes.isEmpty { lines.append((group.document, ReportText.packLine(result))) }
         }
 
+        if trustSource.source == "system-store" && withoutChain > 0 { summary.warnings.append(TrustSource.hint(chainFailures: withoutChain)) }
         // Everything handed over with --certs, --crls and --ocsp is kept, used or not (once per
         // content): a later verifier, or a later version, may need what this one did not use.
         _ = evidence.add(handedOver.certificates)
@@ -477,6 +481,7 @@ extension PackSummary {
             let bytesOut: UInt64
             let warnings: [String]
             let exitCode: Int32
+            var schemaVersion = JSONOutput.schemaVersion
             @NullEncoded var archiveTimeStamp: String?
             @NullEncoded var timeStampAuthority: String?
         }
@@ -489,6 +494,11 @@ extension PackSummary {
 
 public enum SigVaultVersion {
     public static let current = "0.1.0"
+
+    /// `sigvault --version`: SigVault's version, then the libraries it runs with.
+    public static var withLibraries: String {
+        ["sigvault \(current)", OpenSSLLibrary.version, ArchiveLibraries.libarchive, ArchiveLibraries.libzstd].joined(separator: "\n")
+    }
 }
 
 enum ArchiveLayout {

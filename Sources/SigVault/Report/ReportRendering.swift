@@ -15,6 +15,7 @@ extension VerifyReport {
         object.value("proofOfTime", proofOfTime)
         object.value("schemaVersion", JSONOutput.schemaVersion)
         object.value("summary", summary)
+        object.value("trust", trust)
         object.value("validationTime", validationTime)
         object.value("warnings", warnings)
         object.end()
@@ -27,6 +28,7 @@ extension VerifyReport {
         out("archive      \(archive)")
         if let fingerprint { out("fingerprint  \(fingerprint)") }
         out("verified as of \(validationTime)")
+        if let trust { out("trusted      \(trust.text)") }
         if integrity.ok {
             out("integrity    OK: every member matches the manifest, the manifest matches the trailer")
         } else {

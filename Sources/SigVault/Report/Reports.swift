@@ -63,6 +63,8 @@ public struct VerifyReport: Sendable {
     public var exitCode: Int32
     /// `all`, or `integrity` for --integrity-only (no signature was evaluated).
     public var checks = "all"
+    /// Where the trust anchors came from (nil with --integrity-only, which uses none).
+    public var trust: TrustSource?
 
     /// Every document's report, in name order.
     public func forEachDocument(_ body: (DocumentReport) throws -> Void) rethrows {
@@ -269,6 +271,28 @@ extension RevocationReport.Data {
         }
         sha256 = item.sha256Hex
         source = external ? "outside" : "archive"
+    }
+}
+
+/// Where a command's trust anchors came from: `--trust` or, without it, the system store.
+public struct TrustSource: Codable, Sendable {
+    /// `trust-option` or `system-store`.
+    public var source: String
+    /// The `--trust` paths, or the system bundle read (empty if none was found).
+    public var files: [String]
+    /// How many distinct anchors were loaded.
+    public var anchors: Int
+
+    /// The report line: which anchors, and from where.
+    public var text: String {
+        source == "system-store"
+            ? "the system store: \(anchors) anchor(s) from \(files.first ?? "no bundle found") (no --trust given)"
+            : "\(anchors) anchor(s) from --trust \(files.joined(separator: ", "))"
+    }
+
+    /// Said when, without --trust, signatures found no chain to any anchor of the system store.
+    static func hint(chainFailures: Int) -> String {
+        "no --trust was given and \(chainFailures) signature(s) found no chain to an anchor of the system store; give the trust anchor you rely on with --trust <file|folder>"
     }
 }
 

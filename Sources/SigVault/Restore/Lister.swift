@@ -56,6 +56,7 @@ public struct Lister {
         }
         if let failure { throw failure }
         object.value("fingerprint", fingerprint)
+        object.value("schemaVersion", JSONOutput.schemaVersion)
         object.end()
     }
 }

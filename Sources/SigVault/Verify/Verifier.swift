@@ -117,7 +117,7 @@ public struct Verifier {
         var plain: [ArchivePath] = []
         var summary = VerifyReport.Summary()
         summary.members = scanned.count
-        let (anchors, trustWarnings) = try MaterialLoader.anchors(options.trust)
+        let (anchors, trustWarnings, trustSource) = try MaterialLoader.anchorsDescribed(options.trust)
         let outside = EvidencePool()
         let materialWarnings = try MaterialLoader.loadMaterial(certificates: options.certificates, revocationLists: options.revocationLists,
                                                                ocspResponses: options.ocspResponses, into: outside, external: true).warnings
@@ -172,12 +172,20 @@ public struct Verifier {
         if !problems.isEmpty || summary.totalFailed > 0 { exit = .integrityOrFailed } else if summary.indeterminate > 0 { exit = .findings }
         if exit == .ok, let archiveTimeStamp, archiveTimeStamp.verdict.indication != .totalPassed { exit = .findings }
         if exit == .ok, summary.documentTimeStampProblems > 0 { exit = .findings }
-        return VerifyReport(
+        var warnings = trustWarnings + materialWarnings
+        // Without --trust, a signature without a chain most likely needs the anchor the user relies on.
+        let chainFailures = analysed.reduce(0) { count, entry in
+            count + entry.report.signatures.filter { $0.subIndication == SubIndication.noCertificateChainFound.rawValue }.count
+        }
+        if trustSource.source == "system-store" && chainFailures > 0 { warnings.append(TrustSource.hint(chainFailures: chainFailures)) }
+        var report = VerifyReport(
             archive: options.archive, fingerprint: fingerprint, formatVersion: reader.trailer.map { Int($0.version) },
             validationTime: ISOTime.format(options.at),
             integrity: .init(ok: problems.isEmpty, problems: problems),
             proofOfTime: Self.proofOfTime(archiveTimeStamp, damaged: !problems.isEmpty),
-            analysed: analysed, plain: plain, archiveProofOfExistence: archiveProof, summary: summary, warnings: trustWarnings + materialWarnings, exitCode: exit.rawValue)
+            analysed: analysed, plain: plain, archiveProofOfExistence: archiveProof, summary: summary, warnings: warnings, exitCode: exit.rawValue)
+        report.trust = trustSource
+        return report
     }
 
     struct Scan {
