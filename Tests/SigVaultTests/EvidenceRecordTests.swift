@@ -232,10 +232,13 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let junk = directory + "/junk.ers"
         try Data("not a record".utf8).write(to: URL(fileURLWithPath: junk))
-        #expect(try Harness.sigvault(["ers", "verify", junk, "--digest", "sha256:" + String(repeating: "00", count: 32)]).exitCode == 65)
-        #expect(try Harness.sigvault(["ers", "verify", directory + "/missing.ers", "--data", junk]).exitCode == 66)
-        #expect(try Harness.sigvault(["ers", "verify", junk]).exitCode == 64)
-        #expect(try Harness.sigvault(["ers", "verify", junk, "--digest", "sha256:abc"]).exitCode == 64)
+        for (arguments, exitCode, code) in [(["--digest", "sha256:" + String(repeating: "00", count: 32)], 65, "input-invalid"),
+                                             (["--digest", "sha256:abc"], 64, "usage"), ([], 64, "usage")] as [([String], Int32, String)] {
+            let result = try Harness.sigvault(["ers", "verify", junk] + arguments)
+            #expect(result.exitCode == exitCode && HardeningTests.errorCode(result.stderr) == code, "\(arguments): \(result.stderr)")
+        }
+        let missing = try Harness.sigvault(["ers", "verify", directory + "/missing.ers", "--data", junk])
+        #expect(missing.exitCode == 66 && HardeningTests.errorCode(missing.stderr) == "input-missing", "\(missing.stderr)")
     }
 
     /// A record of our own making, over one file, with one archive time-stamp by the fixture TSA.

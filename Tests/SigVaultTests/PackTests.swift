@@ -10,6 +10,7 @@ import SigVaultFormat
         let result = try Harness.sigvault(["pack", "Fixtures/../Fixtures/cases/unsigned", "-o", directory + "/a.svz"])
         #expect(result.exitCode == 64)
         #expect(result.stderr.contains("'..'"))
+        #expect(HardeningTests.errorCode(result.stderr) == "usage", "\(result.stderr)")
         #expect(!FileManager.default.fileExists(atPath: directory + "/a.svz"))
     }
 
@@ -19,9 +20,11 @@ import SigVaultFormat
         let missing = try Harness.sigvault(["pack", "no/such/path", "-o", directory + "/a.svz"])
         #expect(missing.exitCode == 66)
         #expect(missing.stderr.contains("no/such/path"))
+        #expect(HardeningTests.errorCode(missing.stderr) == "input-missing", "\(missing.stderr)")
         try Data("precious".utf8).write(to: URL(fileURLWithPath: directory + "/a.svz"))
         let exists = try Harness.sigvault(["pack", "Fixtures/cases/unsigned", "-o", directory + "/a.svz"])
         #expect(exists.exitCode == 73)
+        #expect(HardeningTests.errorCode(exists.stderr) == "output-exists", "\(exists.stderr)")
         #expect(try String(contentsOfFile: directory + "/a.svz", encoding: .utf8) == "precious")
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == ["a.svz"])
     }
@@ -31,20 +34,25 @@ import SigVaultFormat
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let badTime = try Harness.sigvault(["verify", "whatever.svz", "--at", "yesterday"])
         #expect(badTime.exitCode == 64)
+        #expect(HardeningTests.errorCode(badTime.stderr) == "usage", "\(badTime.stderr)")
         try Data("not an archive at all".utf8).write(to: URL(fileURLWithPath: directory + "/x.svz"))
         let notArchive = try Harness.sigvault(["verify", directory + "/x.svz"])
         #expect(notArchive.exitCode == 65)
+        #expect(HardeningTests.errorCode(notArchive.stderr) == "archive-invalid", "\(notArchive.stderr)")
         #expect(notArchive.stderr.hasPrefix("sigvault: error: \(directory)/x.svz"))
         let missing = try Harness.sigvault(["verify", directory + "/none.svz"])
         #expect(missing.exitCode == 66)
+        #expect(HardeningTests.errorCode(missing.stderr) == "input-missing", "\(missing.stderr)")
         let list = try Harness.sigvault(["list", directory + "/x.svz"])
         #expect(list.exitCode == 65)
+        #expect(HardeningTests.errorCode(list.stderr) == "archive-invalid", "\(list.stderr)")
         // 74: verify cannot make its scratch folder for the signed documents.
         let (archive, _) = try Harness.pack(["Fixtures/cases/expired-timestamped"], in: directory)
         let noScratch = try Harness.run(Harness.binary, ["verify", archive, "--at", Harness.verifyTime],
                                         environment: ["TMPDIR": directory + "/does-not-exist"])
         #expect(noScratch.exitCode == 74, "\(noScratch.stderr)")
         #expect(noScratch.stderr.hasPrefix("sigvault: error: "))
+        #expect(HardeningTests.errorCode(noScratch.stderr) == "scratch", "\(noScratch.stderr)")
     }
 
     @Test func pathsAreMadeRelativeAndFilesReachedTwiceArchivedOnce() throws {

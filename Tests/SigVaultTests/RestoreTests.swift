@@ -45,6 +45,7 @@ import SigVaultFormat
         let missing = try Harness.sigvault(["restore", archive, "--to", target, "no/such/document"])
         #expect(missing.exitCode == 66)
         #expect(missing.stderr.hasPrefix("sigvault: error: "))
+        #expect(HardeningTests.errorCode(missing.stderr) == "input-missing", "\(missing.stderr)")
     }
 
     @Test func neverOverwritesWithoutForce() throws {
@@ -57,6 +58,7 @@ import SigVaultFormat
         try Data("mine".utf8).write(to: URL(fileURLWithPath: file))
         let refused = try Harness.sigvault(["restore", archive, "--to", target, "Fixtures/cases/unsigned/readme.txt"])
         #expect(refused.exitCode == 73)
+        #expect(HardeningTests.errorCode(refused.stderr) == "output-exists", "\(refused.stderr)")
         #expect(try String(contentsOfFile: file, encoding: .utf8) == "mine")
         let forced = try Harness.sigvault(["restore", archive, "--to", target, "--force", "Fixtures/cases/unsigned/readme.txt"])
         #expect(forced.exitCode == 0, "\(forced.stderr)")
@@ -93,6 +95,7 @@ import SigVaultFormat
         try FileManager.default.createSymbolicLink(atPath: target + "/Fixtures", withDestinationPath: elsewhere)
         let result = try Harness.sigvault(["restore", archive, "--to", target])
         #expect(result.exitCode == 65, "\(result.stderr)")
+        #expect(HardeningTests.errorCode(result.stderr) == "unsafe-name", "\(result.stderr)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: elsewhere).isEmpty)
     }
 
@@ -138,6 +141,7 @@ import SigVaultFormat
         let target = directory + "/deep/out"
         let result = try Harness.sigvault(["restore", archive, "--to", target])
         #expect(result.exitCode == 65, "\(result.stderr)")
+        #expect(HardeningTests.errorCode(result.stderr) == "unsafe-name", "\(result.stderr)")
         #expect(!FileManager.default.fileExists(atPath: directory + "/escaped.txt"))
         #expect(!FileManager.default.fileExists(atPath: directory + "/deep/escaped.txt"))
     }
