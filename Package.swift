@@ -21,7 +21,7 @@ let package = Package(
         // Two Linux calls glibc declares only under _GNU_SOURCE (syncfs, sync_file_range).
         .target(name: "CSystem"),
 
-        // Thin owning bridges: the only modules that import C.
+        // Thin owning bridges: the modules that import the C libraries (SigVault imports CSystem only).
         .target(name: "OpenSSLBridge", dependencies: ["COpenSSL"]),
         .target(name: "ArchiveIO", dependencies: ["CArchive", "CZstd"]),
 
@@ -36,7 +36,7 @@ let package = Package(
         // The archive engine: pack, verify, restore, list.
         .target(name: "SigVault", dependencies: [
             "ArchiveIO", "OpenSSLBridge", "SigVaultFormat", "SigVaultValidation", "EvidenceRecords", "CSystem",
-            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Logging", package: "swift-log"), .product(name: "SwiftASN1", package: "swift-asn1"),
         ]),
 
         // The command line.

@@ -63,6 +63,9 @@ issue ca "$O/CN=SigVault Conformance CA" 02 $ALWAYS_START $ALWAYS_END v3_interme
 # The same CA (name and key) certified once more, valid only until 2024-12-31: an earlier
 # certificate of the CA that a validator must not stop at (rule 7).
 issue ca-old "$O/CN=SigVault Conformance CA" 03 $ALWAYS_START 20241231235959Z v3_intermediate "$PKI/ca-old.pem" ca
+# Once more, valid from 2024-06-01 (the most recent, which OpenSSL prefers) and revoked by the root
+# on 2025-01-05 (superseded): a path through it fails, the one through ca.pem holds (rule 7).
+issue ca-superseded "$O/CN=SigVault Conformance CA" 04 20240601000000Z $ALWAYS_END v3_intermediate "$PKI/ca-superseded.pem" ca
 CA="$PKI/ca.pem"
 
 use_ca ca "$CA" "$PRIV/ca.key"
@@ -104,8 +107,9 @@ lift() { # serial: the hold is lifted (openssl ca cannot: its database row goes 
 }
 
 mkdir -p "$OUT/crl/stale" "$OUT/crl/same-day" "$OUT/crl/hold" "$OUT/crl/idp-users" "$OUT/crl/idp-cas" "$OUT/crl/idp-other" "$OUT/crl/delta" "$OUT/crl/root"
-# The root's CRL: fresh at the time-stamp, speaking for the CA certificates.
+# The root's CRL: fresh at the time-stamp, speaking for the CA certificates (ca-superseded.pem revoked).
 use_ca root "$PKI/root.pem" "$PRIV/root.key"
+revoke '2025-01-05T00:00:00Z' "$PKI/ca-superseded.pem" superseded
 gencrl "$SAME_DAY" 30 "$OUT/crl/root/root-2025-03-01.crl"
 gencrl "$CURRENT" 30 "$OUT/current/root-2026-05-31.crl"
 use_ca ca "$CA" "$PRIV/ca.key"
@@ -276,6 +280,13 @@ doc "$d" minutes.txt 'Minutes signed by Sam Signer; the CMS carries the CA certi
 at "$SIGN_TIME" openssl cms -sign -binary -cades -md sha256 -nosmimecap -in "$d/minutes.txt" \
   -signer "$CERTS/signer.pem" -inkey "$PRIV/signer.key" -certfile "$PKI/ca-old.pem" -outform DER -out "$WORK/s.p7s"
 TS_CHAIN="$PKI/ca-old.pem" stamp "$WORK/s.p7s" "$d/minutes.txt.p7s"
+
+# Rule 7: the CMS, and the token, carry the CA certificate the root revoked (superseded) only.
+d=$(case_dir ca-superseded)
+doc "$d" minutes.txt 'Minutes signed by Sam Signer; the CMS carries the CA certificate the root revoked on 2025-01-05.'
+at "$SIGN_TIME" openssl cms -sign -binary -cades -md sha256 -nosmimecap -in "$d/minutes.txt" \
+  -signer "$CERTS/signer.pem" -inkey "$PRIV/signer.key" -certfile "$PKI/ca-superseded.pem" -outform DER -out "$WORK/s.p7s"
+TS_CHAIN="$PKI/ca-superseded.pem" stamp "$WORK/s.p7s" "$d/minutes.txt.p7s"
 
 # Rule 8: a signer whose certificate names the users' distribution point.
 d=$(case_dir cdp-signer)

@@ -74,6 +74,49 @@ public enum ChainFailure: String, Sendable {
 }
 
 public enum ChainBuilder {
+    /// Every path worth judging (ETSI EN 319 102-1 §5.6.2.1: a valid path among the candidates
+    /// wins, whatever the order of the evidence): the path `build` prefers first, then, for each
+    /// certificate of a path found that has twins among `untrusted` (the same subject name and key,
+    /// another certificate: a CA re-issued with other dates or serial), the path built without it;
+    /// distinct paths only, at most `limit`. Failed builds other than the first are left out.
+    public static func candidates(
+        leaf: Certificate,
+        untrusted: [Certificate],
+        anchors: TrustAnchors,
+        purpose: ChainPurpose,
+        preferValidAt: Date?,
+        allowPartialChain: Bool = false,
+        limit: Int = 8
+    ) -> [ChainBuildResult] {
+        let first = build(leaf: leaf, untrusted: untrusted, anchors: anchors, purpose: purpose, at: nil,
+                          preferValidAt: preferValidAt, allowPartialChain: allowPartialChain)
+        guard first.ok else { return [first] }
+        var results = [first]
+        var seen: Set<[String]> = [first.chain.map(\.sha256Hex)]
+        var tried: Set<Set<String>> = [[]]
+        // Breadth first over the sets of certificates left out.
+        var queue: [Set<String>] = [[]]
+        var builds = 1
+        while !queue.isEmpty, results.count < limit, builds < limit * 2 {
+            let excluded = queue.removeFirst()
+            for result in results {
+                for certificate in result.chain.dropFirst() where !excluded.contains(certificate.sha256Hex) {
+                    let twins = untrusted.contains { $0.sha256Hex != certificate.sha256Hex && !excluded.contains($0.sha256Hex) && $0.isSameEntity(as: certificate) }
+                    guard twins, untrusted.contains(where: { $0.sha256Hex == certificate.sha256Hex }) else { continue }
+                    let next = excluded.union([certificate.sha256Hex])
+                    guard tried.insert(next).inserted, builds < limit * 2 else { continue }
+                    builds += 1
+                    let remaining = untrusted.filter { !next.contains($0.sha256Hex) }
+                    let other = build(leaf: leaf, untrusted: remaining, anchors: anchors, purpose: purpose, at: nil,
+                                      preferValidAt: preferValidAt, allowPartialChain: allowPartialChain)
+                    if other.ok, seen.insert(other.chain.map(\.sha256Hex)).inserted { results.append(other) }
+                    queue.append(next)
+                }
+            }
+        }
+        return Array(results.prefix(limit))
+    }
+
     /// Builds a path for `leaf` through `untrusted` to `anchors` and checks it with OpenSSL.
     /// - Parameters:
     ///   - time: check validity periods at this time; `nil` skips them (the caller then decides

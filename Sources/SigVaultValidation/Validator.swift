@@ -231,74 +231,84 @@ public struct SignatureValidator: Sendable {
                           tsa: signature.signer)
         }
         guard let tsa = signature.signer else { return result(.noSigningCertificateFound, "TSA certificate not found") }
-        let built = ChainBuilder.build(leaf: tsa, untrusted: untrusted, anchors: policy.anchors, purpose: .timeStamping,
-                                       at: nil, preferValidAt: genTime, allowPartialChain: policy.allowPartialChain)
-        guard built.ok else { return result(.noCertificateChainFound, "TSA chain: \(built.errorText)", tsa: tsa, chain: built.chain) }
-        let chain = built.chain
-        let checked = belowAnchor(chain)
-        for certificate in checked where !certificate.isValid(at: genTime) {
-            return result(.outOfBoundsNoPOE, "TSA chain certificate \(certificate.subject) was not valid at genTime", tsa: tsa, chain: chain)
-        }
-        for certificate in checked where certificate.notAfter < deadline {
-            return result(.outOfBoundsNoPOE,
-                          "TSA certificate \(certificate.subject) expired on \(ISOTime.format(certificate.notAfter)) and no later proof of existence covers the token",
-                          tsa: tsa, chain: chain)
-        }
-        // §5.2.8, §5.6.2.3: the imprint, the TSA's signature and its chain's signatures must be
-        // before their sunsets at genTime, and stay so until something later proves the token.
-        if let limit = Self.tokenLimit(token, tsa: tsa, chain: chain, checkedCount: checked.count) {
-            if limit.sunset <= genTime {
-                return result(.cryptoConstraintsFailure,
-                              "\(limit.what) reached its sunset \(ISOTime.format(limit.sunset)) (docs/ALGORITHMS.md) before genTime: the token proves nothing",
+        // §5.6.2.1: every candidate path of the TSA is judged; the first that holds wins.
+        let paths = ChainBuilder.candidates(leaf: tsa, untrusted: untrusted, anchors: policy.anchors, purpose: .timeStamping,
+                                            preferValidAt: genTime, allowPartialChain: policy.allowPartialChain)
+        guard paths[0].ok else { return result(.noCertificateChainFound, "TSA chain: \(paths[0].errorText)", tsa: tsa, chain: paths[0].chain) }
+        func judge(_ chain: [Certificate]) -> TimeStampValidation {
+            let checked = belowAnchor(chain)
+            for certificate in checked where !certificate.isValid(at: genTime) {
+                return result(.outOfBoundsNoPOE, "TSA chain certificate \(certificate.subject) was not valid at genTime", tsa: tsa, chain: chain)
+            }
+            for certificate in checked where certificate.notAfter < deadline {
+                return result(.outOfBoundsNoPOE,
+                              "TSA certificate \(certificate.subject) expired on \(ISOTime.format(certificate.notAfter)) and no later proof of existence covers the token",
                               tsa: tsa, chain: chain)
             }
-            if limit.sunset <= deadline {
-                return result(.cryptoConstraintsFailureNoPOE,
-                              "\(limit.what) reached its sunset \(ISOTime.format(limit.sunset)) (docs/ALGORITHMS.md), and no later proof of existence from before then covers the token",
-                              tsa: tsa, chain: chain)
+            // §5.2.8, §5.6.2.3: the imprint, the TSA's signature and its chain's signatures must be
+            // before their sunsets at genTime, and stay so until something later proves the token.
+            if let limit = Self.tokenLimit(token, tsa: tsa, chain: chain, checkedCount: checked.count) {
+                if limit.sunset <= genTime {
+                    return result(.cryptoConstraintsFailure,
+                                  "\(limit.what) reached its sunset \(ISOTime.format(limit.sunset)) (docs/ALGORITHMS.md) before genTime: the token proves nothing",
+                                  tsa: tsa, chain: chain)
+                }
+                if limit.sunset <= deadline {
+                    return result(.cryptoConstraintsFailureNoPOE,
+                                  "\(limit.what) reached its sunset \(ISOTime.format(limit.sunset)) (docs/ALGORITHMS.md), and no later proof of existence from before then covers the token",
+                                  tsa: tsa, chain: chain)
+                }
             }
-        }
-        let revocation = revocationOfChain(chain, checkedCount: checked.count, at: genTime)
-        statuses = self.statuses(revocation, at: genTime)
-        let evidence = revocation.evidence
-        switch revocation.problem {
-        case (_, let certificate, .revoked(let date))?:
-            return result(.revokedNoPOE, "TSA chain certificate \(certificate.subject) was revoked on \(ISOTime.format(date)), before genTime",
-                          tsa: tsa, chain: chain, evidence: evidence)
-        case (let index, let certificate, let state)?:
-            let status = revocation.statuses[index].status
-            return result(.tryLater, "TSA chain certificate \(certificate.subject): \(Self.unsettled(state, status, at: genTime, what: "genTime"))",
-                          tsa: tsa, chain: chain, evidence: evidence)
-        case nil:
-            if let (certificate, date) = revocation.laterRevocations.first(where: { $0.1 <= deadline }) {
-                return result(.revokedNoPOE, "TSA chain certificate \(certificate.subject) was revoked on \(ISOTime.format(date)) and no later proof of existence covers the token",
+            let revocation = revocationOfChain(chain, checkedCount: checked.count, at: genTime)
+            statuses = self.statuses(revocation, at: genTime)
+            let evidence = revocation.evidence
+            switch revocation.problem {
+            case (_, let certificate, .revoked(let date))?:
+                return result(.revokedNoPOE, "TSA chain certificate \(certificate.subject) was revoked on \(ISOTime.format(date)), before genTime",
                               tsa: tsa, chain: chain, evidence: evidence)
+            case (let index, let certificate, let state)?:
+                let status = revocation.statuses[index].status
+                return result(.tryLater, "TSA chain certificate \(certificate.subject): \(Self.unsettled(state, status, at: genTime, what: "genTime"))",
+                              tsa: tsa, chain: chain, evidence: evidence)
+            case nil:
+                if let (certificate, date) = revocation.laterRevocations.first(where: { $0.1 <= deadline }) {
+                    return result(.revokedNoPOE, "TSA chain certificate \(certificate.subject) was revoked on \(ISOTime.format(date)) and no later proof of existence covers the token",
+                                  tsa: tsa, chain: chain, evidence: evidence)
+                }
             }
-        }
-        // §5.4, §5.6.2.2: the protection must reach the deadline (the later proof of existence that
-        // covers the token, else the validation time): the TSA chain shown unrevoked then, by data
-        // fresh then. A revocation at or before it voids the token (validation time sliding).
-        let reach = revocationOfChain(chain, checkedCount: checked.count, at: deadline)
-        statuses += self.statuses(reach, at: deadline)
-        let reachEvidence = evidence + reach.evidence
-        let what = existenceProvenAt == nil || existenceProvenAt == policy.now ? "the validation time" : "the later proof of existence"
-        switch reach.problem {
-        case (_, let certificate, .revoked(let date))?:
-            return result(.revokedNoPOE,
-                          "TSA chain certificate \(certificate.subject) was revoked on \(ISOTime.format(date)), at or before \(what) \(ISOTime.format(deadline)) the token's protection must reach: the token proves nothing",
-                          tsa: tsa, chain: chain, evidence: reachEvidence)
-        case (let index, let certificate, _)?:
-            let status = reach.statuses[index].status
-            var text = "TSA chain certificate \(certificate.subject) is not shown unrevoked at \(what) \(ISOTime.format(deadline))"
-            if let until = status.shownUntil, let item = status.shownBy {
-                text += ": it is shown only until \(ISOTime.format(until)), by \(Self.describe(item))"
+            // §5.4, §5.6.2.2: the protection must reach the deadline (the later proof of existence that
+            // covers the token, else the validation time): the TSA chain shown unrevoked then, by data
+            // fresh then. A revocation at or before it voids the token (validation time sliding).
+            let reach = revocationOfChain(chain, checkedCount: checked.count, at: deadline)
+            statuses += self.statuses(reach, at: deadline)
+            let reachEvidence = evidence + reach.evidence
+            let what = existenceProvenAt == nil || existenceProvenAt == policy.now ? "the validation time" : "the later proof of existence"
+            switch reach.problem {
+            case (_, let certificate, .revoked(let date))?:
+                return result(.revokedNoPOE,
+                              "TSA chain certificate \(certificate.subject) was revoked on \(ISOTime.format(date)), at or before \(what) \(ISOTime.format(deadline)) the token's protection must reach: the token proves nothing",
+                              tsa: tsa, chain: chain, evidence: reachEvidence)
+            case (let index, let certificate, _)?:
+                let status = reach.statuses[index].status
+                var text = "TSA chain certificate \(certificate.subject) is not shown unrevoked at \(what) \(ISOTime.format(deadline))"
+                if let until = status.shownUntil, let item = status.shownBy {
+                    text += ": it is shown only until \(ISOTime.format(until)), by \(Self.describe(item))"
+                }
+                text += "; give current revocation data for it (--crls, --ocsp) or --fetch-revocation"
+                return result(.tryLater, text, tsa: tsa, chain: chain, evidence: reachEvidence)
+            case nil:
+                break
             }
-            text += "; give current revocation data for it (--crls, --ocsp) or --fetch-revocation"
-            return result(.tryLater, text, tsa: tsa, chain: chain, evidence: reachEvidence)
-        case nil:
-            break
+            return result(nil, "valid time-stamp by \(tsa.subject) at \(ISOTime.format(genTime))", tsa: tsa, chain: chain, evidence: reachEvidence)
         }
-        return result(nil, "valid time-stamp by \(tsa.subject) at \(ISOTime.format(genTime))", tsa: tsa, chain: chain, evidence: reachEvidence)
+        var preferred: TimeStampValidation?
+        for path in paths {
+            statuses = []
+            let judged = judge(path.chain)
+            if judged.valid { return judged }
+            preferred = preferred ?? judged
+        }
+        return preferred ?? judge(paths[0].chain)
     }
 
     /// The earliest sunset among a token's imprint algorithm, its SignerInfo's digest and TSA key,
@@ -378,8 +388,11 @@ public struct SignatureValidator: Sendable {
         let best = proven ?? policy.now
         let byArchive = proven != nil && proven == policy.archiveProofOfExistence && !timeStamps.contains { $0.valid && $0.genTime == proven }
         let untrusted = pool.certificates + signedData.certificates
-        let built = ChainBuilder.build(leaf: signer, untrusted: untrusted, anchors: policy.anchors, purpose: .any, at: nil,
-                                       preferValidAt: best, allowPartialChain: policy.allowPartialChain)
+        // §5.6.2.1: every candidate path is judged (a CA re-issued with the same name and key gives
+        // several); the first that passes wins, else the preferred path's verdict stands.
+        let paths = ChainBuilder.candidates(leaf: signer, untrusted: untrusted, anchors: policy.anchors, purpose: .any,
+                                            preferValidAt: best, allowPartialChain: policy.allowPartialChain)
+        let built = paths[0]
         guard built.ok else {
             switch built.failure {
             case .noTrustedPath?:
@@ -390,50 +403,59 @@ public struct SignatureValidator: Sendable {
                 return finish(Verdict(.indeterminate, .chainConstraintsFailure, "the chain fails a constraint: \(built.errorText)"), best: best, chain: built.chain)
             }
         }
-        let chain = built.chain
-        let checked = belowAnchor(chain)
-        let provenText = proven.map { byArchive ? "proven by the archive time-stamp at \(ISOTime.format($0))" : "proven by time-stamp at \(ISOTime.format($0))" }
-            ?? "no valid time-stamp proves when the signature existed, so it is judged at \(ISOTime.format(best))"
-        if best < signer.notBefore {
-            return finish(Verdict(.totalFailed, .notYetValid, "the signer's certificate was not yet valid at \(ISOTime.format(best))"), best: best, chain: chain)
-        }
-        for certificate in checked where !certificate.isValid(at: best) {
-            let who = certificate == signer ? "the signer's certificate" : "CA certificate \(certificate.subject)"
-            return finish(Verdict(.indeterminate, .outOfBoundsNoPOE,
-                                  "\(who) is valid \(ISOTime.format(certificate.notBefore)) to \(ISOTime.format(certificate.notAfter)), and \(provenText)"),
-                          best: best, chain: chain)
-        }
-        let revocation = revocationOfChain(chain, checkedCount: checked.count, at: best)
-        chainStatuses = statuses(revocation, at: best)
-        let evidence = revocation.evidence
-        if let (index, certificate, state) = revocation.problem {
-            let who = index == 0 ? "the signer's certificate" : "CA certificate \(certificate.subject)"
-            if case .revoked(let date) = state {
-                return finish(Verdict(.indeterminate, index == 0 ? .revokedNoPOE : .revokedCANoPOE,
-                                      "\(who) was revoked on \(ISOTime.format(date)), at or before the best signature time \(ISOTime.format(best))"),
+        func judge(_ chain: [Certificate]) -> SignatureValidation {
+            chainStatuses = []
+            let checked = belowAnchor(chain)
+            let provenText = proven.map { byArchive ? "proven by the archive time-stamp at \(ISOTime.format($0))" : "proven by time-stamp at \(ISOTime.format($0))" }
+                ?? "no valid time-stamp proves when the signature existed, so it is judged at \(ISOTime.format(best))"
+            if best < signer.notBefore {
+                return finish(Verdict(.totalFailed, .notYetValid, "the signer's certificate was not yet valid at \(ISOTime.format(best))"), best: best, chain: chain)
+            }
+            for certificate in checked where !certificate.isValid(at: best) {
+                let who = certificate == signer ? "the signer's certificate" : "CA certificate \(certificate.subject)"
+                return finish(Verdict(.indeterminate, .outOfBoundsNoPOE,
+                                      "\(who) is valid \(ISOTime.format(certificate.notBefore)) to \(ISOTime.format(certificate.notAfter)), and \(provenText)"),
+                              best: best, chain: chain)
+            }
+            let revocation = revocationOfChain(chain, checkedCount: checked.count, at: best)
+            chainStatuses = statuses(revocation, at: best)
+            let evidence = revocation.evidence
+            if let (index, certificate, state) = revocation.problem {
+                let who = index == 0 ? "the signer's certificate" : "CA certificate \(certificate.subject)"
+                if case .revoked(let date) = state {
+                    return finish(Verdict(.indeterminate, index == 0 ? .revokedNoPOE : .revokedCANoPOE,
+                                          "\(who) was revoked on \(ISOTime.format(date)), at or before the best signature time \(ISOTime.format(best))"),
+                                  best: best, chain: chain, evidence: evidence)
+                }
+                let status = revocation.statuses[index].status
+                return finish(Verdict(.indeterminate, .tryLater, "\(who): \(Self.unsettled(state, status, at: best, what: "the best signature time"))"),
                               best: best, chain: chain, evidence: evidence)
             }
-            let status = revocation.statuses[index].status
-            return finish(Verdict(.indeterminate, .tryLater, "\(who): \(Self.unsettled(state, status, at: best, what: "the best signature time"))"),
+            // §5.2.8, §5.6.2.3: the signature's digest and key, and the chain's signatures, count only
+            // with a proof of existence from before their sunsets.
+            var limits: [AlgorithmSunsets.Limit] = []
+            if let limit = AlgorithmSunsets.limit(digest: description?.digestAlgorithm, key: signer.publicKeyFacts) {
+                limits.append(.init(what: "\(limit.what) of the signature", sunset: limit.sunset))
+            }
+            if let (limit, certificate) = AlgorithmSunsets.limit(chain: chain, checkedCount: checked.count) {
+                limits.append(.init(what: "\(limit.what) of the signature on \(certificate == signer ? "the signer's certificate" : "CA certificate \(certificate.subject)")",
+                                    sunset: limit.sunset))
+            }
+            if let limit = limits.min(by: { $0.sunset < $1.sunset }), limit.sunset <= best {
+                return finish(Verdict(.indeterminate, .cryptoConstraintsFailureNoPOE,
+                                      "\(limit.what) reached its sunset \(ISOTime.format(limit.sunset)) (docs/ALGORITHMS.md), and \(proven == nil ? "nothing proves the signature existed before then" : "the earliest proof of existence, \(ISOTime.format(best)), is not before it")"),
+                              best: best, chain: chain, evidence: evidence)
+            }
+            return finish(.passed("signature intact, chain valid and not revoked at \(ISOTime.format(best)); \(provenText)"),
                           best: best, chain: chain, evidence: evidence)
         }
-        // §5.2.8, §5.6.2.3: the signature's digest and key, and the chain's signatures, count only
-        // with a proof of existence from before their sunsets.
-        var limits: [AlgorithmSunsets.Limit] = []
-        if let limit = AlgorithmSunsets.limit(digest: description?.digestAlgorithm, key: signer.publicKeyFacts) {
-            limits.append(.init(what: "\(limit.what) of the signature", sunset: limit.sunset))
+        var preferred: SignatureValidation?
+        for path in paths {
+            let judged = judge(path.chain)
+            if judged.verdict.indication == .totalPassed { return judged }
+            preferred = preferred ?? judged
         }
-        if let (limit, certificate) = AlgorithmSunsets.limit(chain: chain, checkedCount: checked.count) {
-            limits.append(.init(what: "\(limit.what) of the signature on \(certificate == signer ? "the signer's certificate" : "CA certificate \(certificate.subject)")",
-                                sunset: limit.sunset))
-        }
-        if let limit = limits.min(by: { $0.sunset < $1.sunset }), limit.sunset <= best {
-            return finish(Verdict(.indeterminate, .cryptoConstraintsFailureNoPOE,
-                                  "\(limit.what) reached its sunset \(ISOTime.format(limit.sunset)) (docs/ALGORITHMS.md), and \(proven == nil ? "nothing proves the signature existed before then" : "the earliest proof of existence, \(ISOTime.format(best)), is not before it")"),
-                          best: best, chain: chain, evidence: evidence)
-        }
-        return finish(.passed("signature intact, chain valid and not revoked at \(ISOTime.format(best)); \(provenText)"),
-                      best: best, chain: chain, evidence: evidence)
+        return preferred ?? judge(built.chain)
     }
 
     /// The chain's certificates that path validation checks: all but the trust anchor it ends at
@@ -477,12 +499,18 @@ public struct SignatureValidator: Sendable {
     /// The revocation of a chain's certificates below the anchor (the first `checkedCount`) at `time`.
     public struct ChainRevocation: Sendable {
         public var evidence: [RevocationEvidence] = []
-        /// The first certificate revoked, on hold, or whose status is unknown at `time`.
+        /// The first certificate revoked at `time`; without one, the first on hold or whose status is
+        /// unknown then.
         public var problem: (index: Int, certificate: Certificate, state: RevocationStatus.State)?
         /// Certificates the data shows revoked after `time`.
         public var laterRevocations: [(Certificate, Date)] = []
         /// Each certificate looked at, with its status, leaf first.
         public var statuses: [(certificate: Certificate, status: RevocationStatus)] = []
+
+        var problemIsRevocation: Bool {
+            if case .revoked? = problem?.state { return true }
+            return false
+        }
     }
 
     /// `revocation`'s statuses at `time`, each marked with where its deciding data came from.
@@ -501,9 +529,14 @@ public struct SignatureValidator: Sendable {
             result.evidence += status.evidence
             result.statuses.append((certificate, status))
             if let later = status.revokedLater { result.laterRevocations.append((certificate, later)) }
-            if status.state != .notRevoked {
+            // A revocation anywhere in the chain decides (the path is void), so the whole chain is
+            // looked at: an unknown status below a revoked CA is not the problem to report.
+            if case .revoked = status.state {
+                if !result.problemIsRevocation {
+                    result.problem = (index, certificate, status.state)
+                }
+            } else if status.state != .notRevoked, result.problem == nil {
                 result.problem = (index, certificate, status.state)
-                break
             }
         }
         return result

@@ -236,6 +236,7 @@ import Testing
                                              (["--digest", "sha256:abc"], 64, "usage"), ([], 64, "usage")] as [([String], Int32, String)] {
             let result = try Harness.sigvault(["ers", "verify", junk] + arguments)
             #expect(result.exitCode == exitCode && HardeningTests.errorCode(result.stderr) == code, "\(arguments): \(result.stderr)")
+            #expect(!result.stderr.contains(".swift:"), "no source location in an error line: \(result.stderr)")
         }
         let missing = try Harness.sigvault(["ers", "verify", directory + "/missing.ers", "--data", junk])
         #expect(missing.exitCode == 66 && HardeningTests.errorCode(missing.stderr) == "input-missing", "\(missing.stderr)")

@@ -11,6 +11,34 @@ import Testing
 @Suite(.enabled(if: ExternalCorpus.isPresent,
                 "external corpus not found at \(ExternalCorpus.root) (expected ../shared/extcorpus next to the repository): interoperability tests skipped"))
 struct ExternalCorpusTests {
+    /// Issue 8, rule 11: a signer that could not be checked is never hidden behind another's verdict.
+    /// RFC 4134 4.6 has two SignerInfos: AliceDSS (intact) and DianeDSS, whose DSA key inherits its
+    /// parameters (OpenSSL cannot decode it). Packed and verified through the binary, the document
+    /// shows both signers, Diane's as not checked, and its verdict is not better than hers.
+    @Test func aSignerThatCannotBeCheckedIsNeverHidden() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let corpus = ExternalCorpus.root + "/bc-test-data/rfc4134/"
+        try FileManager.default.createDirectory(atPath: directory + "/in", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: corpus + "4.6.bin", toPath: directory + "/in/two-signers.p7m")
+        let archive = directory + "/a.svz"
+        let pack = try Harness.sigvault(["pack", "in", "-o", archive, "--trust", corpus + "CarlDSSSelf.cer",
+                                         "--certs", corpus + "DianeDSSSignByCarlInherit.cer", "--at", "2020-01-01T00:00:00Z"], cwd: directory)
+        #expect(FileManager.default.fileExists(atPath: archive), "\(pack.stderr)")
+        let verify = try Harness.sigvault(["verify", archive, "--trust", corpus + "CarlDSSSelf.cer", "--at", "2020-01-01T00:00:00Z", "--json"])
+        let json = try Harness.json(verify.stdout)
+        let document = try #require((json["documents"] as? [[String: Any]])?.first)
+        let signatures = document["signatures"] as? [[String: Any]] ?? []
+        #expect(signatures.count == 2, "\(signatures)")
+        let diane = signatures.first { $0["signerIndex"] as? Int == 1 }
+        #expect(diane?["indication"] as? String == "INDETERMINATE" && diane?["subIndication"] as? String == "CRYPTO_CONSTRAINTS_FAILURE", "\(signatures)")
+        #expect((diane?["reason"] as? String)?.contains("was not checked") == true, "\(String(describing: diane))")
+        #expect(document["indication"] as? String != "TOTAL_PASSED")
+        let text = try Harness.sigvault(["verify", archive, "--trust", corpus + "CarlDSSSelf.cer", "--at", "2020-01-01T00:00:00Z"])
+        #expect(text.stdout.contains("two-signers.p7m #1: INDETERMINATE/CRYPTO_CONSTRAINTS_FAILURE"), "\(text.stdout)")
+        #expect(text.stdout.contains("two-signers.p7m #0: "), "\(text.stdout)")
+    }
+
     @Test(arguments: CorpusRow.runnable)
     func corpusCase(_ row: CorpusRow) throws {
         switch row.status {

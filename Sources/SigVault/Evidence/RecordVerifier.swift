@@ -122,7 +122,7 @@ public struct RecordVerifier {
         do {
             record = try EvidenceRecord(der: bytes)
         } catch {
-            throw SigVaultError(.inputInvalid, "\(options.record): not an RFC 4998 EvidenceRecord (\(error))")
+            throw SigVaultError(.inputInvalid, "\(options.record): not an RFC 4998 EvidenceRecord (\(Self.parseProblem(error)))")
         }
         guard !record.archiveTimeStampSequence.isEmpty else {
             throw SigVaultError(.inputInvalid, "\(options.record): the EvidenceRecord holds no archive time-stamp")
@@ -387,5 +387,19 @@ extension RecordVerifyReport {
         lines.append("\(verdict)  \(reason)")
         if let proofOfExistence { lines.append("the data existed at \(proofOfExistence)") }
         return lines
+    }
+}
+
+extension RecordVerifier {
+    /// A DER parse error for people: swift-asn1's kind and reason, without its source location.
+    static func parseProblem(_ error: Error) -> String {
+        guard let error = error as? ASN1Error else { return "\(error)" }
+        var text = String(describing: error)
+        if text.hasPrefix("ASN1Error.") { text.removeFirst("ASN1Error.".count) }
+        // "<code>: <reason> <file>:<line>": the location goes.
+        if let space = text.lastIndex(of: " "), text[space...].contains(".swift:") { text = String(text[..<space]) }
+        text = text.trimmingCharacters(in: .whitespaces)
+        if text.hasSuffix(":") { text.removeLast() }
+        return text
     }
 }
