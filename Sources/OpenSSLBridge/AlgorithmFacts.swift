@@ -36,7 +36,7 @@ public struct PublicKeyFacts: Sendable, Equatable, CustomStringConvertible {
         if kind == .ec {
             var name = [CChar](repeating: 0, count: 80)
             var length = 0
-            curve = EVP_PKEY_get_group_name(key, &name, name.count, &length) == 1 ? String(cString: name) : nil
+            curve = EVP_PKEY_get_group_name(key, &name, name.count, &length) == 1 ? String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : nil
         } else {
             curve = nil
         }
