@@ -53,13 +53,7 @@ import OpenSSLBridge
             try writer.record(written.indexRecord(path: entry.name, line: (offset, UInt64(line.count), Hasher.digest(line))))
         }
         manifest += try ManifestLine.end(ManifestEnd(members: endCount ?? listedCount, documents: listedCount, signedDocuments: 0)).encoded() + [0x0A]
-        let manifestPath = ArchivePath(ArchiveLayout.manifestName)
-        try writer.beginMember(path: manifestPath, kind: .regularFile(size: Int64(manifest.count)), mode: 0o644, modificationTime: 0)
-        try manifest.withUnsafeBytes { try writer.writeMemberData($0) }
-        let written = try writer.endMemberAndWait()
-        try writer.record(written.indexRecord(path: manifestPath, line: nil))
-        try writer.finish(manifest: written.placement, manifestSHA256: written.contentSHA256)
-        try output.commit(overwrite: true)
+        try CraftedArchiveWithManifest.finish(writer, manifest: manifest, output: output)
     }
 
     /// The hostile archives: name, entries, end count, what verify's report says, and whether the

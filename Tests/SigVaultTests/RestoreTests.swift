@@ -196,7 +196,12 @@ enum CraftedArchiveWithManifest {
             try writer.record(written.indexRecord(path: name, line: (offset, UInt64(line.count), Hasher.digest(line))))
         }
         manifest += try ManifestLine.end(ManifestEnd(members: members.count, documents: members.count, signedDocuments: 0)).encoded() + [0x0A]
-        let manifestPath = ArchivePath("manifest.jsonl")
+        try finish(writer, manifest: manifest, output: output)
+    }
+
+    /// Writes `manifest` as the last member, the index and the trailer, and puts the archive in place.
+    static func finish(_ writer: ArchiveWriter, manifest: [UInt8], output: AtomicOutputFile) throws {
+        let manifestPath = ArchivePath(ArchiveLayout.manifestName)
         try writer.beginMember(path: manifestPath, kind: .regularFile(size: Int64(manifest.count)), mode: 0o644, modificationTime: 0)
         try manifest.withUnsafeBytes { try writer.writeMemberData($0) }
         let written = try writer.endMemberAndWait()
