@@ -54,6 +54,33 @@ public final class EvidencePool: @unchecked Sendable {
     }
 
     public func certificate(sha256 hex: String) -> Certificate? { certificates.first { $0.sha256Hex == hex } }
+
+    /// What a piece of validation material in bytes is.
+    public enum MaterialKind: Sendable { case certificate, crl, ocsp }
+
+    /// What `add(_:as:external:)` parsed.
+    public struct Parsed: Sendable {
+        public var certificates: [Certificate] = []
+        public var revocation: [RevocationEvidence] = []
+    }
+
+    /// The one way material in bytes enters the pool (archive members, the evidence section,
+    /// `--certs`/`--crls`/`--ocsp` files, tokens' OCSP responses): certificates and CRLs as a PEM
+    /// bundle or one DER item, an OCSP response as DER; each item kept once (an OCSP response's
+    /// certificates too). `external` marks the revocation data as from outside the archive.
+    /// Throws the parser's `CryptoError` when the bytes are not that kind of material.
+    @discardableResult
+    public func add(_ bytes: [UInt8], as kind: MaterialKind, external: Bool = false) throws -> Parsed {
+        var parsed = Parsed()
+        switch kind {
+        case .certificate: parsed.certificates = try Certificate.parseAll(bytes)
+        case .crl: parsed.revocation = try RevocationList.parseAll(bytes).map { .crl($0) }
+        case .ocsp: parsed.revocation = [.ocsp(try OCSPResponse(der: bytes))]
+        }
+        add(parsed.certificates)
+        for item in parsed.revocation { if external { addExternal(item) } else { add(item) } }
+        return parsed
+    }
 }
 
 /// A piece of revocation data that was used to decide a certificate's status.

@@ -33,7 +33,7 @@ import Testing
 
         let reader = try ArchiveReader(path: archive)
         #expect(reader.trailer?.version == 2 && reader.layoutProblem == nil)
-        #expect(try reader.evidencePayload() != nil)
+        #expect(try reader.evidence() != nil)
         let listing = try Harness.run("/usr/bin/tar", ["--zstd", "-tf", archive])
         #expect(listing.exitCode == 0 && listing.stdout.contains("manifest.jsonl"))
         // VERIFY.md is true for version 2: it says how to read the version and points to §10; the
@@ -112,7 +112,7 @@ import Testing
         let (archive, _) = try pack(["Fixtures/cases/unsigned", "Fixtures/cases/valid-pem-sig"], ["--tsa", try tsa("/tsa")], in: directory)
         let reader = try ArchiveReader(path: archive)
         let trailer = try #require(reader.trailer)
-        var evidence = try ArchiveEvidence.decode(try #require(try reader.evidencePayload())) { Hasher.digest($0, .sha256) }
+        var evidence = try #require(try reader.evidence())
         evidence.groups[0].members.append(1 << 40)
         let bytes = try reader.read(at: 0, count: Int(trailer.evidenceOffset))
             + ArchiveWriter.tail(trailer, evidence: try evidence.encoded { Hasher.digest($0, .sha256) })
@@ -250,8 +250,7 @@ import Testing
         // genTime and fresh then (ETSI EN 319 102-1 §5.2.5: until their nextUpdate).
         let proof = try Self.proof(archive)
         #expect(proof["indication"] as? String == "TOTAL_PASSED", "\(proof)")
-        let payload = try #require(try after.evidencePayload())
-        let evidence = try ArchiveEvidence.decode(payload) { Hasher.digest($0, .sha256) }
+        let evidence = try #require(try after.evidence())
         #expect(evidence.template.archiveTimeStampSequence.map(\.archiveTimeStamps.count) == [2])
         #expect(EmbeddedRevocationInfo.ocspResponses(inContentInfo: evidence.template.archiveTimeStampSequence[0].archiveTimeStamps[0].timeStamp).count == 2)
     }
@@ -271,7 +270,7 @@ import Testing
                                          + ocsp.flatMap { ["--ocsp", $0] })
         #expect(renew.exitCode == 0, "\(renew.stderr)")
         #expect(renew.stdout.contains("(hash-tree renewal)"), "\(renew.stdout)")
-        let evidence = try ArchiveEvidence.decode(try #require(try ArchiveReader(path: archive).evidencePayload())) { Hasher.digest($0, .sha256) }
+        let evidence = try #require(try ArchiveReader(path: archive).evidence())
         #expect(evidence.template.archiveTimeStampSequence.map(\.archiveTimeStamps.count) == [1, 1])
         #expect(evidence.trees.map { $0.root.count } == [32, 64])
 
@@ -317,10 +316,10 @@ import Testing
         let other = directory + "/other"
         try FileManager.default.createDirectory(atPath: other, withIntermediateDirectories: true)
         let (otherArchive, _) = try ArchiveTimeStampTests().pack(["Fixtures/cases/valid-pem-sig"], ["--tsa", tsa], in: other)
-        let foreign = try ArchiveEvidence.decode(try #require(try ArchiveReader(path: otherArchive).evidencePayload())) { Hasher.digest($0, .sha256) }
+        let foreign = try #require(try ArchiveReader(path: otherArchive).evidence())
         let reader = try ArchiveReader(path: archive)
         let trailer = try #require(reader.trailer)
-        var evidence = try ArchiveEvidence.decode(try #require(try reader.evidencePayload())) { Hasher.digest($0, .sha256) }
+        var evidence = try #require(try reader.evidence())
         evidence.template.archiveTimeStampSequence[0].archiveTimeStamps[0].timeStamp = foreign.template.archiveTimeStampSequence[0].archiveTimeStamps[0].timeStamp
         let crafted = directory + "/crafted.svz"
         let bytes = try reader.read(at: 0, count: Int(trailer.evidenceOffset))

@@ -1,3 +1,4 @@
+import EvidenceRecords
 import ArchiveIO
 import Foundation
 import OpenSSLBridge
@@ -35,9 +36,21 @@ final class ArchiveReader: @unchecked Sendable {
 
     func read(at offset: UInt64, count: Int) throws -> [UInt8] { try POSIX.readAt(fd, offset: offset, count: count, path: path, code: .archiveRead) }
 
-    /// The evidence section's payload (docs/FORMAT.md §10), or nil for a version 1 archive. Throws
-    /// when its frame is not where the trailer says or is not an evidence frame.
-    func evidencePayload() throws -> [UInt8]? {
+    /// The evidence section (docs/FORMAT.md §10), decoded and its own SHA-256 checked, or nil for
+    /// a version 1 archive: the one way every command reads it. Throws `.integrity` when the frame is
+    /// not where the trailer places it or the section does not decode; a read error stays what it is.
+    func evidence() throws -> ArchiveEvidence? {
+        guard let payload = try evidencePayload() else { return nil }
+        do {
+            return try ArchiveEvidence.decode(payload) { Hasher.digest($0, .sha256) }
+        } catch {
+            throw SigVaultError(.integrity, "\(path): the evidence section cannot be used: \(error)")
+        }
+    }
+
+    /// The evidence section's payload, or nil for a version 1 archive. Throws when its frame is not
+    /// where the trailer says or is not an evidence frame.
+    private func evidencePayload() throws -> [UInt8]? {
         guard let trailer, trailer.version == UInt32(FormatVersion.withEvidence) else { return nil }
         // The frame header first: its u32 length bounds the section, before anything large is read.
         let head = try read(at: trailer.evidenceOffset, count: 8)

@@ -191,9 +191,7 @@ public struct RecordVerifier {
                     pool.add(signed.certificates)
                     signed.revocationLists.forEach { pool.add($0) }
                 }
-                for der in EmbeddedRevocationInfo.ocspResponses(inContentInfo: stamp.timeStamp) {
-                    if let response = try? OCSPResponse(der: der) { pool.add(response) }
-                }
+                for der in EmbeddedRevocationInfo.ocspResponses(inContentInfo: stamp.timeStamp) { _ = try? pool.add(der, as: .ocsp) }
             }
         }
         let coverage = try Self.coverage(record, tokens: tokens, dataHashes: dataHashes)

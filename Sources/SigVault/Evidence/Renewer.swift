@@ -67,15 +67,9 @@ public struct Renewer {
         guard flock(reader.fd, LOCK_EX | LOCK_NB) == 0 else {
             throw SigVaultError(.locked, "\(options.archive): another sigvault renew is working on it")
         }
-        guard let trailer = reader.trailer, let payload = try reader.evidencePayload() else {
+        guard let trailer = reader.trailer, var evidence = try reader.evidence() else {
             throw SigVaultError(.archiveInvalid, "\(options.archive): the archive has no archive time-stamp to renew",
                                 hint: "pack it with --tsa to give it one")
-        }
-        var evidence: ArchiveEvidence
-        do {
-            evidence = try ArchiveEvidence.decode(payload) { Hasher.digest($0, .sha256) }
-        } catch {
-            throw SigVaultError(.integrity, "\(options.archive): the evidence section cannot be used: \(error); run sigvault verify")
         }
         let chainIndex = evidence.template.archiveTimeStampSequence.count - 1
         let chain = evidence.template.archiveTimeStampSequence[chainIndex]
@@ -106,6 +100,7 @@ public struct Renewer {
         let pool = EvidencePool()
         var crls: [[UInt8]] = []
         var responses: [[UInt8]] = []
+        /// Revocation data for the token, once per content (also added to the pool).
         func take(_ item: RevocationEvidence) {
             switch item {
             case .crl(let crl) where !crls.contains(crl.der): crls.append(crl.der)
@@ -114,24 +109,17 @@ public struct Renewer {
             }
             pool.add(item)
         }
-        summary.warnings += try MaterialLoader.load(options.revocationLists, kind: "CRL") { bytes, _ in
-            for crl in try RevocationList.parseAll(bytes) { take(.crl(crl)) }
-        }
-        summary.warnings += try MaterialLoader.load(options.ocspResponses, kind: "OCSP response") { bytes, _ in
-            take(.ocsp(try OCSPResponse(der: bytes)))
-        }
+        let given = try MaterialLoader.loadMaterial(certificates: [], revocationLists: options.revocationLists,
+                                                    ocspResponses: options.ocspResponses, into: pool, external: false)
+        given.revocation.forEach(take)
+        summary.warnings += given.warnings
         summary.warnings += trustWarnings
         // CRLs and OCSP responses leave the section for the token; one that does not parse stays.
         var moved: [ArchiveEvidence.Material] = []
         for item in evidence.material {
-            switch item.kind {
-            case .certificate:
-                if let certificate = try? Certificate(der: item.der) { pool.add(certificate) }
-            case .crl:
-                if let lists = try? RevocationList.parseAll(item.der) { lists.forEach { take(.crl($0)) }; moved.append(item) }
-            case .ocsp:
-                if let response = try? OCSPResponse(der: item.der) { take(.ocsp(response)); moved.append(item) }
-            }
+            guard let parsed = try? pool.add(item.der, as: item.kind.materialKind) else { continue }
+            parsed.revocation.forEach(take)
+            if item.kind != .certificate { moved.append(item) }
         }
         evidence.material.removeAll { moved.contains($0) }
         let fetcher = options.fetchRevocation.map { RevocationFetcher(anchors: anchors, settings: $0) }

@@ -1,3 +1,4 @@
+import EvidenceRecords
 import Foundation
 import OpenSSLBridge
 import SigVaultFormat
@@ -145,19 +146,14 @@ enum MaterialLoader {
     static func loadMaterial(certificates: [String], revocationLists: [String], ocspResponses: [String], into pool: EvidencePool,
                              external: Bool) throws -> Loaded {
         var loaded = Loaded()
-        func add(_ item: RevocationEvidence) {
-            loaded.revocation.append(item)
-            if external { pool.addExternal(item) } else { pool.add(item) }
+        for (paths, kind, name) in [(certificates, EvidencePool.MaterialKind.certificate, "certificate"), (revocationLists, .crl, "CRL"),
+                                    (ocspResponses, .ocsp, "OCSP response")] {
+            loaded.warnings += try load(paths, kind: name) { bytes, _ in
+                let parsed = try pool.add(bytes, as: kind, external: external)
+                loaded.certificates += parsed.certificates
+                loaded.revocation += parsed.revocation
+            }
         }
-        loaded.warnings = try load(certificates, kind: "certificate") { bytes, _ in
-            let parsed = try Certificate.parseAll(bytes)
-            loaded.certificates += parsed
-            pool.add(parsed)
-        }
-        loaded.warnings += try load(revocationLists, kind: "CRL") { bytes, _ in
-            for crl in try RevocationList.parseAll(bytes) { add(.crl(crl)) }
-        }
-        loaded.warnings += try load(ocspResponses, kind: "OCSP response") { bytes, _ in add(.ocsp(try OCSPResponse(der: bytes))) }
         return loaded
     }
 
@@ -181,5 +177,27 @@ enum MaterialLoader {
     static func anchorDigests(_ anchors: TrustAnchors) -> [String] {
         if case .certificates(let list) = anchors { return list.map(\.sha256Hex).sorted() }
         return []
+    }
+}
+
+extension MemberRole {
+    /// The material kind of an evidence member's role (documents and the rest are none: `.certificate`
+    /// is never asked of them).
+    var materialKind: EvidencePool.MaterialKind {
+        switch self {
+        case .crl: return .crl
+        case .ocsp: return .ocsp
+        default: return .certificate
+        }
+    }
+}
+
+extension ArchiveEvidence.Material.Kind {
+    var materialKind: EvidencePool.MaterialKind {
+        switch self {
+        case .certificate: return .certificate
+        case .crl: return .crl
+        case .ocsp: return .ocsp
+        }
     }
 }

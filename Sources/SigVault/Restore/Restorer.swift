@@ -600,12 +600,8 @@ final class GroupRecords: @unchecked Sendable {
 
     /// Nil for an archive without an evidence section.
     init?(reader: ArchiveReader) throws {
-        guard let payload = try reader.evidencePayload() else { return nil }
-        do {
-            evidence = try ArchiveEvidence.decode(payload) { Hasher.digest($0, .sha256) }
-        } catch {
-            throw SigVaultError(.integrity, "\(reader.path): the evidence section cannot be used: \(error); run sigvault verify")
-        }
+        guard let evidence = try reader.evidence() else { return nil }
+        self.evidence = evidence
         var map: [Digest32: Int] = [:]
         let count = UInt64(reader.members.count)
         guard evidence.groups.allSatisfy({ $0.members.allSatisfy { $0 < count } }) else {

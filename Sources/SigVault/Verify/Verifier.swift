@@ -90,8 +90,7 @@ public struct Verifier {
         if options.integrityOnly {
             if reader.layoutProblem == nil, scan.indexUsable, fingerprint != nil {
                 do {
-                    if let payload = try reader.evidencePayload() {
-                        let evidence = try ArchiveEvidence.decode(payload) { Hasher.digest($0, .sha256) }
+                    if let evidence = try reader.evidence() {
                         try checkEvidenceBytes(evidence, reader: reader, entries: scan.entries, listed: listed, problem: problem)
                     }
                 } catch let error as SigVaultError where error.stopsTheRun {
@@ -127,11 +126,12 @@ public struct Verifier {
         var archiveTimeStamp: ArchiveTimeStampResult?
         if reader.layoutProblem == nil, scan.indexUsable, fingerprint != nil {
             do {
-                if let payload = try reader.evidencePayload() {
-                    let evidence = try ArchiveEvidence.decode(payload) { Hasher.digest($0, .sha256) }
+                if let evidence = try reader.evidence() {
                     archiveTimeStamp = try evaluate(evidence, reader: reader, entries: scan.entries, listed: listed, context: context,
                                                     problem: problem)
                 }
+            } catch let error as SigVaultError where error.stopsTheRun {
+                throw error
             } catch {
                 problem("evidence", nil, "the evidence section cannot be used: \((error as? SigVaultError)?.message ?? "\(error)")")
             }
@@ -546,12 +546,9 @@ public struct Verifier {
             }
             records[member.path] = index
             switch member.role {
-            case .certificate:
-                if let bytes = try? reader.contents(of: record), let list = try? Certificate.parseAll(bytes) { pool.add(list) }
-            case .crl:
-                if let bytes = try? reader.contents(of: record), let list = try? RevocationList.parseAll(bytes) { list.forEach { pool.add($0) } }
-            case .ocsp:
-                if let bytes = try? reader.contents(of: record), let response = try? OCSPResponse(der: bytes) { pool.add(response) }
+            case .certificate, .crl, .ocsp:
+                // Material that does not parse is left out: its member was checked above.
+                if let bytes = try? reader.contents(of: record) { _ = try? pool.add(bytes, as: member.role.materialKind) }
             case .document, .signature, .timeStamp:
                 dataNames.append(member.path.droppingPrefix(ArchiveLayout.dataPrefix))
             case .symbolicLink, .verifyGuide:
@@ -689,13 +686,7 @@ extension Verifier {
         let (consistent, firstGroupHashes, hashes) = (trees.consistent, trees.firstGroupHashes, trees.hashes)
         let pool = EvidencePool()
         pool.add(contentsOf: context.outside)
-        for item in evidence.material {
-            switch item.kind {
-            case .certificate: if let certificate = try? Certificate(der: item.der) { pool.add(certificate) }
-            case .crl: if let crl = try? RevocationList.parseAll(item.der) { crl.forEach { pool.add($0) } }
-            case .ocsp: if let response = try? OCSPResponse(der: item.der) { pool.add(response) }
-            }
-        }
+        for item in evidence.material { _ = try? pool.add(item.der, as: item.kind.materialKind) }
         let record = try hashes.record(evidence, group: 0)
         let policy = ValidationPolicy(anchors: context.anchors, now: options.at, maximumRevocationAge: options.maximumRevocationAge)
         let evaluation = try RecordVerifier.evaluate(record, pool: pool, policy: policy, revocationSource: context.fetcher) { identifier in
