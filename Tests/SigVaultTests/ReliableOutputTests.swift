@@ -268,4 +268,11 @@ import OpenSSLBridge
         #expect(source["files"] as? [String] == ["Fixtures/pki/root.pem"])
         #expect(!(named["warnings"] as? [String] ?? []).contains { $0.contains("--trust") })
     }
+
+    /// Every typed integrity problem code and every error code is documented in docs/CLI.md.
+    @Test func everyCodeIsDocumented() throws {
+        let text = try String(contentsOfFile: Harness.packageRoot + "/docs/CLI.md", encoding: .utf8)
+        for code in ProblemCode.allCases { #expect(text.contains("| `\(code.rawValue)` |"), "problem code \(code.rawValue)") }
+        for code in SigVaultError.Code.allCases { #expect(text.contains("`\(code.rawValue)`"), "error code \(code.rawValue)") }
+    }
 }

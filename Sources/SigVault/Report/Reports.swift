@@ -6,9 +6,41 @@ import SigVaultValidation
 /// What `verify` found; printed as text or as the JSON document of docs/CLI.md ("verify JSON"),
 /// both streamed document by document (`ReportRendering.swift`), so that an archive of a million
 /// plain documents does not need a million reports in memory.
+/// What kind of integrity problem verify found (docs/CLI.md, "Integrity problem codes"); the JSON
+/// carries the raw value.
+public enum ProblemCode: String, Codable, Sendable, CaseIterable {
+    /// The trailer or index is unusable (the members are then found by one pass over the stream),
+    /// or they disagree about the manifest.
+    case layout
+    /// Frames that do not line up with the index, or a damaged or wrong end-of-archive frame.
+    case frames
+    /// An index entry that does not follow the previous member's frames.
+    case index
+    /// The stream cannot be read to its end.
+    case truncated
+    /// A member whose frames do not match their SHA-256 in the index or whose tar entry is broken.
+    case damaged
+    case manifest
+    case missing
+    case extra
+    case duplicated
+    case reordered
+    /// A member whose content or metadata differs from the manifest.
+    case content
+    /// A name that is not a safe relative path, or an entry that is neither a file nor a link.
+    case unsafe
+    /// The evidence section (version 2): its frame, trees, groups or imprints.
+    case evidence
+}
+
+/// Where the phases of verify report integrity problems: code, member (or nil) and message.
+enum Problems {
+    typealias Sink = (ProblemCode, String?, String) -> Void
+}
+
 public struct VerifyReport: Sendable {
     public struct Problem: Codable, Sendable {
-        public var code: String
+        public var code: ProblemCode
         @NullEncoded public var member: String?
         public var message: String
 
