@@ -69,8 +69,34 @@ public struct Packer {
         if lstat(options.output, &existing) == 0 {
             throw SigVaultError(.outputExists, "\(options.output): already exists", hint: "choose another name or remove it first")
         }
-        var summary = PackSummary()
         let started = Date()
+        let plan = try makePlan()
+        try gate(plan)
+        return try write(plan, started: started)
+    }
+
+    /// What pack decided before writing a byte: the files (walk), the material and trust
+    /// (material), every document's record, the roles of signature and token files and the
+    /// evidence to store (analysis), and what `--require-complete` found missing (for the gate).
+    struct Plan {
+        var summary = PackSummary()
+        var files: [InputFile] = []
+        let pool: EvidencePool
+        let anchors: TrustAnchors
+        let fetcher: RevocationFetcher?
+        var roles: [ArchivePath: (MemberRole, ArchivePath?)] = [:]
+        var records: [ArchivePath: DocumentRecord] = [:]
+        var evidence = EvidenceSet()
+        /// Signed documents' verdicts, counted once the files are written (a file that cannot be
+        /// read then is left out, and so is its verdict).
+        var verdicts: [(document: ArchivePath, passed: Bool)] = []
+        var lines: [(document: ArchivePath, line: String)] = []
+        var missing: [String] = []
+    }
+
+    /// Walk, material and analysis.
+    func makePlan() throws -> Plan {
+        var summary = PackSummary()
         var walker = InputWalker()
         let files = try walker.walk(options.inputs)
         logger.info("inputs walked", metadata: ["files": "\(files.count)", "warnings": "\(walker.warnings.count)"])
@@ -98,14 +124,8 @@ public struct Packer {
             .filter { $0.kind != .unsigned || !$0.tokenFiles.isEmpty || !$0.notes.isEmpty }
         summary.documents = regular.count
         let analyzer = DocumentAnalyzer(validator: validator, source: source)
-        var roles: [ArchivePath: (MemberRole, ArchivePath?)] = [:]
-        var records: [ArchivePath: DocumentRecord] = [:]
-        var evidence = EvidenceSet()
-        // Signed documents' verdicts, counted once the files are written (a file that cannot be read
-        // then is left out, and so is its verdict).
-        var verdicts: [(document: ArchivePath, passed: Bool)] = []
-        var lines: [(document: ArchivePath, line: String)] = []
-        var missing: [String] = []
+        var plan = Plan(pool: pool, anchors: anchors, fetcher: fetcher)
+        plan.files = files
         var withoutChain = 0
         for group in groups {
             let result = try analyzer.analyze(group)
@@ -114,28 +134,35 @@ public struct Packer {
                 summary.warnings.append("\(ArchivePath.escaped(group.document.bytes)): the time-stamp\(stamp.origin.map { " in \($0)" } ?? "") over the document proves nothing: \(stamp.reason)")
                 summary.exitCode = summary.exitCode.combined(with: .findings)
             }
-            if options.requireComplete { missing += Self.missingRevocationData(result, validator: validator, grace: options.grace) }
-            let record = EvidenceSet.record(for: result, collecting: &evidence, validator: validator)
-            records[group.document] = record
-            for file in group.signatureFiles where file != group.document { roles[file] = (.signature, group.document) }
-            for (token, covered) in group.tokenFiles { roles[token] = (.timeStamp, covered) }
+            if options.requireComplete { plan.missing += Self.missingRevocationData(result, validator: validator, grace: options.grace) }
+            let record = EvidenceSet.record(for: result, collecting: &plan.evidence, validator: validator)
+            plan.records[group.document] = record
+            for file in group.signatureFiles where file != group.document { plan.roles[file] = (.signature, group.document) }
+            for (token, covered) in group.tokenFiles { plan.roles[token] = (.timeStamp, covered) }
             summary.documents -= group.signatureFiles.filter { $0 != group.document }.count + group.tokenFiles.count
-            if result.signed { verdicts.append((group.document, result.verdict?.indication == .totalPassed)) }
-            if result.signed || !result.group.notes.isEmpty { lines.append((group.document, ReportText.packLine(result))) }
+            if result.signed { plan.verdicts.append((group.document, result.verdict?.indication == .totalPassed)) }
+            if result.signed || !result.group.notes.isEmpty { plan.lines.append((group.document, ReportText.packLine(result))) }
         }
 
         if trustSource.source == "system-store" && withoutChain > 0 { summary.warnings.append(TrustSource.hint(chainFailures: withoutChain)) }
         // Everything handed over with --certs, --crls and --ocsp is kept, used or not (once per
         // content): a later verifier, or a later version, may need what this one did not use.
-        _ = evidence.add(handedOver.certificates)
-        _ = evidence.add(handedOver.revocation)
+        _ = plan.evidence.add(handedOver.certificates)
+        _ = plan.evidence.add(handedOver.revocation)
 
-        logger.info("signatures analysed", metadata: ["documents": "\(summary.documents)", "signed": "\(verdicts.count)",
-                                                      "notPassing": "\(verdicts.filter { !$0.passed }.count)"])
+        logger.info("signatures analysed", metadata: ["documents": "\(summary.documents)", "signed": "\(plan.verdicts.count)",
+                                                      "notPassing": "\(plan.verdicts.filter { !$0.passed }.count)"])
         if let fetcher {
             summary.warnings += fetcher.warnings
             logger.info("revocation data fetched", metadata: ["requests": "\(fetcher.statistics.requests)", "kept": "\(fetcher.statistics.fetched)"])
         }
+        plan.summary = summary
+        return plan
+    }
+
+    /// `--require-complete`: nothing is written while a chain lacks what it needs (exit 4).
+    func gate(_ plan: Plan) throws {
+        let (missing, summary) = (plan.missing, plan.summary)
         if !missing.isEmpty {
             let shown = missing.prefix(20).joined(separator: "; ") + (missing.count > 20 ? "; and \(missing.count - 20) more" : "")
             throw SigVaultError(.refusedByGate, "\(options.output): not written: --require-complete, and \(missing.count) chain(s) lack certificates or revocation data fresh at the best signature time: \(shown)",
@@ -143,7 +170,14 @@ public struct Packer {
                                     + (options.fetchRevocation == nil ? ", or add --fetch-revocation" : ""),
                                 warnings: summary.warnings)
         }
-        // Write: VERIFY.md, data members, evidence members, manifest.
+    }
+
+    /// The writer: VERIFY.md, data members, evidence members, manifest, then (with `--tsa`) the
+    /// archive time-stamp, the index and the trailer, into a temporary file renamed into place.
+    func write(_ plan: Plan, started: Date) throws -> PackSummary {
+        var summary = plan.summary
+        let (files, roles, records, evidence, verdicts, lines) = (plan.files, plan.roles, plan.records, plan.evidence, plan.verdicts, plan.lines)
+        let (anchors, fetcher, pool) = (plan.anchors, plan.fetcher, plan.pool)
         let output = try AtomicOutputFile(destination: options.output, overwrite: false)
         summary.warnings += TemporaryFiles.shared.takeStaleRemoved()
         let scratchDirectory = LocalPath(options.output).parent.string
