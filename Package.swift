@@ -12,6 +12,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // C at the bottom: system libraries with module maps.
@@ -39,15 +40,23 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"), .product(name: "SwiftASN1", package: "swift-asn1"),
         ]),
 
+        // The repository the nightly job lives in: write-once object storage, the catalog (SQLite
+        // through GRDB), backup, check, log, expiry.
+        .target(name: "SigVaultRepository", dependencies: [
+            "SigVault", "SigVaultFormat", "SigVaultValidation", "OpenSSLBridge",
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
         // The command line.
         .executableTarget(name: "SigVaultCLI", dependencies: [
-            "SigVault", "OpenSSLBridge",
+            "SigVault", "SigVaultRepository", "OpenSSLBridge",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
 
         .testTarget(name: "SigVaultTests", dependencies: [
-            "SigVault", "SigVaultFormat", "SigVaultValidation", "OpenSSLBridge", "ArchiveIO", "EvidenceRecords",
+            "SigVault", "SigVaultRepository", "SigVaultFormat", "SigVaultValidation", "OpenSSLBridge", "ArchiveIO", "EvidenceRecords",
             .product(name: "SwiftASN1", package: "swift-asn1"),
         ]),
     ],

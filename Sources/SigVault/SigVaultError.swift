@@ -37,6 +37,10 @@ public struct SigVaultError: Error, CustomStringConvertible, Sendable {
         case refusedByGate = "refused-by-gate"
         /// Another run holds the lock.
         case locked = "locked"
+        /// The folder given as a repository is not one (`sigvault init` makes one).
+        case noRepository = "no-repository"
+        /// The repository's catalog cannot be read or written.
+        case catalog = "catalog"
         /// SIGINT, SIGTERM or SIGHUP stopped the run.
         case interrupted = "interrupted"
         /// SigVault broke one of its own invariants: a bug.
@@ -64,6 +68,8 @@ public struct SigVaultError: Error, CustomStringConvertible, Sendable {
         case .integrity: return .integrityOrFailed
         case .refusedByGate: return .refusedByGate
         case .locked: return .locked
+        case .noRepository: return .noRepository
+        case .catalog: return .ioError
         case .interrupted: return .interrupted
         case .internalInvariant: return .internalError
         }

@@ -9,7 +9,8 @@ struct SigVaultCommand: ParsableCommand {
         commandName: "sigvault",
         abstract: "Archive signed documents with the evidence that keeps them provable, verify and restore them.",
         version: SigVaultVersion.withLibraries,
-        subcommands: [PackCommand.self, VerifyCommand.self, RestoreCommand.self, ListCommand.self, RenewCommand.self, ErsCommand.self])
+        subcommands: [PackCommand.self, VerifyCommand.self, RestoreCommand.self, ListCommand.self, RenewCommand.self, ErsCommand.self,
+                      InitCommand.self, BackupCommand.self, LogCommand.self, CheckCommand.self, RepoCommand.self])
 
     static func main() {
         // Before any work: an interruption removes every temporary file the run made.

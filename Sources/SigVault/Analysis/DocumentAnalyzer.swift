@@ -78,6 +78,25 @@ struct DocumentAnalyzer {
         (detachedExtensions + envelopingExtensions + tokenExtensions).contains { name.hasSuffix($0) }
     }
 
+    /// `changed` with every file that belongs to the same documents among `all`: the signature and
+    /// token files over a changed file, and the file a changed signature or token covers (and, in
+    /// turn, theirs), so that a document is archived with all its files (the repository's backup).
+    static func groupClosure(of changed: Set<ArchivePath>, among all: [ArchivePath]) -> Set<ArchivePath> {
+        let present = Set(all)
+        var dependents: [ArchivePath: [ArchivePath]] = [:]
+        for name in all where mayTakePart(name) {
+            for base in possibleBases(name) where present.contains(base) { dependents[base, default: []].append(name) }
+        }
+        var result = changed
+        var frontier = Array(changed)
+        while let name = frontier.popLast() {
+            var next = dependents[name] ?? []
+            if mayTakePart(name) { next += possibleBases(name).filter { present.contains($0) } }
+            for other in next where result.insert(other).inserted { frontier.append(other) }
+        }
+        return result
+    }
+
     /// The names a signature or token file could cover (its name without each known extension).
     static func possibleBases(_ name: ArchivePath) -> [ArchivePath] {
         (detachedExtensions + envelopingExtensions + tokenExtensions).filter { name.hasSuffix($0) }.map { name.droppingSuffix($0) }
@@ -226,5 +245,13 @@ struct DocumentAnalyzer {
         var result = DocumentResult(group: group, signatures: outcomes, documentTimeStamps: documentTokens.map { validator.validate($0) })
         result.group.notes += unreadableTokens + counterSignatureNotes
         return result
+    }
+}
+
+/// How files make documents, for the repository (FORMAT.md §3).
+public enum DocumentFiles {
+    /// `changed` with the other files of their documents among `all` (DocumentAnalyzer.groupClosure).
+    public static func closure(of changed: Set<ArchivePath>, among all: [ArchivePath]) -> Set<ArchivePath> {
+        DocumentAnalyzer.groupClosure(of: changed, among: all)
     }
 }

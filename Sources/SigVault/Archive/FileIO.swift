@@ -255,3 +255,19 @@ func syncfs(_ fd: Int32) -> Int32 { sv_syncfs(fd) }
 
 /// sync_file_range(2) with SYNC_FILE_RANGE_WRITE: starts writeback of a range without waiting for it.
 func startWriteback(_ fd: Int32, offset: Int64, count: Int64) -> Int32 { sv_sync_file_range_write(fd, offset, count) }
+
+/// Small files written whole and durably (the repository's config): a temporary file beside the
+/// destination, fsynced, renamed (or, without `overwrite`, linked) into place, the folder fsynced.
+public enum DurableFile {
+    public static func write(_ bytes: [UInt8], to destination: String, overwrite: Bool) throws {
+        let output = try AtomicOutputFile(destination: destination, overwrite: overwrite)
+        try output.write(bytes)
+        try output.commit(overwrite: overwrite)
+    }
+
+    /// fsync of a folder, so that the names created or removed in it are durable.
+    public static func syncFolder(_ path: String) {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if fd >= 0 { _ = fsync(fd); close(fd) }
+    }
+}

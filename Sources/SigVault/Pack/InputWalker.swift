@@ -5,21 +5,41 @@ import Glibc
 #endif
 
 /// A file found under the inputs.
-struct InputFile {
-    enum Kind { case regular(size: Int64), symbolicLink(target: [UInt8]) }
+public struct InputFile: Sendable {
+    public enum Kind: Sendable { case regular(size: Int64), symbolicLink(target: [UInt8]) }
     /// Name relative to the inputs, as tar would store it (without `data/`).
-    let relativePath: ArchivePath
+    public let relativePath: ArchivePath
     /// Where it is on disk.
-    let filesystemPath: [UInt8]
-    let kind: Kind
-    let mode: UInt32
-    let modificationTime: Int64
+    public let filesystemPath: [UInt8]
+    public let kind: Kind
+    public let mode: UInt32
+    public let modificationTime: Int64
     /// Device and inode: the same name reached twice must be the same file.
-    var identity: (UInt64, UInt64) = (0, 0)
+    public var identity: (UInt64, UInt64) = (0, 0)
+    /// st_mtim and st_ctim in nanoseconds: with the identity and the size, what the repository's
+    /// stat cache compares to know a file unchanged without reading it.
+    public var modificationNanoseconds: Int64 = 0
+    public var changeNanoseconds: Int64 = 0
+
+    public var size: Int64 { if case .regular(let size) = kind { return size } else { return 0 } }
+}
+
+/// The walk of the inputs: the files found in name order, and what could not be read.
+public struct InputWalk: Sendable {
+    public let files: [InputFile]
+    public let warnings: [String]
+    public let unreadable: Bool
+
+    public init(_ inputs: [String]) throws {
+        var walker = InputWalker()
+        files = try walker.walk(inputs)
+        warnings = walker.warnings
+        unreadable = walker.unreadable
+    }
 }
 
 /// Walks the inputs without following symbolic links, as tar does.
-struct InputWalker {
+public struct InputWalker {
     var warnings: [String] = []
     var unreadable = false
     /// Folders with nothing in them: an archive holds files, so they are left out, and pack says so.
@@ -36,7 +56,7 @@ struct InputWalker {
     }
 
     /// Makes an input path relative the way tar does; refuses `..`.
-    static func relativeName(of input: String) throws -> [UInt8] {
+    public static func relativeName(of input: String) throws -> [UInt8] {
         var components = input.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true).map(Array.init)
         if components.contains([UInt8(ascii: "."), UInt8(ascii: ".")]) {
             throw SigVaultError(.usage, "\(input): input paths must not contain a '..' component",
@@ -90,6 +110,8 @@ struct InputWalker {
             var file = InputFile(relativePath: ArchivePath(bytes: relative), filesystemPath: path, kind: .regular(size: Int64(info.st_size)),
                                  mode: UInt32(info.st_mode & 0o7777), modificationTime: Int64(info.st_mtim.tv_sec))
             file.identity = (UInt64(info.st_dev), UInt64(info.st_ino))
+            file.modificationNanoseconds = Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec)
+            file.changeNanoseconds = Int64(info.st_ctim.tv_sec) * 1_000_000_000 + Int64(info.st_ctim.tv_nsec)
             record(file, into: &found)
         case S_IFLNK:
             var buffer = [UInt8](repeating: 0, count: Int(PATH_MAX) + 1)
@@ -105,6 +127,8 @@ struct InputWalker {
                                  kind: .symbolicLink(target: Array(buffer.prefix(length))),
                                  mode: UInt32(info.st_mode & 0o7777), modificationTime: Int64(info.st_mtim.tv_sec))
             file.identity = (UInt64(info.st_dev), UInt64(info.st_ino))
+            file.modificationNanoseconds = Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec)
+            file.changeNanoseconds = Int64(info.st_ctim.tv_sec) * 1_000_000_000 + Int64(info.st_ctim.tv_nsec)
             record(file, into: &found)
         case S_IFDIR:
             let folder = POSIX.withPath(name) { openat(parent, $0, O_RDONLY | O_CLOEXEC | O_DIRECTORY | O_NOFOLLOW) }

@@ -29,6 +29,12 @@ public struct PackOptions: Sendable {
     /// `--grace` (with `--require-complete`): the data that shows a chain certificate not revoked
     /// must be issued at least this long after the time it speaks for (the CAdES grace period).
     public var grace: TimeInterval?
+    /// With a value (the repository's backup), only these files of the walk are archived (names
+    /// relative to the inputs, as `InputFile.relativePath`); the rest is as if absent.
+    public var selection: Set<ArchivePath>?
+    /// The walk already made (the repository's backup walked the inputs to find what changed):
+    /// used instead of walking again.
+    public var walked: InputWalk?
 
     public init(inputs: [String], output: String) {
         self.inputs = inputs
@@ -97,11 +103,12 @@ public struct Packer {
     /// Walk, material and analysis.
     func makePlan() throws -> Plan {
         var summary = PackSummary()
-        var walker = InputWalker()
-        let files = try walker.walk(options.inputs)
-        logger.info("inputs walked", metadata: ["files": "\(files.count)", "warnings": "\(walker.warnings.count)"])
-        summary.warnings += walker.warnings
-        if walker.unreadable { summary.exitCode = summary.exitCode.combined(with: .partlyUnreadable) }
+        let walk = try options.walked ?? InputWalk(options.inputs)
+        var files = walk.files
+        if let selection = options.selection { files = files.filter { selection.contains($0.relativePath) } }
+        logger.info("inputs walked", metadata: ["files": "\(files.count)", "warnings": "\(walk.warnings.count)"])
+        summary.warnings += walk.warnings
+        if walk.unreadable { summary.exitCode = summary.exitCode.combined(with: .partlyUnreadable) }
 
         let pool = EvidencePool()
         let handedOver = try MaterialLoader.loadMaterial(certificates: options.certificates, revocationLists: options.revocationLists,

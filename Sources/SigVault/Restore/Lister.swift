@@ -16,6 +16,15 @@ public struct ListedDocument: Codable, Sendable {
 
 /// `sigvault list`: what the manifest says, without extracting anything. Documents are streamed
 /// one at a time, nothing is kept.
+/// One `data/` member as `list` knows it from the manifest (the repository's catalog records them).
+public struct ListedFile: Sendable {
+    /// The name without `data/`, escaped as `list` prints it.
+    public var path: String
+    public var role: String
+    public var size: Int64
+    public var sha256: String
+}
+
 public struct Lister {
     let archive: String
     let reader: ArchiveReader
@@ -33,6 +42,16 @@ public struct Lister {
     }
 
     /// Hands each document to `emit`, in manifest order.
+    /// Every `data/` member (documents, signature and time-stamp files, links), in archive order.
+    public func forEachFile(_ emit: (ListedFile) throws -> Void) throws {
+        let again = try reader.forEachManifestMember { _, _, member in
+            guard let path = member.archivePath, path.hasPrefix(ArchiveLayout.dataPrefix) else { return }
+            try emit(ListedFile(path: ArchivePath.escaped(path.droppingPrefix(ArchiveLayout.dataPrefix).bytes), role: member.role.rawValue,
+                                size: member.size, sha256: member.sha256))
+        }
+        guard again == digest else { throw SigVaultError(.archiveRead, "\(archive): the manifest changed while being read") }
+    }
+
     public func forEachDocument(_ emit: (ListedDocument) throws -> Void) throws {
         let again = try reader.forEachManifestMember { _, _, member in
             guard member.role == .document, let path = member.archivePath else { return }

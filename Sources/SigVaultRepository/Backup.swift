@@ -1,0 +1,228 @@
+import Foundation
+import GRDB
+import Logging
+import OpenSSLBridge
+import SigVault
+import SigVaultFormat
+
+public struct BackupOptions: Sendable {
+    public var sources: [String]
+    /// pack's options for the night's archive (inputs and output are the backup's own).
+    public var pack: PackOptions
+    /// `--lock-wait`: how long to wait for another run's lock (nil: exit 11 at once).
+    public var lockWait: TimeInterval?
+
+    public init(sources: [String], pack: PackOptions) {
+        self.sources = sources
+        self.pack = pack
+    }
+}
+
+/// What a night's backup did (docs/CLI.md, "backup"): its JSON summary.
+public struct BackupSummary: Codable, Sendable {
+    public var schemaVersion = 1
+    /// The night's archive, or nil when nothing changed.
+    @NullEncoded public var archive: String?
+    @NullEncoded public var fingerprint: String?
+    public var filesSeen = 0
+    public var new = 0
+    public var changed = 0
+    public var unchanged = 0
+    public var deleted = 0
+    /// Files archived tonight: the new and changed ones and the other files of their documents.
+    public var archived = 0
+    public var bytesRead: UInt64 = 0
+    public var bytesStored: UInt64 = 0
+    /// The night's documents by the verdict pack recorded (`UNSIGNED` for unsigned ones).
+    public var documentsByVerdict: [String: Int] = [:]
+    /// Archives found in the repository but not in the catalog, indexed first.
+    public var indexedArchives: [String] = []
+    public var warnings: [String] = []
+    public var exitCode: Int32 = 0
+    public var seconds = 0.0
+    /// The report lines of the night's signed documents (text output).
+    public var documentLines: [String] = []
+}
+
+/// `sigvault backup`: what is new or changed since the last run, as one new archive of the
+/// repository. Unchanged files cost a stat (the stat cache: device, inode, size, mtime and ctime in
+/// nanoseconds); a night with no change writes no archive; deletions are recorded. The archive is
+/// stored before the catalog records it, so a run stopped at any moment leaves the repository as
+/// it was or as it would be after it (the next run indexes a stored archive the catalog lacks, and
+/// removes what is left in `tmp/`).
+public struct Backup {
+    let repository: Repository
+    let options: BackupOptions
+    let logger: Logger
+
+    public init(repository: Repository, options: BackupOptions, logger: Logger) {
+        self.repository = repository
+        self.options = options
+        self.logger = logger
+    }
+
+    struct CachedStat {
+        let device: Int64, inode: Int64, size: Int64, modificationNanoseconds: Int64, changeNanoseconds: Int64
+        func matches(_ file: InputFile) -> Bool {
+            device == Int64(bitPattern: file.identity.0) && inode == Int64(bitPattern: file.identity.1) && size == file.size
+                && modificationNanoseconds == file.modificationNanoseconds && changeNanoseconds == file.changeNanoseconds
+        }
+    }
+
+    public func run() throws -> BackupSummary {
+        let started = Date()
+        let lock = try repository.lock(wait: options.lockWait, command: "backup")
+        defer { lock.release() }
+        var summary = BackupSummary()
+        summary.warnings += repository.removeStaleTemporaries()
+        let catalog = try Catalog(repository: repository)
+        summary.indexedArchives = try catalog.indexMissing(repository)
+        for name in summary.indexedArchives { summary.warnings.append("\(name): stored but not in the catalog (a run stopped before recording it): indexed") }
+
+        let walk = try InputWalk(options.sources)
+        let cache: [String: CachedStat] = try catalog.read { db in
+            var out: [String: CachedStat] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT * FROM statCache") {
+                out[row["path"]] = CachedStat(device: row["device"], inode: row["inode"], size: row["size"],
+                                              modificationNanoseconds: row["modificationNanoseconds"], changeNanoseconds: row["changeNanoseconds"])
+            }
+            return out
+        }
+        // Each path's latest version, for files the stat cache does not know (a rebuilt catalog),
+        // unless a deletion was recorded after it (a file deleted and made again is new).
+        let latest: [String: (sha256: String, size: Int64, archive: String)] = try catalog.read { db in
+            var out: [String: (sha256: String, size: Int64, archive: String)] = [:]
+            for row in try Row.fetchAll(db, sql: """
+                SELECT f.path, f.sha256, f.size, f.archive, a.seq FROM file f JOIN archive a ON a.name = f.archive
+                WHERE f.path NOT IN (SELECT path FROM statCache) ORDER BY a.seq
+                """) {
+                out[row["path"]] = (row["sha256"], row["size"], row["archive"])
+                let sequence: Int = row["seq"]
+                if try Bool.fetchOne(db, sql: "SELECT COUNT(*) > 0 FROM deletion WHERE path = ? AND seq >= ?",
+                                     arguments: [row["path"] as String, sequence]) == true {
+                    out[row["path"]] = nil
+                }
+            }
+            return out
+        }
+        var recache: [(String, InputFile, String)] = []
+        var changed = Set<ArchivePath>()
+        var seen = Set<String>()
+        for file in walk.files {
+            summary.filesSeen += 1
+            let key = ArchivePath.escaped(file.relativePath.bytes)
+            seen.insert(key)
+            if let cached = cache[key] {
+                if cached.matches(file) { summary.unchanged += 1; continue }
+                summary.changed += 1
+            } else if let stored = latest[key], case .regular = file.kind, stored.size == file.size,
+                      Self.sha256(of: file) == stored.sha256 {
+                // Known to the catalog without a stat entry (a rebuilt catalog): read and hashed
+                // once, and cached if it is the latest version's content.
+                summary.unchanged += 1
+                recache.append((key, file, stored.archive))
+                continue
+            } else {
+                if latest[key] != nil { summary.changed += 1 } else { summary.new += 1 }
+            }
+            changed.insert(file.relativePath)
+        }
+        // A file the cache knows under one of tonight's sources that the walk did not find is gone.
+        let prefixes = try options.sources.map { ArchivePath(bytes: try InputWalker.relativeName(of: $0)) }
+        let deleted = cache.keys.filter { key in
+            guard !seen.contains(key), let path = ArchivePath.unescaped(key) else { return false }
+            return prefixes.contains { $0.bytes.isEmpty || path == $0 || path.hasPrefix($0.description + "/") }
+        }.sorted()
+        summary.deleted = deleted.count
+        var exitCode: ExitCode = walk.unreadable ? .partlyUnreadable : .ok
+        let night = ISOTime.format(started)
+
+        var archiveName: String?
+        if !changed.isEmpty {
+            let selection = DocumentFiles.closure(of: changed, among: walk.files.map(\.relativePath))
+            let name = try nextArchiveName(started)
+            let temporary = repository.temporaryFolder + "/" + name
+            var pack = options.pack
+            pack.inputs = options.sources
+            pack.output = temporary
+            pack.selection = selection
+            pack.walked = walk
+            let packed = try Packer(options: pack, logger: logger).run()
+            try repository.store.put(name, from: temporary)
+            archiveName = name
+            summary.archive = name
+            summary.fingerprint = packed.fingerprint
+            summary.bytesRead = packed.bytesIn
+            summary.bytesStored = packed.bytesOut
+            summary.warnings += packed.warnings
+            summary.documentLines = packed.documentLines
+            exitCode = exitCode.combined(with: packed.exitCode)
+        } else {
+            summary.warnings += walk.warnings
+        }
+
+        // The catalog, in one transaction, after the archive is stored.
+        let byPath = Dictionary(walk.files.map { (ArchivePath.escaped($0.relativePath.bytes), $0) }, uniquingKeysWith: { first, _ in first })
+        try catalog.write { db in
+            for (path, file, archive) in recache { try Self.cache(db, path: path, file: file, archive: archive) }
+            if let archiveName {
+                let object = try repository.store.localFile(archiveName)
+                let size = (try? FileManager.default.attributesOfItem(atPath: object)[.size] as? UInt64) ?? 0
+                try Catalog.index(db, name: archiveName, night: night, path: object, size: size)
+                // Only what the archive holds is cached: a file left out is read again next night.
+                for row in try Row.fetchAll(db, sql: "SELECT path, role, indication FROM file WHERE archive = ?", arguments: [archiveName]) {
+                    let path: String = row["path"]
+                    if row["role"] as String == "document" {
+                        let verdict: String = row["indication"] ?? "UNSIGNED"
+                        summary.documentsByVerdict[verdict, default: 0] += 1
+                    }
+                    guard let file = byPath[path] else { continue }
+                    summary.archived += 1
+                    try Self.cache(db, path: path, file: file, archive: archiveName)
+                }
+            }
+            let sequence = try Int.fetchOne(db, sql: "SELECT MAX(seq) FROM archive") ?? 0
+            for path in deleted {
+                try db.execute(sql: "INSERT INTO deletion (path, night, seq, archive) VALUES (?, ?, ?, ?)", arguments: [path, night, sequence, archiveName])
+                try db.execute(sql: "DELETE FROM statCache WHERE path = ?", arguments: [path])
+            }
+        }
+        summary.exitCode = exitCode.rawValue
+        summary.seconds = Date().timeIntervalSince(started)
+        logger.info("backup done", metadata: ["archive": "\(archiveName ?? "none")", "new": "\(summary.new)", "changed": "\(summary.changed)",
+                                              "unchanged": "\(summary.unchanged)", "deleted": "\(summary.deleted)"])
+        return summary
+    }
+
+    static func cache(_ db: Database, path: String, file: InputFile, archive: String) throws {
+        try db.execute(sql: """
+            INSERT OR REPLACE INTO statCache (path, device, inode, size, modificationNanoseconds, changeNanoseconds, archive)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [path, Int64(bitPattern: file.identity.0), Int64(bitPattern: file.identity.1), file.size,
+                             file.modificationNanoseconds, file.changeNanoseconds, archive])
+    }
+
+    /// The SHA-256 of a file's content in hex, streamed (nil if it cannot be read).
+    static func sha256(of file: InputFile) -> String? {
+        guard let handle = FileHandle(forReadingAtPath: String(decoding: file.filesystemPath, as: UTF8.self)) else { return nil }
+        defer { try? handle.close() }
+        let hasher = Hasher(.sha256)
+        do {
+            // nil or empty: the end of the file.
+            while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update(chunk) }
+        } catch {
+            return nil
+        }
+        return Hex.encode(hasher.finalize())
+    }
+
+    /// `YYYYMMDDTHHMMSSZ-<seq>.svz` (UTC), `seq` counting the repository's archives from 1.
+    func nextArchiveName(_ date: Date) throws -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
+        let count = try repository.store.list().filter { $0.name.hasSuffix(".svz") }.count
+        return "\(formatter.string(from: date))-\(count + 1).svz"
+    }
+}

@@ -1,0 +1,155 @@
+import Foundation
+import GRDB
+import SigVault
+import SigVaultFormat
+
+/// The repository's catalog (`catalog.sqlite`, SQLite through GRDB): what each archive holds,
+/// every version of every file with the verdict pack recorded, deletions, and the stat cache that
+/// lets a backup skip unchanged files. The archives are the truth: `rebuild(from:)` makes the
+/// catalog again from them, and a backup indexes an archive the catalog lacks before anything else.
+final class Catalog: @unchecked Sendable {
+    let database: DatabaseQueue
+
+    init(repository: Repository) throws {
+        do {
+            database = try DatabaseQueue(path: repository.catalogPath)
+            try Self.migrator.migrate(database)
+        } catch {
+            throw SigVaultError(.catalog, "\(repository.catalogPath): the catalog cannot be opened: \(error)",
+                                hint: "sigvault repo rebuild-catalog --repo \(repository.root) makes it again from the archives")
+        }
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.create(table: "archive") { t in
+                t.primaryKey("name", .text)
+                t.column("seq", .integer).notNull()          // the <seq> of its name: the order of the nights
+                t.column("night", .text).notNull()          // ISO 8601 UTC: when the backup ran
+                t.column("fingerprint", .text).notNull()
+                t.column("formatVersion", .integer).notNull()
+                t.column("size", .integer).notNull()
+            }
+            try db.create(table: "file") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("archive", .text).notNull().indexed().references("archive", onDelete: .cascade)
+                t.column("path", .text).notNull().indexed()  // escaped, without data/, as list prints it
+                t.column("role", .text).notNull()
+                t.column("size", .integer).notNull()
+                t.column("sha256", .text).notNull()
+                t.column("signers", .text)                   // JSON array, documents only
+                t.column("provenTime", .text)
+                t.column("indication", .text)
+                t.column("subIndication", .text)
+            }
+            try db.create(table: "deletion") { t in
+                t.column("path", .text).notNull().indexed()
+                t.column("night", .text).notNull()
+                t.column("seq", .integer).notNull()          // the newest archive's seq when it was seen gone
+                t.column("archive", .text)                   // the night's archive, if it wrote one
+            }
+            try db.create(table: "statCache") { t in
+                t.primaryKey("path", .text)
+                t.column("device", .integer).notNull()
+                t.column("inode", .integer).notNull()
+                t.column("size", .integer).notNull()
+                t.column("modificationNanoseconds", .integer).notNull()
+                t.column("changeNanoseconds", .integer).notNull()
+                t.column("archive", .text).notNull()
+            }
+        }
+        return migrator
+    }
+
+    func archiveNames() throws -> Set<String> {
+        try read { db in Set(try String.fetchAll(db, sql: "SELECT name FROM archive")) }
+    }
+
+    /// Records what archive `name` holds, from its manifest (in the caller's transaction).
+    static func index(_ db: Database, name: String, night: String, path: String, size: UInt64) throws {
+        let lister = try Lister(archive: path)
+        let reader = try ArchiveReaderInfo(path: path)
+        try db.execute(sql: "INSERT INTO archive (name, seq, night, fingerprint, formatVersion, size) VALUES (?, ?, ?, ?, ?, ?)",
+                       arguments: [name, Self.sequence(ofArchive: name) ?? 0, night, lister.fingerprint, reader.formatVersion, Int64(size)])
+        var documents: [String: ListedDocument] = [:]
+        try lister.forEachDocument { documents[$0.path] = $0 }
+        let encoder = JSONEncoder()
+        try lister.forEachFile { file in
+            let document = documents[file.path]
+            let signers = try document.map { String(decoding: try encoder.encode($0.signers), as: UTF8.self) }
+            try db.execute(sql: """
+                INSERT INTO file (archive, path, role, size, sha256, signers, provenTime, indication, subIndication)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [name, file.path, file.role, file.size, file.sha256, signers, document?.provenTime,
+                                 document?.packIndication, document?.packSubIndication])
+        }
+    }
+
+    func read<T>(_ body: (Database) throws -> T) throws -> T {
+        do { return try database.read(body) } catch let error as SigVaultError { throw error } catch {
+            throw SigVaultError(.catalog, "the catalog cannot be read: \(error)")
+        }
+    }
+
+    func write<T>(_ body: (Database) throws -> T) throws -> T {
+        do { return try database.write(body) } catch let error as SigVaultError { throw error } catch {
+            throw SigVaultError(.catalog, "the catalog cannot be written: \(error)")
+        }
+    }
+
+    /// The `<seq>` of an archive's name (`YYYYMMDDTHHMMSSZ-<seq>.svz`).
+    static func sequence(ofArchive name: String) -> Int? {
+        guard name.hasSuffix(".svz"), let dash = name.firstIndex(of: "-") else { return nil }
+        return Int(name[name.index(after: dash)..<name.index(name.endIndex, offsetBy: -4)])
+    }
+
+    /// The night an archive was written, from its name (`YYYYMMDDTHHMMSSZ-<seq>.svz`).
+    static func night(ofArchive name: String) -> String? {
+        let stamp = name.prefix(16)
+        guard stamp.count == 16 else { return nil }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
+        return formatter.date(from: String(stamp)).map(ISOTime.format)
+    }
+
+    /// Indexes every stored archive the catalog lacks (a backup stopped after storing its archive,
+    /// or a lost catalog); returns their names.
+    func indexMissing(_ repository: Repository) throws -> [String] {
+        let known = try archiveNames()
+        var indexed: [String] = []
+        for object in try repository.store.list() where !known.contains(object.name) && object.name.hasSuffix(".svz") {
+            let night = Self.night(ofArchive: object.name) ?? ISOTime.format(Date())
+            let path = try repository.store.localFile(object.name)
+            try write { db in try Self.index(db, name: object.name, night: night, path: path, size: object.size) }
+            indexed.append(object.name)
+        }
+        return indexed
+    }
+
+    /// `sigvault repo rebuild-catalog`: a new catalog from the archives alone. The stat cache and
+    /// the deletions are not in the archives: the next backup reads every file once (and finds
+    /// nothing changed where the content is the same), and deletions are recorded again from then.
+    static func rebuild(_ repository: Repository) throws -> [String] {
+        let path = repository.catalogPath
+        for suffix in ["", "-wal", "-shm", "-journal"] { _ = unlink(path + suffix) }
+        let catalog = try Catalog(repository: repository)
+        return try catalog.indexMissing(repository)
+    }
+}
+
+/// The one trailer fact the catalog keeps that `Lister` does not give.
+struct ArchiveReaderInfo {
+    let formatVersion: Int
+    init(path: String) throws {
+        let data = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+        defer { try? data.close() }
+        let end = try data.seekToEnd()
+        guard end >= 168 else { throw SigVaultError(.archiveInvalid, "\(path): too short to be an archive") }
+        try data.seek(toOffset: end - 160 + 8)
+        let bytes = [UInt8](data.readData(ofLength: 4))
+        formatVersion = bytes.count == 4 ? Int(bytes.enumerated().reduce(UInt32(0)) { $0 | UInt32($1.element) << (8 * UInt32($1.offset)) }) : 0
+    }
+}

@@ -1,0 +1,160 @@
+import Foundation
+import SigVault
+import SigVaultFormat
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The repository's config file, `sigvault-repository.json` (docs/FORMAT.md, "Repository").
+public struct RepositoryConfig: Codable, Sendable {
+    /// Defaults for the repository commands; a flag given on the command line replaces the
+    /// default of the same name. Relative paths are relative to the repository folder.
+    public struct Defaults: Codable, Sendable {
+        public var trust: [String]?
+        public var certs: [String]?
+        public var crls: [String]?
+        public var ocsp: [String]?
+        public var tsa: [String]?
+        public var fetchRevocation: Bool?
+        public init() {}
+    }
+
+    public var format = "sigvault-repository"
+    public var version = 1
+    public var id: String
+    public var createdAt: String
+    public var defaults = Defaults()
+
+    public init(id: String, createdAt: String) {
+        self.id = id
+        self.createdAt = createdAt
+    }
+}
+
+/// A repository in a local folder: the config, `archives/` (a write-once object store), the
+/// catalog (`catalog.sqlite`, rebuilt from the archives when lost), `lock`, and `tmp/` for the
+/// archive being written.
+public final class Repository: @unchecked Sendable {
+    public static let configName = "sigvault-repository.json"
+    public static let environmentVariable = "SIGVAULT_REPOSITORY"
+
+    public let root: String
+    public let config: RepositoryConfig
+    public let store: any ObjectStore
+
+    var catalogPath: String { root + "/catalog.sqlite" }
+    var temporaryFolder: String { root + "/tmp" }
+    var lockPath: String { root + "/lock" }
+
+    /// `sigvault init`: a new repository in `root` (created if missing, else empty).
+    @discardableResult
+    public static func create(at root: String, defaults: RepositoryConfig.Defaults = .init()) throws -> Repository {
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: root, isDirectory: &isFolder) {
+            guard isFolder.boolValue else { throw SigVaultError(.outputExists, "\(root): exists and is not a folder") }
+            let entries = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
+            guard entries.isEmpty else {
+                throw SigVaultError(.outputExists, "\(root): not empty\(entries.contains(configName) ? " (already a repository)" : "")",
+                                    hint: "give a new or empty folder")
+            }
+        } else {
+            do { try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true) } catch {
+                throw SigVaultError(.outputCreate, "\(root): cannot create the folder: \(error.localizedDescription)")
+            }
+        }
+        for folder in ["archives", "tmp"] {
+            guard mkdir(root + "/" + folder, 0o755) == 0 else {
+                throw SigVaultError(.outputCreate, "\(root)/\(folder): cannot create: \(String(cString: strerror(errno)))", cause: SystemError())
+            }
+        }
+        var config = RepositoryConfig(id: UUID().uuidString.lowercased(), createdAt: ISOTime.format(Date()))
+        config.defaults = defaults
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        try DurableFile.write(Array(try encoder.encode(config)) + [0x0A], to: root + "/" + configName, overwrite: false)
+        let repository = try Repository(opening: root)
+        _ = try Catalog(repository: repository)
+        DurableFile.syncFolder(root)
+        return repository
+    }
+
+    /// Opens the repository at `root` (exit 10 when it is not one).
+    public init(opening root: String) throws {
+        let configPath = root + "/" + Self.configName
+        guard let data = FileManager.default.contents(atPath: configPath) else {
+            throw SigVaultError(.noRepository, "\(root): not a SigVault repository (no \(Self.configName))", hint: "create one with sigvault init \(root)")
+        }
+        let config: RepositoryConfig
+        do { config = try JSONDecoder().decode(RepositoryConfig.self, from: data) } catch {
+            throw SigVaultError(.noRepository, "\(configPath): not a repository config: \(error)")
+        }
+        guard config.format == "sigvault-repository", config.version == 1 else {
+            throw SigVaultError(.noRepository, "\(configPath): \(config.format) version \(config.version), not sigvault-repository version 1")
+        }
+        self.root = root
+        self.config = config
+        store = FolderObjectStore(folder: root + "/archives")
+    }
+
+    /// A config path as the commands take it: relative to the repository folder.
+    public func resolve(_ path: String) -> String { path.hasPrefix("/") ? path : root + "/" + path }
+
+    /// The one writer: `flock(2)` on `lock`, which records host, PID and start time. Held until the
+    /// returned lock is released (or the process ends: the kernel drops it, so no unlock command is
+    /// ever needed). Another holder: exit 11 at once, or after `wait`.
+    public func lock(wait: TimeInterval? = nil, command: String) throws -> RepositoryLock {
+        try RepositoryLock(path: lockPath, wait: wait, command: command)
+    }
+
+    /// What earlier runs that were stopped left in `tmp/` (an archive not yet stored, its
+    /// temporary): removed. Only the lock holder writes there, so under the lock all of it is stale.
+    func removeStaleTemporaries() -> [String] {
+        var removed: [String] = []
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: temporaryFolder)) ?? [] {
+            let path = temporaryFolder + "/" + name
+            if unlink(path) == 0 { removed.append("removed \(path), left by a run that was stopped") }
+        }
+        if !removed.isEmpty { DurableFile.syncFolder(temporaryFolder) }
+        return removed
+    }
+}
+
+/// The repository lock (see `Repository.lock`).
+public final class RepositoryLock: @unchecked Sendable {
+    private var fd: Int32
+
+    init(path: String, wait: TimeInterval?, command: String) throws {
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw SigVaultError(.noRepository, "\(path): cannot open the lock file: \(String(cString: strerror(errno)))") }
+        let deadline = Date().addingTimeInterval(wait ?? 0)
+        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            guard errno == EWOULDBLOCK || errno == EINTR else {
+                close(fd)
+                throw SigVaultError(.noRepository, "\(path): cannot lock: \(String(cString: strerror(errno)))")
+            }
+            if Date() >= deadline {
+                let holder = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+                close(fd)
+                throw SigVaultError(.locked, "\((path as NSString).deletingLastPathComponent): another sigvault run holds the repository\(holder.isEmpty ? "" : " (\(holder))")",
+                                    hint: "wait for it, or give --lock-wait <duration>")
+            }
+            usleep(100_000)
+        }
+        var host = [CChar](repeating: 0, count: 256)
+        gethostname(&host, 255)
+        let hostName = String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let text = Array("host=\(hostName) pid=\(getpid()) command=\(command) started=\(ISOTime.format(Date()))\n".utf8)
+        _ = ftruncate(fd, 0)
+        _ = text.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+        _ = fsync(fd)
+    }
+
+    public func release() {
+        guard fd >= 0 else { return }
+        _ = ftruncate(fd, 0)
+        close(fd)
+        fd = -1
+    }
+
+    deinit { release() }
+}
