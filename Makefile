@@ -16,7 +16,8 @@ PREFIX ?= /usr/local
 CONFIGURATION ?= release
 MANUAL := .build/plugins/GenerateManual/outputs/SigVaultCLI/sigvault.1
 
-.PHONY: deps build release demo test bench fixtures clean install fuzz
+.PHONY: deps build release demo test bench fixtures clean install fuzz soak
+SOAK_ROUNDS ?= 1000
 FUZZ_COUNT ?= 1000
 
 # Installs any missing system package with apt-get.
@@ -67,6 +68,11 @@ fuzz: build
 	"$$bin" pack Fixtures/cases/demo Fixtures/cases/expired-timestamped Fixtures/cases/unsigned --trust Fixtures/pki/root.pem \
 	  --certs Fixtures/pki/certs --crls Fixtures/pki/crl/current --ocsp Fixtures/pki/ocsp --at $(AT) -o fuzz-work/a.svz >/dev/null; \
 	python3 scripts/mutate.py "$$bin" fuzz-work/a.svz $(FUZZ_COUNT)
+
+# Backups killed with SIGKILL at seeded random moments (not part of make test): after each kill,
+# check --read-data passes and every document restores as some completed night holds it.
+soak: build
+	python3 scripts/soak.py "$$($(SWIFT) build --show-bin-path)/sigvault" Fixtures $(SOAK_ROUNDS)
 
 bench: release
 	@./scripts/bench.sh "$$($(SWIFT) build -c release --show-bin-path)/sigvault"

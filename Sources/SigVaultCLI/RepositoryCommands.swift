@@ -157,6 +157,7 @@ struct CheckCommand: ParsableCommand {
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
                 print(String(decoding: try encoder.encode(summary), as: UTF8.self))
             } else {
+                summary.notes.forEach { CLI.line("NOTE  \($0)") }
                 summary.problems.forEach { CLI.line("PROBLEM  \($0)") }
                 CLI.line("checked \(summary.archives) archives\(summary.dataChecked > 0 ? ", \(summary.dataChecked) of them byte for byte" : ""): \(summary.problems.isEmpty ? "OK" : "\(summary.problems.count) problem(s)")")
             }

@@ -148,7 +148,9 @@ public struct Backup {
             pack.selection = selection
             pack.walked = walk
             let packed = try Packer(options: pack, logger: logger).run()
+            CrashPoints.reach("backup.packed")
             try repository.store.put(name, from: temporary)
+            CrashPoints.reach("backup.stored")
             archiveName = name
             summary.archive = name
             summary.fingerprint = packed.fingerprint
@@ -186,7 +188,9 @@ public struct Backup {
                 try db.execute(sql: "INSERT INTO deletion (path, night, seq, archive) VALUES (?, ?, ?, ?)", arguments: [path, night, sequence, archiveName])
                 try db.execute(sql: "DELETE FROM statCache WHERE path = ?", arguments: [path])
             }
+            CrashPoints.reach("catalog.written")
         }
+        CrashPoints.reach("backup.done")
         summary.exitCode = exitCode.rawValue
         summary.seconds = Date().timeIntervalSince(started)
         logger.info("backup done", metadata: ["archive": "\(archiveName ?? "none")", "new": "\(summary.new)", "changed": "\(summary.changed)",

@@ -46,6 +46,7 @@ public struct FolderObjectStore: ObjectStore {
             if error == EEXIST { throw SigVaultError(.outputExists, "\(destination): an object of this name exists; objects are never overwritten") }
             throw SigVaultError(.outputCreate, "\(destination): cannot store the object: \(String(cString: strerror(error)))", cause: SystemError(error))
         }
+        CrashPoints.reach("store.linked")
         DurableFile.syncFolder(folder)
         _ = unlink(file)
         DurableFile.syncFolder((file as NSString).deletingLastPathComponent)

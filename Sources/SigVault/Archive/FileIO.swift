@@ -175,6 +175,7 @@ final class AtomicOutputFile {
     func commit(overwrite: Bool) throws {
         try flush()
         guard fsync(fd) == 0 else { throw SigVaultError(.outputWrite, "\(destination): fsync failed: \(POSIX.errorText)") }
+        CrashPoints.reach("output.synced")
         close(fd)
         committed = true
         defer { TemporaryFiles.shared.forget(temporaryLocalPath) }
@@ -186,11 +187,14 @@ final class AtomicOutputFile {
                 throw SigVaultError(number == EEXIST ? .outputExists : .outputCreate, "\(destination): cannot create: \(SystemError(number))",
                                     cause: SystemError(number))
             }
+            CrashPoints.reach("output.linked")
             unlink(temporaryPath)
         } else if rename(temporaryPath, destination) != 0 {
             let reason = POSIX.errorText
             unlink(temporaryPath)
             throw SigVaultError(.outputCreate, "\(destination): cannot rename into place: \(reason)")
+        } else {
+            CrashPoints.reach("output.linked")
         }
         let dirFD = POSIX.withPath(temporaryLocalPath.parent.bytes) { open($0, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
         if dirFD >= 0 {
