@@ -13,6 +13,8 @@
 #include <openssl/ess.h>
 #include <openssl/crypto.h>
 #include <openssl/objects.h>
+#include <openssl/pkcs12.h>
+#include <openssl/provider.h>
 #include <string.h>
 
 /* Function-like and cast macros that Swift cannot import. */

@@ -175,3 +175,39 @@ final class CertificateStack {
         }
     }
 }
+
+extension Certificate {
+    /// The certificates of a PKCS#12 file (the key's certificate first, then the others), opened
+    /// with `password`. A file protected with legacy ciphers (RC2, 3DES) needs OpenSSL's legacy
+    /// provider, which is loaded for a second attempt when the first fails.
+    public static func parsePKCS12(_ bytes: [UInt8], password: String) throws -> [Certificate] {
+        func attempt() -> [Certificate]? {
+            let parsed = bytes.withUnsafeBufferPointer { buffer -> OpaquePointer? in
+                var cursor: UnsafePointer<UInt8>? = buffer.baseAddress
+                return d2i_PKCS12(nil, &cursor, buffer.count)
+            }
+            guard let p12 = parsed else { return nil }
+            defer { PKCS12_free(p12) }
+            var key: OpaquePointer?
+            var certificate: OpaquePointer?
+            var others: OpaquePointer?
+            guard PKCS12_parse(p12, password, &key, &certificate, &others) == 1 else { return nil }
+            if let key { EVP_PKEY_free(key) }
+            var out: [Certificate] = []
+            if let certificate { out.append(Certificate(takingOwnership: certificate)) }
+            out += CertificateStack.certificates(in: others)
+            if let others { sv_sk_X509_pop_free(others) }
+            return out
+        }
+        OpenSSLErrorQueue.clear()
+        if let certificates = attempt() { return certificates }
+        // Legacy ciphers: load the legacy provider (with the default one, which loading another
+        // would otherwise displace) and try again.
+        _ = OSSL_PROVIDER_load(nil, "default")
+        if OSSL_PROVIDER_load(nil, "legacy") != nil, let certificates = attempt() {
+            OpenSSLErrorQueue.clear()
+            return certificates
+        }
+        throw CryptoError.fromQueue(.malformed, "not a PKCS#12 file, or the password is wrong")
+    }
+}

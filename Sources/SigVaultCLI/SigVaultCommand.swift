@@ -10,7 +10,7 @@ struct SigVaultCommand: ParsableCommand {
         abstract: "Archive signed documents with the evidence that keeps them provable, verify and restore them.",
         version: SigVaultVersion.withLibraries,
         subcommands: [PackCommand.self, VerifyCommand.self, RestoreCommand.self, ListCommand.self, RenewCommand.self, ErsCommand.self,
-                      InitCommand.self, BackupCommand.self, LogCommand.self, CheckCommand.self, RepoCommand.self])
+                      InitCommand.self, BackupCommand.self, LogCommand.self, CheckCommand.self, RepoCommand.self, ExpiryCommand.self])
 
     static func main() {
         // Before any work: an interruption removes every temporary file the run made.

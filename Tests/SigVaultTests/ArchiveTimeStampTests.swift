@@ -56,6 +56,14 @@ import Testing
         let (_, now) = try Harness.verifyJSON(archive, at: ISOTime.format(Date()))
         let nowProof = try #require(now["proofOfTime"] as? [String: Any])
         #expect(nowProof["subIndication"] as? String == "TRY_LATER", "\(nowProof)")
+        // expiry: the archive time-stamp is due when verify's renewBefore falls in the window.
+        let renewBefore = try #require(nowProof["renewBefore"] as? String)
+        let expiry = try Harness.sigvault(["expiry", archive, "--trust", "Fixtures/pki/root.pem", "--json"])
+        let expiryItems = (try Harness.json(expiry.stdout)["items"] as? [[String: Any]]) ?? []
+        #expect(expiryItems.map { $0["kind"] as? String } == ["archive-time-stamp"] && expiryItems.first?["date"] as? String == renewBefore, "\(expiryItems)")
+        let dueSoon = try Harness.sigvault(["expiry", archive, "--trust", "Fixtures/pki/root.pem", "--at",
+                                            ISOTime.format(try #require(ISOTime.parse(renewBefore)).addingTimeInterval(-86_400))])
+        #expect(dueSoon.exitCode == 2 && dueSoon.stdout.contains("sigvault renew \(archive) --tsa <url>"), "\(dueSoon.stdout)")
 
         // restore puts each document's own RFC 4998 record in its evidence folder; with the restored
         // files of its data group it verifies without the archive.
