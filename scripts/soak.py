@@ -73,7 +73,7 @@ def main():
                 killed += 1
                 for d, v in now.items():
                     acceptable[d].append(v)
-            check = run([binary, "check", "--repo", "repo", "--read-data"], work)
+            check = run([binary, "check", "--repo", "repo", "--read-data", "--at", "2026-06-01T00:00:00Z"], work)
             if check.returncode != 0:
                 failures.append(f"round {number}: check --read-data exit {check.returncode}: {check.stdout.decode(errors='replace')[-400:]}")
             target = os.path.join(work, "restored")

@@ -142,6 +142,7 @@ struct CheckCommand: ParsableCommand {
     @OptionGroup var repository: RepositoryArgument
     @Flag(help: "Read every byte of every archive (verify --integrity-only).") var readData = false
     @Option(help: "Read every byte of this percentage of the archives (a different choice each day).") var readDataSubset: Double?
+    @Option(help: "With --read-data: judge the signatures as of this ISO 8601 time instead of now.") var at: String?
     @Flag(help: "Print a JSON summary.") var json = false
 
     func run() throws {
@@ -151,7 +152,7 @@ struct CheckCommand: ParsableCommand {
                 throw SigVaultError(.usage, "--read-data-subset \(readDataSubset): a percentage above 0, at most 100")
             }
             let summary = try RepositoryQueries(repository: repository.open())
-                .check(readData: readData || readDataSubset != nil, subsetPercent: readDataSubset, logger: logger)
+                .check(readData: readData || readDataSubset != nil, subsetPercent: readDataSubset, at: try CLI.parseTime(at), logger: logger)
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

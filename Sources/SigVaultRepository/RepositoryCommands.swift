@@ -3,6 +3,7 @@ import GRDB
 import Logging
 import SigVault
 import SigVaultFormat
+import SigVaultValidation
 
 /// One entry of a file's history (`sigvault log`).
 public struct HistoryEntry: Codable, Sendable {
@@ -83,7 +84,7 @@ public struct RepositoryQueries {
     /// one stored, the fingerprints equal), each archive's structure (trailer, index, manifest),
     /// and with `readData` every byte of every archive (`verify --integrity-only`), or of a seeded
     /// `subsetPercent` of them. A mismatch is read again once before it is reported.
-    public func check(readData: Bool, subsetPercent: Double?, logger: Logger) throws -> CheckSummary {
+    public func check(readData: Bool, subsetPercent: Double?, at: Date = Date(), logger: Logger) throws -> CheckSummary {
         let catalog = try Catalog(repository: repository)
         var summary = CheckSummary()
         let stored = try repository.store.list().filter { $0.name.hasSuffix(".svz") }
@@ -120,14 +121,37 @@ public struct RepositoryQueries {
             }
             guard readData, chosen.contains(object.name) else { continue }
             summary.dataChecked += 1
-            func data() throws -> [VerifyReport.Problem] {
+            // Every byte, every evidence record and every signature, with the repository's material,
+            // at `at`: integrity problems, and verdicts worse than the catalog recorded at backup.
+            func verify() throws -> VerifyReport {
                 var options = VerifyOptions(archive: path)
-                options.integrityOnly = true
-                return try Verifier(options: options, logger: logger).run().integrity.problems
+                let defaults = repository.config.defaults
+                options.trust = (defaults.trust ?? []).map(repository.resolve)
+                options.certificates = (defaults.certs ?? []).map(repository.resolve)
+                options.revocationLists = (defaults.crls ?? []).map(repository.resolve)
+                options.ocspResponses = (defaults.ocsp ?? []).map(repository.resolve)
+                options.at = at
+                return try Verifier(options: options, logger: logger).run()
             }
-            if try !data().isEmpty {
-                for problem in try data() {
-                    summary.problems.append("\(object.name): \(problem.member.map { "\($0): " } ?? "")\(problem.message) [\(problem.code.rawValue)]")
+            var report = try verify()
+            if !report.integrity.problems.isEmpty { report = try verify() }  // read again once before reporting
+            for problem in report.integrity.problems {
+                summary.problems.append("\(object.name): \(problem.member.map { "\($0): " } ?? "")\(problem.message) [\(problem.code.rawValue)]")
+            }
+            let recorded: [String: String] = try catalog.read { db in
+                var out: [String: String] = [:]
+                for row in try Row.fetchAll(db, sql: "SELECT path, indication FROM file WHERE archive = ? AND role = 'document' AND indication IS NOT NULL",
+                                            arguments: [object.name]) { out[row["path"]] = row["indication"] }
+                return out
+            }
+            report.forEachDocument { document in
+                guard document.signed, let now = document.indication.flatMap(Indication.init(rawValue:)) else { return }
+                let then = recorded[document.path].flatMap(Indication.init(rawValue:))
+                let verdict = [document.indication, document.subIndication].compactMap { $0 }.joined(separator: "/")
+                if let then, now > then {
+                    summary.problems.append("\(object.name): \(document.path): \(then.rawValue) at backup, \(verdict) now: \(document.reason ?? "")")
+                } else if now != .totalPassed {
+                    summary.notes.append("\(object.name): \(document.path): \(verdict), as already at backup")
                 }
             }
         }
