@@ -58,10 +58,14 @@ struct BackupCommand: ParsableCommand {
     @Option(help: "Wait this long for another run's lock, <n>(s|m|h|d|y); default: exit 11 at once.") var lockWait: String?
     @Option(help: "Maximum age of revocation data: <n>(s|m|h|d|y).") var maxRevocationAge: String?
     @Flag(help: "Print a JSON summary on stdout.") var json = false
+    @Flag(help: "Print events as JSON lines on stdout (started, walked, progress, stored, warning), the summary last.") var jsonLines = false
+    @Flag(name: .shortAndLong, help: "Print only warnings and errors.") var quiet = false
+    @Flag(name: .shortAndLong, help: "Log what the run does (as SIGVAULT_LOG=info).") var verbose = false
 
     func run() throws {
-        let logger = CLI.makeLogger()
+        let logger = CLI.makeLogger(level: verbose ? .info : .warning)
         do {
+            if json && jsonLines { throw SigVaultError(.usage, "--json and --json-lines: choose one") }
             let repository = try repository.open()
             let defaults = repository.config.defaults
             var pack = PackOptions(inputs: sources, output: "")
@@ -75,8 +79,27 @@ struct BackupCommand: ParsableCommand {
             pack.maximumRevocationAge = try CLI.parseMaximumAge(maxRevocationAge)
             var options = BackupOptions(sources: sources, pack: pack)
             options.lockWait = try lockWait.map { try CLI.parseDuration($0, option: "--lock-wait") }
+            let progress = BackupProgress(mode: jsonLines ? .jsonLines : quiet || json ? .silent : isatty(2) == 1 ? .terminal : .log)
+            options.events = { progress.show($0) }
             let summary = try Backup(repository: repository, options: options, logger: logger).run()
+            progress.finish()
+            if jsonLines {
+                for warning in summary.warnings {
+                    var event = BackupEvent("warning")
+                    event.message = warning
+                    progress.show(event)
+                }
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+                print(String(decoding: try encoder.encode(summary), as: UTF8.self))
+                if summary.exitCode != 0 { Foundation.exit(summary.exitCode) }
+                return
+            }
             summary.warnings.forEach(CLI.warn)
+            if quiet {
+                if summary.exitCode != 0 { Foundation.exit(summary.exitCode) }
+                return
+            }
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
@@ -187,3 +210,71 @@ struct RebuildCatalogCommand: ParsableCommand {
         }
     }
 }
+
+/// How a backup shows its progress: JSON lines on stdout, a line rewritten on a terminal's stderr
+/// (files and bytes done, rate, time left), plain lines every 10 seconds in a log, or nothing.
+final class BackupProgress: @unchecked Sendable {
+    enum Mode { case jsonLines, terminal, log, silent }
+    let mode: Mode
+    private let lock = NSLock()
+    private var last = Date.distantPast
+    private var started: Date?
+    private var shown = false
+    private let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+
+    init(mode: Mode) { self.mode = mode }
+
+    func show(_ event: BackupEvent) {
+        lock.lock()
+        defer { lock.unlock() }
+        let now = Date()
+        switch mode {
+        case .silent:
+            return
+        case .jsonLines:
+            // Progress at most once a second; every other event as it comes.
+            if event.event == "progress" && event.filesDone != event.filesTotal {
+                guard now.timeIntervalSince(last) >= 1 else { return }
+                last = now
+            }
+            if let data = try? encoder.encode(event) { print(String(decoding: data, as: UTF8.self)) }
+        case .terminal, .log:
+            guard event.event == "progress", let done = event.filesDone, let total = event.filesTotal,
+                  let bytes = event.bytesDone, let totalBytes = event.bytesTotal else { return }
+            if started == nil { started = now }
+            let interval: TimeInterval = mode == .terminal ? 0.1 : 10
+            guard now.timeIntervalSince(last) >= interval || done == total else { return }
+            last = now
+            let seconds = max(0.001, now.timeIntervalSince(started ?? now))
+            let rate = Double(bytes) / seconds
+            let left = rate > 0 ? Double(totalBytes - min(bytes, totalBytes)) / rate : 0
+            let text = "archiving: \(done)/\(total) files, \(Self.size(bytes)) of \(Self.size(totalBytes)), \(Self.size(UInt64(rate)))/s, about \(Int(left.rounded(.up))) s left"
+            if mode == .terminal {
+                FileHandle.standardError.write(Data(("\r\u{1B}[K" + TextSafety.line(text)).utf8))
+                shown = true
+            } else {
+                FileHandle.standardError.write(Data(("sigvault: " + text + "\n").utf8))
+            }
+        }
+    }
+
+    /// Clears the terminal's progress line.
+    func finish() {
+        lock.lock()
+        defer { lock.unlock() }
+        if mode == .terminal && shown { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+    }
+
+    static func size(_ bytes: UInt64) -> String {
+        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+        var value = Double(bytes)
+        var unit = 0
+        while value >= 1024 && unit < units.count - 1 { value /= 1024; unit += 1 }
+        return unit == 0 ? "\(bytes) B" : String(format: "%.1f", value) + " " + units[unit]
+    }
+}
+

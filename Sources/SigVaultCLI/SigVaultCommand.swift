@@ -21,10 +21,11 @@ struct SigVaultCommand: ParsableCommand {
 
 /// Shared plumbing: error printing and exit codes (docs/CLI.md).
 enum CLI {
-    static func makeLogger() -> Logger {
+    /// The logger; `SIGVAULT_LOG` sets its level, else `level` (`--verbose`: info).
+    static func makeLogger(level: Logger.Level = .warning) -> Logger {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = ProcessInfo.processInfo.environment["SIGVAULT_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
+            handler.logLevel = ProcessInfo.processInfo.environment["SIGVAULT_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? level
             return handler
         }
         return Logger(label: "sigvault")

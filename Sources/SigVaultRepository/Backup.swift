@@ -11,6 +11,8 @@ public struct BackupOptions: Sendable {
     public var pack: PackOptions
     /// `--lock-wait`: how long to wait for another run's lock (nil: exit 11 at once).
     public var lockWait: TimeInterval?
+    /// What the run does, as it happens (`--json-lines`, the progress line).
+    public var events: (@Sendable (BackupEvent) -> Void)?
 
     public init(sources: [String], pack: PackOptions) {
         self.sources = sources
@@ -18,9 +20,35 @@ public struct BackupOptions: Sendable {
     }
 }
 
+/// One event of a backup as it happens (docs/CLI.md, "backup", `--json-lines`).
+public struct BackupEvent: Codable, Sendable {
+    /// `started`, `walked`, `progress`, `stored` or `warning` (the summary is the last line). Keys
+    /// that do not apply to the event are left out.
+    public var event: String
+    public var time: String
+    public var filesSeen: Int?
+    public var new: Int?
+    public var changed: Int?
+    public var unchanged: Int?
+    public var deleted: Int?
+    public var filesDone: Int?
+    public var filesTotal: Int?
+    public var bytesDone: UInt64?
+    public var bytesTotal: UInt64?
+    public var archive: String?
+    public var message: String?
+
+    public init(_ event: String) {
+        self.event = event
+        time = ISOTime.format(Date())
+    }
+}
+
 /// What a night's backup did (docs/CLI.md, "backup"): its JSON summary.
 public struct BackupSummary: Codable, Sendable {
     public var schemaVersion = 1
+    /// `summary`: so that the last line of `--json-lines` says what it is.
+    public var event = "summary"
     /// The night's archive, or nil when nothing changed.
     @NullEncoded public var archive: String?
     @NullEncoded public var fingerprint: String?
@@ -79,6 +107,7 @@ public struct Backup {
         summary.indexedArchives = try catalog.indexMissing(repository)
         for name in summary.indexedArchives { summary.warnings.append("\(name): stored but not in the catalog (a run stopped before recording it): indexed") }
 
+        options.events?(BackupEvent("started"))
         let walk = try InputWalk(options.sources)
         let cache: [String: CachedStat] = try catalog.read { db in
             var out: [String: CachedStat] = [:]
@@ -134,6 +163,10 @@ public struct Backup {
             return prefixes.contains { $0.bytes.isEmpty || path == $0 || path.hasPrefix($0.description + "/") }
         }.sorted()
         summary.deleted = deleted.count
+        var walked = BackupEvent("walked")
+        (walked.filesSeen, walked.new, walked.changed, walked.unchanged, walked.deleted)
+            = (summary.filesSeen, summary.new, summary.changed, summary.unchanged, summary.deleted)
+        options.events?(walked)
         var exitCode: ExitCode = walk.unreadable ? .partlyUnreadable : .ok
         let night = ISOTime.format(started)
 
@@ -147,10 +180,21 @@ public struct Backup {
             pack.output = temporary
             pack.selection = selection
             pack.walked = walk
+            if let events = options.events {
+                pack.progress = { progress in
+                    var event = BackupEvent("progress")
+                    (event.filesDone, event.filesTotal, event.bytesDone, event.bytesTotal)
+                        = (progress.filesDone, progress.filesTotal, progress.bytesDone, progress.bytesTotal)
+                    events(event)
+                }
+            }
             let packed = try Packer(options: pack, logger: logger).run()
             CrashPoints.reach("backup.packed")
             try repository.store.put(name, from: temporary)
             CrashPoints.reach("backup.stored")
+            var stored = BackupEvent("stored")
+            stored.archive = name
+            options.events?(stored)
             archiveName = name
             summary.archive = name
             summary.fingerprint = packed.fingerprint

@@ -112,6 +112,26 @@ import Glibc
         #expect(fourth.exitCode == 0 && night4["archived"] as? Int == 2, "\(night4) \(fourth.stderr)")
     }
 
+    /// --json-lines: one JSON object per line, started first, the summary last; --quiet prints nothing
+    /// on stdout.
+    @Test func eventsAsJSONLinesAndQuiet() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let (repo, _) = try Self.setUp(directory)
+        let result = try Harness.sigvault(["backup", "src", "--repo", repo, "--at", Harness.verifyTime, "--json-lines"], cwd: directory)
+        #expect(result.exitCode == 0, "\(result.stderr)")
+        let events = try result.stdout.split(separator: "\n").map { try Harness.json(String($0)) }
+        #expect(events.first?["event"] as? String == "started", "\(result.stdout)")
+        #expect(events.contains { $0["event"] as? String == "walked" && $0["new"] as? Int == 6 })
+        #expect(events.contains { $0["event"] as? String == "progress" && $0["filesDone"] as? Int == $0["filesTotal"] as? Int })
+        #expect(events.contains { $0["event"] as? String == "stored" && ($0["archive"] as? String)?.hasSuffix("-1.svz") == true })
+        #expect(events.last?["event"] as? String == "summary" && events.last?["archived"] as? Int == 6, "\(result.stdout)")
+        let quiet = try Harness.sigvault(["backup", "src", "--repo", repo, "--at", Harness.verifyTime, "--quiet"], cwd: directory)
+        #expect(quiet.exitCode == 0 && quiet.stdout.isEmpty, "\(quiet.stdout)")
+        let both = try Harness.sigvault(["backup", "src", "--repo", repo, "--json", "--json-lines"], cwd: directory)
+        #expect(both.exitCode == 64, "\(both.stderr)")
+    }
+
     /// One writer: a held lock is exit 11 at once, naming the holder; --lock-wait waits for it.
     @Test func oneWriterAtATime() throws {
         let directory = try Harness.temporaryDirectory()

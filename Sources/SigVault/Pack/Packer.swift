@@ -35,11 +35,21 @@ public struct PackOptions: Sendable {
     /// The walk already made (the repository's backup walked the inputs to find what changed):
     /// used instead of walking again.
     public var walked: InputWalk?
+    /// Called after each file is handed to the writer (from the caller's thread), for progress.
+    public var progress: (@Sendable (PackProgress) -> Void)?
 
     public init(inputs: [String], output: String) {
         self.inputs = inputs
         self.output = output
     }
+}
+
+/// How far `pack` is: files and bytes handed to the writer, of those it will archive.
+public struct PackProgress: Sendable {
+    public var filesDone: Int
+    public var filesTotal: Int
+    public var bytesDone: UInt64
+    public var bytesTotal: UInt64
 }
 
 public struct PackSummary: Sendable {
@@ -220,7 +230,14 @@ public struct Packer {
         try addBytes(ArchivePath(ArchiveLayout.verifyGuideName), .verifyGuide, Array(VerifyGuide.text(archiveTimeStampRequested: !options.timeStampAuthorities.isEmpty).utf8))
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
         let smallLimit = Int64(ArchiveWriter.frameSize - 8192)
+        var progress = PackProgress(filesDone: 0, filesTotal: files.count, bytesDone: 0,
+                                    bytesTotal: files.reduce(0) { $0 + UInt64(max(0, $1.size)) })
         for file in files {
+            defer {
+                progress.filesDone += 1
+                progress.bytesDone += UInt64(max(0, file.size))
+                options.progress?(progress)
+            }
             let path = ArchivePath(ArchiveLayout.dataPrefix).joined(file.relativePath)
             let header = ArchiveWriter.MemberHeader(path: path, mode: file.mode, modificationTime: file.modificationTime)
             switch file.kind {
