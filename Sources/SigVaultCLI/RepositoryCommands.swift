@@ -109,6 +109,9 @@ struct BackupCommand: ParsableCommand {
                 let counts = "\(summary.filesSeen) files: \(summary.new) new, \(summary.changed) changed, \(summary.unchanged) unchanged, \(summary.deleted) deleted"
                 if let archive = summary.archive {
                     CLI.line("backed up \(summary.archived) files into \(archive) (\(counts); \(summary.bytesRead) bytes read, \(summary.bytesStored) stored)")
+                    if summary.retriedTryLater > 0 {
+                        CLI.line("\(summary.resolvedTryLater) of \(summary.retriedTryLater) document(s) waiting for revocation data (TRY_LATER) moved to a verdict")
+                    }
                 } else {
                     CLI.line("nothing changed, no archive written (\(counts))")
                 }

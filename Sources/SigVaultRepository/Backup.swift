@@ -63,6 +63,10 @@ public struct BackupSummary: Codable, Sendable {
     public var bytesStored: UInt64 = 0
     /// The night's documents by the verdict pack recorded (`UNSIGNED` for unsigned ones).
     public var documentsByVerdict: [String: Int] = [:]
+    /// With --fetch-revocation: documents still TRY_LATER archived again tonight, and how many of
+    /// them moved from TRY_LATER to a verdict.
+    public var retriedTryLater = 0
+    public var resolvedTryLater = 0
     /// Archives found in the repository but not in the catalog, indexed first.
     public var indexedArchives: [String] = []
     public var warnings: [String] = []
@@ -170,6 +174,25 @@ public struct Backup {
         var exitCode: ExitCode = walk.unreadable ? .partlyUnreadable : .ok
         let night = ISOTime.format(started)
 
+        // Evidence that completes itself: with --fetch-revocation, every document whose latest
+        // version is still TRY_LATER is archived again tonight, with the data fetched or given now.
+        var retried = Set<String>()
+        if options.pack.fetchRevocation != nil {
+            let waiting: [String] = try catalog.read { db in
+                try String.fetchAll(db, sql: """
+                    SELECT f.path FROM file f JOIN archive a ON a.name = f.archive
+                    WHERE f.role = 'document' AND f.subIndication = 'TRY_LATER'
+                      AND a.seq = (SELECT MAX(a2.seq) FROM file f2 JOIN archive a2 ON a2.name = f2.archive WHERE f2.path = f.path)
+                    """)
+            }
+            for path in waiting {
+                guard let name = ArchivePath.unescaped(path), seen.contains(path), !changed.contains(name) else { continue }
+                changed.insert(name)
+                retried.insert(path)
+            }
+            summary.retriedTryLater = retried.count
+        }
+
         var archiveName: String?
         if !changed.isEmpty {
             let selection = DocumentFiles.closure(of: changed, among: walk.files.map(\.relativePath))
@@ -216,11 +239,12 @@ public struct Backup {
                 let size = (try? FileManager.default.attributesOfItem(atPath: object)[.size] as? UInt64) ?? 0
                 try Catalog.index(db, name: archiveName, night: night, path: object, size: size)
                 // Only what the archive holds is cached: a file left out is read again next night.
-                for row in try Row.fetchAll(db, sql: "SELECT path, role, indication FROM file WHERE archive = ?", arguments: [archiveName]) {
+                for row in try Row.fetchAll(db, sql: "SELECT path, role, indication, subIndication FROM file WHERE archive = ?", arguments: [archiveName]) {
                     let path: String = row["path"]
                     if row["role"] as String == "document" {
                         let verdict: String = row["indication"] ?? "UNSIGNED"
                         summary.documentsByVerdict[verdict, default: 0] += 1
+                        if retried.contains(path), row["subIndication"] as String? != "TRY_LATER" { summary.resolvedTryLater += 1 }
                     }
                     guard let file = byPath[path] else { continue }
                     summary.archived += 1

@@ -112,6 +112,33 @@ import Glibc
         #expect(fourth.exitCode == 0 && night4["archived"] as? Int == 2, "\(night4) \(fourth.stderr)")
     }
 
+    /// Evidence that completes itself: a document TRY_LATER one night (no revocation data) is archived
+    /// again on a night with --fetch-revocation, with the data there is then (given here, so the test
+    /// needs no network), and the catalog's verdict moves on.
+    @Test func tryLaterDocumentsAreRetriedWithFetchRevocation() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let source = directory + "/src"
+        try FileManager.default.createDirectory(atPath: source, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Harness.fixtures + "/cases/valid-pem-sig", toPath: source + "/valid-pem-sig")
+        let pki = Harness.fixtures + "/pki"
+        #expect(try Harness.sigvault(["init", directory + "/repo", "--trust", pki + "/root.pem", "--certs", pki + "/certs"]).exitCode == 0)
+        let repo = directory + "/repo"
+        let (first, night1) = try Self.backup(repo, in: directory)
+        #expect(first.exitCode == 2 && (night1["documentsByVerdict"] as? [String: Int])?["INDETERMINATE"] == 1, "\(night1)")
+        // Without --fetch-revocation nothing is retried.
+        let (_, plain) = try Self.backup(repo, in: directory, ["--crls", pki + "/crl/current", "--ocsp", pki + "/ocsp"])
+        #expect(plain["archive"] is NSNull && plain["retriedTryLater"] as? Int == 0, "\(plain)")
+        let (second, night2) = try Self.backup(repo, in: directory, ["--fetch-revocation", "--fetch-timeout", "1", "--crls", pki + "/crl/current", "--ocsp", pki + "/ocsp"])
+        #expect(second.exitCode == 0, "\(second.stderr)")
+        #expect(night2["retriedTryLater"] as? Int == 1 && night2["resolvedTryLater"] as? Int == 1, "\(night2)")
+        let log = try Harness.sigvault(["log", "--repo", repo, "src/valid-pem-sig/letter.txt"])
+        let lines = log.stdout.split(separator: "\n")
+        #expect(lines.count == 2 && lines[0].contains("INDETERMINATE/TRY_LATER") && lines[1].contains("TOTAL_PASSED"), "\(log.stdout)")
+        let (third, night3) = try Self.backup(repo, in: directory, ["--fetch-revocation", "--fetch-timeout", "1"])
+        #expect(third.exitCode == 0 && night3["archive"] is NSNull && night3["retriedTryLater"] as? Int == 0, "\(night3)")
+    }
+
     /// --json-lines: one JSON object per line, started first, the summary last; --quiet prints nothing
     /// on stdout.
     @Test func eventsAsJSONLinesAndQuiet() throws {
