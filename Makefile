@@ -76,6 +76,7 @@ soak: build
 
 bench: release
 	@./scripts/bench.sh "$$($(SWIFT) build -c release --show-bin-path)/sigvault"
+	@./scripts/bench-repository.sh "$$($(SWIFT) build -c release --show-bin-path)/sigvault"
 
 fixtures:
 	./Fixtures/make-fixtures.sh

@@ -267,11 +267,11 @@ public struct Backup {
     }
 
     static func cache(_ db: Database, path: String, file: InputFile, archive: String) throws {
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT OR REPLACE INTO statCache (path, device, inode, size, modificationNanoseconds, changeNanoseconds, archive)
             VALUES (?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [path, Int64(bitPattern: file.identity.0), Int64(bitPattern: file.identity.1), file.size,
-                             file.modificationNanoseconds, file.changeNanoseconds, archive])
+            """).execute(arguments: [path, Int64(bitPattern: file.identity.0), Int64(bitPattern: file.identity.1), file.size,
+                                     file.modificationNanoseconds, file.changeNanoseconds, archive])
     }
 
     /// The SHA-256 of a file's content in hex, streamed (nil if it cannot be read).

@@ -72,17 +72,17 @@ final class Catalog: @unchecked Sendable {
         let reader = try ArchiveReaderInfo(path: path)
         try db.execute(sql: "INSERT INTO archive (name, seq, night, fingerprint, formatVersion, size) VALUES (?, ?, ?, ?, ?, ?)",
                        arguments: [name, Self.sequence(ofArchive: name) ?? 0, night, lister.fingerprint, reader.formatVersion, Int64(size)])
-        var documents: [String: ListedDocument] = [:]
-        try lister.forEachDocument { documents[$0.path] = $0 }
         let encoder = JSONEncoder()
+        let insert = try db.cachedStatement(sql: """
+            INSERT INTO file (archive, path, role, size, sha256, signers, provenTime, indication, subIndication)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        // One pass over the manifest (after Lister's check of the whole).
         try lister.forEachFile { file in
-            let document = documents[file.path]
+            let document = file.document
             let signers = try document.map { String(decoding: try encoder.encode($0.signers), as: UTF8.self) }
-            try db.execute(sql: """
-                INSERT INTO file (archive, path, role, size, sha256, signers, provenTime, indication, subIndication)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [name, file.path, file.role, file.size, file.sha256, signers, document?.provenTime,
-                                 document?.packIndication, document?.packSubIndication])
+            try insert.execute(arguments: [name, file.path, file.role, file.size, file.sha256, signers, document?.provenTime,
+                                           document?.packIndication, document?.packSubIndication])
         }
     }
 

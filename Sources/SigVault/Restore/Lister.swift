@@ -23,6 +23,8 @@ public struct ListedFile: Sendable {
     public var role: String
     public var size: Int64
     public var sha256: String
+    /// For a document: what `list` shows of it (signers, proven time, pack's verdict).
+    public var document: ListedDocument?
 }
 
 public struct Lister {
@@ -47,20 +49,24 @@ public struct Lister {
         let again = try reader.forEachManifestMember { _, _, member in
             guard let path = member.archivePath, path.hasPrefix(ArchiveLayout.dataPrefix) else { return }
             try emit(ListedFile(path: ArchivePath.escaped(path.droppingPrefix(ArchiveLayout.dataPrefix).bytes), role: member.role.rawValue,
-                                size: member.size, sha256: member.sha256))
+                                size: member.size, sha256: member.sha256, document: member.role == .document ? Self.listed(member, path: path) : nil))
         }
         guard again == digest else { throw SigVaultError(.archiveRead, "\(archive): the manifest changed while being read") }
+    }
+
+    static func listed(_ member: ManifestMember, path: ArchivePath) -> ListedDocument {
+        let record = member.document
+        let times = (record?.signatures ?? []).flatMap { $0.timeStamps }.filter { $0.valid != false }.compactMap { $0.genTime }.sorted()
+        return ListedDocument(
+            path: ArchivePath.escaped(path.droppingPrefix(ArchiveLayout.dataPrefix).bytes), signed: (record?.kind ?? "unsigned") != "unsigned",
+            size: member.size, sha256: member.sha256, signers: (record?.signatures ?? []).compactMap(\.signer),
+            provenTime: times.first, packIndication: record?.packIndication, packSubIndication: record?.packSubIndication)
     }
 
     public func forEachDocument(_ emit: (ListedDocument) throws -> Void) throws {
         let again = try reader.forEachManifestMember { _, _, member in
             guard member.role == .document, let path = member.archivePath else { return }
-            let record = member.document
-            let times = (record?.signatures ?? []).flatMap { $0.timeStamps }.filter { $0.valid != false }.compactMap { $0.genTime }.sorted()
-            try emit(ListedDocument(
-                path: ArchivePath.escaped(path.droppingPrefix(ArchiveLayout.dataPrefix).bytes), signed: (record?.kind ?? "unsigned") != "unsigned",
-                size: member.size, sha256: member.sha256, signers: (record?.signatures ?? []).compactMap(\.signer),
-                provenTime: times.first, packIndication: record?.packIndication, packSubIndication: record?.packSubIndication))
+            try emit(Self.listed(member, path: path))
         }
         guard again == digest else { throw SigVaultError(.archiveRead, "\(archive): the manifest changed while being read") }
     }
