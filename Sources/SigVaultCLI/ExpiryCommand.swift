@@ -38,7 +38,9 @@ struct ExpiryCommand: ParsableCommand {
             }
             if let path = repo ?? (inputs.isEmpty ? ProcessInfo.processInfo.environment[Repository.environmentVariable] : nil) {
                 let repository = try Repository(opening: path)
-                options.archives += try repository.store.list().filter { $0.name.hasSuffix(".svz") }.map { try repository.store.localFile($0.name) }
+                let stored = try repository.store.list().filter { $0.name.hasSuffix(".svz") }.map { try repository.store.localFile($0.name) }
+                options.archives += stored
+                options.repositoryArchives = Set(stored)
                 if options.trust.isEmpty { options.trust = (repository.config.defaults.trust ?? []).map(repository.resolve) }
             }
             guard !options.archives.isEmpty || !options.certificates.isEmpty else {

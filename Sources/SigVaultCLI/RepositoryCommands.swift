@@ -133,6 +133,7 @@ struct LogCommand: ParsableCommand {
     func run() throws {
         do {
             let entries = try RepositoryQueries(repository: repository.open()).history(of: path)
+            if entries.isEmpty, let path { throw SigVaultError(.inputMissing, "\(path): the repository holds no version of it") }
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
@@ -148,7 +149,6 @@ struct LogCommand: ParsableCommand {
                     CLI.line("\(entry.night)  \(verdict.isEmpty ? "UNSIGNED" : verdict)  \(entry.path)  sha256 \(entry.sha256 ?? "")  in \(entry.archive ?? "")\(signers)")
                 }
             }
-            if entries.isEmpty, let path { throw SigVaultError(.inputMissing, "\(path): the repository holds no version of it") }
         } catch {
             CLI.fail(error)
         }
@@ -206,7 +206,8 @@ struct RebuildCatalogCommand: ParsableCommand {
 
     func run() throws {
         do {
-            let indexed = try RepositoryQueries(repository: repository.open()).rebuildCatalog()
+            let (indexed, warnings) = try RepositoryQueries(repository: repository.open()).rebuildCatalog()
+            warnings.forEach(CLI.warn)
             CLI.line("catalog rebuilt from \(indexed.count) archive(s)")
         } catch {
             CLI.fail(error)

@@ -4,6 +4,9 @@ import Logging
 import OpenSSLBridge
 import SigVault
 import SigVaultFormat
+#if canImport(Glibc)
+import Glibc
+#endif
 
 public struct BackupOptions: Sendable {
     public var sources: [String]
@@ -107,10 +110,18 @@ public struct Backup {
         defer { lock.release() }
         var summary = BackupSummary()
         summary.warnings += repository.removeStaleTemporaries()
-        let catalog = try Catalog(repository: repository)
-        summary.indexedArchives = try catalog.indexMissing(repository)
+        let catalog = try Catalog(repository: repository, create: true)
+        let missing = try catalog.indexMissing(repository)
+        summary.indexedArchives = missing.indexed
+        summary.warnings += missing.warnings
         for name in summary.indexedArchives { summary.warnings.append("\(name): stored but not in the catalog (a run stopped before recording it): indexed") }
 
+        // The repository knows a file by the name pack stores (relative to the working folder): a
+        // source whose name is empty (`.`, `/`) would stand for every name.
+        for source in options.sources where try InputWalker.relativeName(of: source).isEmpty {
+            throw SigVaultError(.usage, "\(source): back up folders by name, not . or /",
+                                hint: "run the backup from the folder above, or give the folder's absolute path")
+        }
         options.events?(BackupEvent("started"))
         let walk = try InputWalk(options.sources)
         let cache: [String: CachedStat] = try catalog.read { db in
@@ -161,11 +172,18 @@ public struct Backup {
             changed.insert(file.relativePath)
         }
         // A file the cache knows under one of tonight's sources that the walk did not find is gone.
-        let prefixes = try options.sources.map { ArchivePath(bytes: try InputWalker.relativeName(of: $0)) }
-        let deleted = cache.keys.filter { key in
+        // Not when part of the sources could not be read: an unreadable folder is not a deletion.
+        let prefixes = try options.sources.map { try InputWalker.relativeName(of: $0) }
+        // Candidates: what the stat cache knows, and (after a rebuilt catalog, which has no stat
+        // cache) every path whose latest version is not followed by a deletion.
+        let known = Set(cache.keys).union(latest.keys)
+        let deleted = walk.unreadable ? [] : known.filter { key in
             guard !seen.contains(key), let path = ArchivePath.unescaped(key) else { return false }
-            return prefixes.contains { $0.bytes.isEmpty || path == $0 || path.hasPrefix($0.description + "/") }
+            return prefixes.contains { $0.isEmpty || path.bytes == $0 || path.bytes.starts(with: $0 + [UInt8(ascii: "/")]) }
         }.sorted()
+        if walk.unreadable && !cache.isEmpty {
+            summary.warnings.append("deletions are not recorded tonight: part of the sources could not be read, and a file there is not gone")
+        }
         summary.deleted = deleted.count
         var walked = BackupEvent("walked")
         (walked.filesSeen, walked.new, walked.changed, walked.unchanged, walked.deleted)
@@ -193,9 +211,17 @@ public struct Backup {
             summary.retriedTryLater = retried.count
         }
 
+        // A deleted signature or token file changes its document: archived again without it.
+        let present = walk.files.map(\.relativePath)
+        let gone = Set(deleted.compactMap(ArchivePath.unescaped))
+        if !gone.isEmpty {
+            let affected = DocumentFiles.closure(of: gone, among: present + Array(gone)).subtracting(gone)
+            changed.formUnion(affected)
+        }
+
         var archiveName: String?
         if !changed.isEmpty {
-            let selection = DocumentFiles.closure(of: changed, among: walk.files.map(\.relativePath))
+            let selection = DocumentFiles.closure(of: changed, among: present)
             let name = try nextArchiveName(started)
             let temporary = repository.temporaryFolder + "/" + name
             var pack = options.pack
@@ -276,14 +302,20 @@ public struct Backup {
 
     /// The SHA-256 of a file's content in hex, streamed (nil if it cannot be read).
     static func sha256(of file: InputFile) -> String? {
-        guard let handle = FileHandle(forReadingAtPath: String(decoding: file.filesystemPath, as: UTF8.self)) else { return nil }
-        defer { try? handle.close() }
+        // The raw name (not necessarily UTF-8), without following a link.
+        let fd = (file.filesystemPath + [0]).withUnsafeBufferPointer { buffer in
+            buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buffer.count) { open($0, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) }
+        }
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
         let hasher = Hasher(.sha256)
-        do {
-            // nil or empty: the end of the file.
-            while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update(chunk) }
-        } catch {
-            return nil
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let got = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
+            if got < 0 && errno == EINTR { continue }
+            guard got >= 0 else { return nil }
+            if got == 0 { break }
+            buffer.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[0..<got])) }
         }
         return Hex.encode(hasher.finalize())
     }
@@ -294,7 +326,9 @@ public struct Backup {
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "UTC")
         formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
-        let count = try repository.store.list().filter { $0.name.hasSuffix(".svz") }.count
-        return "\(formatter.string(from: date))-\(count + 1).svz"
+        // One more than the highest seq in the store (never a count: a missing object must not make
+        // a number come back).
+        let highest = try repository.store.list().compactMap { Catalog.sequence(ofArchive: $0.name) }.max() ?? 0
+        return "\(formatter.string(from: date))-\(highest + 1).svz"
     }
 }

@@ -10,7 +10,14 @@ import SigVaultFormat
 final class Catalog: @unchecked Sendable {
     let database: DatabaseQueue
 
-    init(repository: Repository) throws {
+    /// Opens the catalog. Only `init`, `backup` and `repo rebuild-catalog` may create it
+    /// (`create`): for the others a missing catalog is an error with the rebuild hint, never an
+    /// empty catalog that would make every archive look unknown.
+    init(repository: Repository, create: Bool = false) throws {
+        if !create && !FileManager.default.fileExists(atPath: repository.catalogPath) {
+            throw SigVaultError(.catalog, "\(repository.catalogPath): the catalog is missing",
+                                hint: "sigvault repo rebuild-catalog --repo \(repository.root) makes it again from the archives")
+        }
         do {
             database = try DatabaseQueue(path: repository.catalogPath)
             try Self.migrator.migrate(database)
@@ -116,26 +123,33 @@ final class Catalog: @unchecked Sendable {
     }
 
     /// Indexes every stored archive the catalog lacks (a backup stopped after storing its archive,
-    /// or a lost catalog); returns their names.
-    func indexMissing(_ repository: Repository) throws -> [String] {
+    /// or a lost catalog); returns their names, and a warning for each one that cannot be read
+    /// (it stays unindexed, `check` names it; the others are indexed all the same).
+    func indexMissing(_ repository: Repository) throws -> (indexed: [String], warnings: [String]) {
         let known = try archiveNames()
         var indexed: [String] = []
+        var warnings: [String] = []
         for object in try repository.store.list() where !known.contains(object.name) && object.name.hasSuffix(".svz") {
             let night = Self.night(ofArchive: object.name) ?? ISOTime.format(Date())
             let path = try repository.store.localFile(object.name)
-            try write { db in try Self.index(db, name: object.name, night: night, path: path, size: object.size) }
-            indexed.append(object.name)
+            do {
+                try write { db in try Self.index(db, name: object.name, night: night, path: path, size: object.size) }
+                indexed.append(object.name)
+            } catch let error as SigVaultError where error.code != .catalog {
+                warnings.append("\(object.name): cannot be indexed: \(error.message); run sigvault check --repo \(repository.root)")
+            }
         }
-        return indexed
+        return (indexed, warnings)
     }
 
     /// `sigvault repo rebuild-catalog`: a new catalog from the archives alone. The stat cache and
     /// the deletions are not in the archives: the next backup reads every file once (and finds
     /// nothing changed where the content is the same), and deletions are recorded again from then.
-    static func rebuild(_ repository: Repository) throws -> [String] {
+    static func rebuild(_ repository: Repository) throws -> (indexed: [String], warnings: [String]) {
         let path = repository.catalogPath
-        for suffix in ["", "-wal", "-shm", "-journal"] { _ = unlink(path + suffix) }
-        let catalog = try Catalog(repository: repository)
+        // The journal first: one left behind must never be applied to the new database.
+        for suffix in ["-journal", "-wal", "-shm", ""] { _ = unlink(path + suffix) }
+        let catalog = try Catalog(repository: repository, create: true)
         return try catalog.indexMissing(repository)
     }
 }

@@ -73,7 +73,7 @@ public final class Repository: @unchecked Sendable {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         try DurableFile.write(Array(try encoder.encode(config)) + [0x0A], to: root + "/" + configName, overwrite: false)
         let repository = try Repository(opening: root)
-        _ = try Catalog(repository: repository)
+        _ = try Catalog(repository: repository, create: true)
         DurableFile.syncFolder(root)
         return repository
     }
@@ -90,6 +90,14 @@ public final class Repository: @unchecked Sendable {
         }
         guard config.format == "sigvault-repository", config.version == 1 else {
             throw SigVaultError(.noRepository, "\(configPath): \(config.format) version \(config.version), not sigvault-repository version 1")
+        }
+        // The folders are the repository's own: a symbolic link in their place could make a run
+        // write, truncate or remove files elsewhere.
+        for folder in ["archives", "tmp"] {
+            var info = stat()
+            guard lstat(root + "/" + folder, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else {
+                throw SigVaultError(.noRepository, "\(root)/\(folder): not a folder of the repository (missing, or a symbolic link)")
+            }
         }
         self.root = root
         self.config = config
@@ -110,8 +118,13 @@ public final class Repository: @unchecked Sendable {
     /// temporary): removed. Only the lock holder writes there, so under the lock all of it is stale.
     func removeStaleTemporaries() -> [String] {
         var removed: [String] = []
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: temporaryFolder)) ?? [] {
+        // Only what SigVault writes there: archives and their temporaries, never through a link
+        // (the folder was checked when the repository was opened; unlink removes a link itself).
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: temporaryFolder)) ?? []
+        where name.hasSuffix(".svz") || name.contains(".sigvault-tmp-") || name.contains(".sigvault-") {
             let path = temporaryFolder + "/" + name
+            var info = stat()
+            guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG || (info.st_mode & S_IFMT) == S_IFLNK else { continue }
             if unlink(path) == 0 { removed.append("removed \(path), left by a run that was stopped") }
         }
         if !removed.isEmpty { DurableFile.syncFolder(temporaryFolder) }
@@ -124,7 +137,7 @@ public final class RepositoryLock: @unchecked Sendable {
     private var fd: Int32
 
     init(path: String, wait: TimeInterval?, command: String) throws {
-        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
         guard fd >= 0 else { throw SigVaultError(.noRepository, "\(path): cannot open the lock file: \(String(cString: strerror(errno)))") }
         let deadline = Date().addingTimeInterval(wait ?? 0)
         while flock(fd, LOCK_EX | LOCK_NB) != 0 {

@@ -63,7 +63,7 @@ public struct RepositoryQueries {
             for document in documents {
                 let version = try Row.fetchOne(db, sql: """
                     SELECT f.archive, a.seq FROM file f JOIN archive a ON a.name = f.archive
-                    WHERE f.path = ? AND f.role = 'document' AND a.night <= ? ORDER BY a.seq DESC LIMIT 1
+                    WHERE f.path = ? AND f.role = 'document' AND a.night <= ? ORDER BY a.seq DESC, a.name DESC LIMIT 1
                     """, arguments: [document, limit])
                 guard let version else { missing.append(document); continue }
                 let sequence: Int = version["seq"]
@@ -160,7 +160,7 @@ public struct RepositoryQueries {
     }
 
     /// `sigvault repo rebuild-catalog`: the catalog made again from the archives.
-    public func rebuildCatalog() throws -> [String] {
+    public func rebuildCatalog() throws -> (indexed: [String], warnings: [String]) {
         let lock = try repository.lock(command: "repo rebuild-catalog")
         defer { lock.release() }
         return try Catalog.rebuild(repository)

@@ -52,7 +52,7 @@ import Testing
         #expect(items.count == 1 && items.first?["kind"] as? String == "signature-time-stamps" && items.first?["status"] as? String == "later", "\(items)")
         #expect(items.first?["documents"] as? [String] == ["Fixtures/cases/expired-timestamped/contract.pdf"])
         let soon = try Harness.sigvault(["expiry", archive, "--at", "2099-11-15T00:00:00Z"])
-        #expect(soon.exitCode == 2 && soon.stdout.contains("give the archive an archive time-stamp before 2099-12-31T23:59:59Z"), "\(soon.stdout)")
+        #expect(soon.exitCode == 2 && soon.stdout.contains("give these documents an archive time-stamp before 2099-12-31T23:59:59Z"), "\(soon.stdout)")
         let gone = try Harness.sigvault(["expiry", archive, "--at", "2100-01-02T00:00:00Z"])
         #expect(gone.exitCode == 1, "\(gone.stdout)")
     }

@@ -139,6 +139,59 @@ import Glibc
         #expect(third.exitCode == 0 && night3["archive"] is NSNull && night3["retriedTryLater"] as? Int == 0, "\(night3)")
     }
 
+    /// From a review: a deleted signature file re-archives its document; `.` is refused as a source;
+    /// an archive that cannot be read does not stop a rebuild; a missing catalog is an error with
+    /// the rebuild hint, not an empty catalog; a symbolic link in place of tmp/ is refused; a missing
+    /// object never makes an archive number come back.
+    @Test func reviewFindings() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let (repo, source) = try Self.setUp(directory)
+        #expect(try Self.backup(repo, in: directory).0.exitCode == 0)
+        try FileManager.default.removeItem(atPath: source + "/valid-pem-sig/letter.txt.sig")
+        let (night2, summary2) = try Self.backup(repo, in: directory)
+        #expect(night2.exitCode == 0 && summary2["deleted"] as? Int == 1 && summary2["archived"] as? Int == 1, "\(summary2)")
+        let restored = directory + "/r"
+        #expect(try Harness.sigvault(["restore", "--repo", repo, "src/valid-pem-sig/letter.txt", "--to", restored]).exitCode == 0)
+        #expect(!FileManager.default.fileExists(atPath: restored + "/src/valid-pem-sig/letter.txt.sig"), "the deleted signature came back")
+
+        let dot = try Harness.sigvault(["backup", ".", "--repo", repo], cwd: source)
+        #expect(dot.exitCode == 64 && HardeningTests.errorCode(dot.stderr) == "usage", "\(dot.stderr)")
+
+        // A later archive is lost from the store: the next number is still higher than any there.
+        let archives = try Self.archives(repo)
+        try Data("x\n".utf8).write(to: URL(fileURLWithPath: source + "/unsigned/new.txt"))
+        try FileManager.default.moveItem(atPath: repo + "/archives/" + archives[0], toPath: directory + "/lost.svz")
+        let (night3, summary3) = try Self.backup(repo, in: directory)
+        #expect(night3.exitCode == 0 && (summary3["archive"] as? String)?.hasSuffix("-3.svz") == true, "\(summary3)")
+        try FileManager.default.moveItem(atPath: directory + "/lost.svz", toPath: repo + "/archives/" + archives[0])
+
+        // A junk object and a lost catalog: the rebuild indexes what it can and names the rest.
+        try Data("junk".utf8).write(to: URL(fileURLWithPath: repo + "/archives/20261201T000000Z-9.svz"))
+        try FileManager.default.removeItem(atPath: repo + "/catalog.sqlite")
+        for arguments in [["log", "--repo", repo], ["check", "--repo", repo], ["restore", "--repo", repo, "src/unsigned/readme.txt", "--to", directory + "/x"]] {
+            let result = try Harness.sigvault(arguments)
+            #expect(result.exitCode == 74 && HardeningTests.errorCode(result.stderr) == "catalog" && result.stderr.contains("rebuild-catalog"),
+                    "\(arguments[0]): \(result.stderr)")
+        }
+        let rebuilt = try Harness.sigvault(["repo", "rebuild-catalog", "--repo", repo])
+        #expect(rebuilt.exitCode == 0 && rebuilt.stdout.contains("from 3 archive(s)") && rebuilt.stderr.contains("20261201T000000Z-9.svz: cannot be indexed"),
+                "\(rebuilt.stdout)\(rebuilt.stderr)")
+        let check = try Harness.sigvault(["check", "--repo", repo])
+        #expect(check.exitCode == 1 && check.stdout.contains("PROBLEM  20261201T000000Z-9.svz"), "\(check.stdout)")
+        try FileManager.default.removeItem(atPath: repo + "/archives/20261201T000000Z-9.svz")
+
+        // tmp/ replaced by a link to a folder of someone else's: refused, nothing there removed.
+        let victim = directory + "/victim"
+        try FileManager.default.createDirectory(atPath: victim, withIntermediateDirectories: true)
+        try Data("keep".utf8).write(to: URL(fileURLWithPath: victim + "/keep.svz"))
+        try FileManager.default.removeItem(atPath: repo + "/tmp")
+        try FileManager.default.createSymbolicLink(atPath: repo + "/tmp", withDestinationPath: victim)
+        let linked = try Self.backup(repo, in: directory).0
+        #expect(linked.exitCode == 10 && linked.stderr.contains("symbolic link"), "\(linked.stderr)")
+        #expect(FileManager.default.fileExists(atPath: victim + "/keep.svz"))
+    }
+
     /// --json-lines: one JSON object per line, started first, the summary last; --quiet prints nothing
     /// on stdout.
     @Test func eventsAsJSONLinesAndQuiet() throws {

@@ -18,6 +18,9 @@ public struct ExpiryOptions: Sendable {
     /// The window as given (for the report).
     public var withinText = "60d"
     public var at = Date()
+    /// Archives that are objects of a repository (write-once: `renew`, which rewrites a file, must
+    /// not touch them).
+    public var repositoryArchives: Set<String> = []
     /// Anchors for building TSA chains (none: the token's own certificates).
     public var trust: [String] = []
     public init() {}
@@ -122,7 +125,9 @@ public struct Expiry {
                     add(until, kind: "archive-time-stamp",
                         what: "the archive time-stamp of \(ISOTime.format(token.genTime)) by \(tsa) (\(algorithm.rawValue)) protects the archive until \(ISOTime.format(until))",
                         source: archive, documents: records.map(\.path),
-                        action: until <= options.at ? "it has run out without renewal: the archive's proof of existence ends there; renew it at once (sigvault renew \(archive) --tsa <url>) and check the verdicts"
+                        action: options.repositoryArchives.contains(archive)
+                            ? "renew it before \(ISOTime.format(until)): the repository's archives are write-once, and renewing them in the repository comes with a later version; until then renew a copy (sigvault renew <copy> --tsa <url>) and keep it beside the repository"
+                            : until <= options.at ? "it has run out without renewal: the archive's proof of existence ends there; renew it at once (sigvault renew \(archive) --tsa <url>) and check the verdicts"
                             : "renew it before \(ISOTime.format(until)): sigvault renew \(archive) --tsa <url>")
                 }
                 continue
@@ -148,7 +153,7 @@ public struct Expiry {
                     what: "the signature time-stamps by \(entry.subject) prove these signatures only until \(ISOTime.format(entry.until)) (the archive has no archive time-stamp)",
                     source: archive, documents: Array(entry.documents),
                     action: entry.until <= options.at ? "lapsed: the time-stamps no longer prove the signatures; only evidence made before \(ISOTime.format(entry.until)) could"
-                        : "give the archive an archive time-stamp before \(ISOTime.format(entry.until)): pack it again with --tsa, or back it up into a repository with a --tsa default")
+                        : "give these documents an archive time-stamp before \(ISOTime.format(entry.until)): pack them again with --tsa")
             }
             for (_, entry) in bySigner {
                 add(entry.until, kind: "signer-certificate",
