@@ -86,6 +86,8 @@ def main():
                     got = open(os.path.join(target, d), "rb").read()
                     if got not in acceptable[d]:
                         failures.append(f"round {number}: {d} restored with content of no night")
+            if number % 25 == 24:
+                print(f"round {number + 1}: {killed} killed, {completed} completed, {len(failures)} failure(s)", flush=True)
             if number % 10 == 9:
                 run([binary, "repo", "rebuild-catalog", "--repo", "repo"], work, check=0)
                 after = run(backup, work)
