@@ -80,7 +80,7 @@ struct BackupCommand: ParsableCommand {
             var options = BackupOptions(sources: sources, pack: pack)
             options.lockWait = try lockWait.map { try CLI.parseDuration($0, option: "--lock-wait") }
             let progress = BackupProgress(mode: jsonLines ? .jsonLines : quiet || json ? .silent : isatty(2) == 1 ? .terminal : .log)
-            options.events = { progress.show($0) }
+            if progress.mode != .silent { options.events = { progress.show($0) } }
             let summary = try Backup(repository: repository, options: options, logger: logger).run()
             progress.finish()
             if jsonLines {

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The archive's manifest: JSON Lines, one object per line, in this order: a `header`, one
 /// `member` per tar member in archive order, an `end`. Its SHA-256 is the archive's fingerprint.
@@ -214,11 +217,16 @@ public struct FormatError: Error, CustomStringConvertible, Sendable {
 }
 
 public enum ISOTime {
+    /// `YYYY-MM-DDTHH:MM:SSZ` (UTC, whole seconds, rounded down), without a formatter object: a
+    /// backup formats a time per file, and formatters are costly to make and not thread-safe.
     public static func format(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        return formatter.string(from: date)
+        var seconds = time_t(date.timeIntervalSince1970.rounded(.down))
+        var parts = tm()
+        guard gmtime_r(&seconds, &parts) != nil else { return "1970-01-01T00:00:00Z" }
+        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        let year = Int(parts.tm_year) + 1900
+        let yearText = year >= 0 && year < 10000 ? String(repeating: "0", count: max(0, 4 - String(year).count)) + String(year) : String(year)
+        return "\(yearText)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))Z"
     }
 
     /// Parses a full ISO 8601 / RFC 3339 date-time and nothing else: `2026-06-01T00:00:00Z`, with

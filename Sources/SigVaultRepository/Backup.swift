@@ -230,7 +230,10 @@ public struct Backup {
             pack.selection = selection
             pack.walked = walk
             if let events = options.events {
+                let throttle = ProgressThrottle()
                 pack.progress = { progress in
+                    // At most ten a second, and the last: pack reports every file.
+                    guard throttle.due() || progress.filesDone == progress.filesTotal else { return }
                     var event = BackupEvent("progress")
                     (event.filesDone, event.filesTotal, event.bytesDone, event.bytesTotal)
                         = (progress.filesDone, progress.filesTotal, progress.bytesDone, progress.bytesTotal)
@@ -332,3 +335,19 @@ public struct Backup {
         return "\(formatter.string(from: date))-\(highest + 1).svz"
     }
 }
+
+/// Lets a progress event through at most every tenth of a second.
+final class ProgressThrottle: @unchecked Sendable {
+    private let lock = NSLock()
+    private var last = DispatchTime(uptimeNanoseconds: 0)
+
+    func due() -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        let now = DispatchTime.now()
+        guard now.uptimeNanoseconds &- last.uptimeNanoseconds >= 100_000_000 else { return false }
+        last = now
+        return true
+    }
+}
+

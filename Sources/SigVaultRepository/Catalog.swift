@@ -75,7 +75,8 @@ final class Catalog: @unchecked Sendable {
 
     /// Records what archive `name` holds, from its manifest (in the caller's transaction).
     static func index(_ db: Database, name: String, night: String, path: String, size: UInt64) throws {
-        let lister = try Lister(archive: path)
+        // One pass: the manifest is checked as it is read, and an error undoes the transaction.
+        let lister = try Lister(archive: path, checkFirst: false)
         let reader = try ArchiveReaderInfo(path: path)
         try db.execute(sql: "INSERT INTO archive (name, seq, night, fingerprint, formatVersion, size) VALUES (?, ?, ?, ?, ?, ?)",
                        arguments: [name, Self.sequence(ofArchive: name) ?? 0, night, lister.fingerprint, reader.formatVersion, Int64(size)])

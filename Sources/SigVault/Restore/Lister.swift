@@ -34,12 +34,19 @@ public struct Lister {
     public let fingerprint: String
     private let digest: [UInt8]
 
-    public init(archive: String) throws {
+    /// With `checkFirst` (what `list` shows), the whole manifest is read and checked before anything
+    /// is handed out. Without it (a caller that undoes what it did on an error, as the catalog's
+    /// transaction), the one pass of `forEach…` checks it all the same and throws at its end.
+    public init(archive: String, checkFirst: Bool = true) throws {
         self.archive = archive
         reader = try ArchiveReader(path: archive)
         if let problem = reader.layoutProblem { throw SigVaultError(.archiveInvalid, "\(archive): \(problem)") }
-        // The whole manifest is checked before anything is shown.
-        digest = try reader.forEachManifestMember()
+        if checkFirst {
+            digest = try reader.forEachManifestMember()
+        } else {
+            guard let trailer = reader.trailer else { throw SigVaultError(.archiveInvalid, "\(archive): no trailer") }
+            digest = trailer.manifestSHA256
+        }
         fingerprint = digest.map { String(format: "%02x", $0) }.joined()
     }
 
