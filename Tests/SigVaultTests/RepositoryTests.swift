@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import SigVault
+@testable import SigVaultRepository
 import SigVaultFormat
 #if canImport(Glibc)
 import Glibc
@@ -369,7 +370,7 @@ import Glibc
         // The readme contents the catalog may hold: the last completed night's, and those of every
         // night cut short since (one killed after its catalog commit counts as done).
         var readmes = [expected["src/unsigned/readme.txt"]!]
-        var generator = SeededRandom(seed: 10)
+        var generator = SeededGenerator(seed: 10)
         var killedCount = 0
         for round in 0..<50 {
             // A change in the big file (its first bytes) and in the readme: work for the night.
@@ -403,18 +404,5 @@ import Glibc
             #expect(readmes.contains(readme), "round \(round)")
         }
         #expect(killedCount >= 10, "rounds must be cut short to test anything (\(killedCount) of 50)")
-    }
-}
-
-/// splitmix64, for the seeded kill moments.
-struct SeededRandom {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
