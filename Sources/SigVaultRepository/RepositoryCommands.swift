@@ -44,7 +44,9 @@ public struct RepositoryQueries {
                                     signers: signers.flatMap { try? JSONDecoder().decode([String].self, from: Data($0.utf8)) },
                                     provenTime: row["provenTime"], indication: row["indication"], subIndication: row["subIndication"])
             }
-            let deletions = try Row.fetchAll(db, sql: "SELECT night, path, archive FROM deletion" + (path == nil ? "" : " WHERE path = ?"),
+            // Without a path, the deletions of documents only (as the versions listed).
+            let deletions = try Row.fetchAll(db, sql: "SELECT night, path, archive FROM deletion d" + (path == nil
+                ? " WHERE EXISTS (SELECT 1 FROM file f WHERE f.path = d.path AND f.role = 'document')" : " WHERE path = ?"),
                                              arguments: arguments)
             entries += deletions.map { HistoryEntry(night: $0["night"], path: $0["path"], event: "deleted", archive: $0["archive"]) }
             return entries.sorted { ($0.night, $0.path, $0.event) < ($1.night, $1.path, $1.event) }
