@@ -49,9 +49,7 @@ struct ExpiryCommand: ParsableCommand {
             let report = try Expiry(options: options).run()
             report.warnings.forEach(CLI.warn)
             if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                print(String(decoding: try encoder.encode(report), as: UTF8.self))
+                print(try JSONOutput.text(report))
             } else {
                 for item in report.items where all || item.status != "later" {
                     CLI.line("\(item.date)  \(item.status.uppercased().padding(toLength: 6, withPad: " ", startingAt: 0))  \(item.what)")

@@ -101,9 +101,7 @@ struct BackupCommand: ParsableCommand {
                 return
             }
             if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                print(String(decoding: try encoder.encode(summary), as: UTF8.self))
+                print(try JSONOutput.text(summary))
             } else {
                 summary.documentLines.forEach(CLI.line)
                 let counts = "\(summary.filesSeen) files: \(summary.new) new, \(summary.changed) changed, \(summary.unchanged) unchanged, \(summary.deleted) deleted"
@@ -135,9 +133,7 @@ struct LogCommand: ParsableCommand {
             let entries = try RepositoryQueries(repository: repository.open()).history(of: path)
             if entries.isEmpty, let path { throw SigVaultError(.inputMissing, "\(path): the repository holds no version of it") }
             if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                print(String(decoding: try encoder.encode(["schemaVersion": AnyEncodable(1), "entries": AnyEncodable(entries)]), as: UTF8.self))
+                print(try JSONOutput.text(["schemaVersion": AnyEncodable(1), "entries": AnyEncodable(entries)]))
                 return
             }
             for entry in entries {
@@ -180,9 +176,7 @@ struct CheckCommand: ParsableCommand {
             let summary = try RepositoryQueries(repository: repository.open())
                 .check(readData: readData || readDataSubset != nil, subsetPercent: readDataSubset, at: try CLI.parseTime(at), logger: logger)
             if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                print(String(decoding: try encoder.encode(summary), as: UTF8.self))
+                print(try JSONOutput.text(summary))
             } else {
                 summary.notes.forEach { CLI.line("NOTE  \($0)") }
                 summary.problems.forEach { CLI.line("PROBLEM  \($0)") }

@@ -325,14 +325,10 @@ public struct Backup {
 
     /// `YYYYMMDDTHHMMSSZ-<seq>.svz` (UTC), `seq` counting the repository's archives from 1.
     func nextArchiveName(_ date: Date) throws -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
         // One more than the highest seq in the store (never a count: a missing object must not make
         // a number come back).
         let highest = try repository.store.list().compactMap { Catalog.sequence(ofArchive: $0.name) }.max() ?? 0
-        return "\(formatter.string(from: date))-\(highest + 1).svz"
+        return "\(Catalog.stampFormatter().string(from: date))-\(highest + 1).svz"
     }
 }
 

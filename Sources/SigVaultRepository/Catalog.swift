@@ -77,9 +77,8 @@ final class Catalog: @unchecked Sendable {
     static func index(_ db: Database, name: String, night: String, path: String, size: UInt64) throws {
         // One pass: the manifest is checked as it is read, and an error undoes the transaction.
         let lister = try Lister(archive: path, checkFirst: false)
-        let reader = try ArchiveReaderInfo(path: path)
         try db.execute(sql: "INSERT INTO archive (name, seq, night, fingerprint, formatVersion, size) VALUES (?, ?, ?, ?, ?, ?)",
-                       arguments: [name, Self.sequence(ofArchive: name) ?? 0, night, lister.fingerprint, reader.formatVersion, Int64(size)])
+                       arguments: [name, Self.sequence(ofArchive: name) ?? 0, night, lister.fingerprint, lister.formatVersion, Int64(size)])
         let encoder = JSONEncoder()
         let insert = try db.cachedStatement(sql: """
             INSERT INTO file (archive, path, role, size, sha256, signers, provenTime, indication, subIndication)
@@ -116,11 +115,17 @@ final class Catalog: @unchecked Sendable {
     static func night(ofArchive name: String) -> String? {
         let stamp = name.prefix(16)
         guard stamp.count == 16 else { return nil }
+        return stampFormatter().date(from: String(stamp)).map(ISOTime.format)
+    }
+
+    /// `YYYYMMDDTHHMMSSZ` (UTC), the time part of an archive's name (a new formatter each time:
+    /// formatters are not thread-safe).
+    static func stampFormatter() -> DateFormatter {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "UTC")
         formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
-        return formatter.date(from: String(stamp)).map(ISOTime.format)
+        return formatter
     }
 
     /// Indexes every stored archive the catalog lacks (a backup stopped after storing its archive,
@@ -152,19 +157,5 @@ final class Catalog: @unchecked Sendable {
         for suffix in ["-journal", "-wal", "-shm", ""] { _ = unlink(path + suffix) }
         let catalog = try Catalog(repository: repository, create: true)
         return try catalog.indexMissing(repository)
-    }
-}
-
-/// The one trailer fact the catalog keeps that `Lister` does not give.
-struct ArchiveReaderInfo {
-    let formatVersion: Int
-    init(path: String) throws {
-        let data = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
-        defer { try? data.close() }
-        let end = try data.seekToEnd()
-        guard end >= 168 else { throw SigVaultError(.archiveInvalid, "\(path): too short to be an archive") }
-        try data.seek(toOffset: end - 160 + 8)
-        let bytes = [UInt8](data.readData(ofLength: 4))
-        formatVersion = bytes.count == 4 ? Int(bytes.enumerated().reduce(UInt32(0)) { $0 | UInt32($1.element) << (8 * UInt32($1.offset)) }) : 0
     }
 }

@@ -153,10 +153,7 @@ public final class RepositoryLock: @unchecked Sendable {
             }
             usleep(100_000)
         }
-        var host = [CChar](repeating: 0, count: 256)
-        gethostname(&host, 255)
-        let hostName = String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        let text = Array("host=\(hostName) pid=\(getpid()) command=\(command) started=\(ISOTime.format(Date()))\n".utf8)
+        let text = Array("host=\(TemporaryFiles.hostName) pid=\(getpid()) command=\(command) started=\(ISOTime.format(Date()))\n".utf8)
         _ = ftruncate(fd, 0)
         _ = text.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
         _ = fsync(fd)

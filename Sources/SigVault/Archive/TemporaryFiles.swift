@@ -21,7 +21,8 @@ public final class TemporaryFiles: @unchecked Sendable {
     /// temporary whose process is gone (after a SIGKILL or a power cut) from a live one.
     static func tag() -> String { "\(getpid())-\(String(UInt32.random(in: 0...UInt32.max), radix: 16))-\(hostName)" }
 
-    static let hostName: String = {
+    /// This host's name (in temporary names and the repository's lock).
+    public static let hostName: String = {
         var buffer = [CChar](repeating: 0, count: 256)
         guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
         let name = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)

@@ -328,7 +328,7 @@ public struct TrustSource: Codable, Sendable {
     }
 }
 
-enum JSONOutput {
+public enum JSONOutput {
     /// Every JSON document carries it (docs/CLI.md, JSON): raised when a key changes meaning or goes.
     static let schemaVersion = 1
 
@@ -338,6 +338,11 @@ enum JSONOutput {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         return encoder
     }()
+
+    /// A JSON document as every command prints it (pretty, keys sorted, `/` unescaped).
+    public static func text<T: Encodable>(_ value: T) throws -> String {
+        String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
 
     static func encode<T: Encodable>(_ value: T) -> String {
         guard let data = try? encoder.encode(value) else { return "{}" }

@@ -32,6 +32,8 @@ public struct Lister {
     let reader: ArchiveReader
     /// The manifest's SHA-256, checked against the trailer before anything is shown.
     public let fingerprint: String
+    /// The trailer's format version (1, or 2 with an evidence section).
+    public var formatVersion: Int { reader.trailer.map { Int($0.version) } ?? 0 }
     private let digest: [UInt8]
 
     /// With `checkFirst` (what `list` shows), the whole manifest is read and checked before anything
