@@ -106,7 +106,7 @@ struct BackupCommand: ParsableCommand {
                 summary.documentLines.forEach(CLI.line)
                 let counts = "\(summary.filesSeen) files: \(summary.new) new, \(summary.changed) changed, \(summary.unchanged) unchanged, \(summary.deleted) deleted"
                 if let archive = summary.archive {
-                    CLI.line("backed up \(summary.archived) files into \(archive) (\(counts); \(summary.bytesRead) bytes read, \(summary.bytesStored) stored)")
+                    CLI.line("backed up \(summary.archived) files into \(archive) (\(counts); \(summary.bytesRead) bytes read, \(summary.bytesStored) stored\(summary.references > 0 ? ", \(summary.references) references to \(summary.referencedBytes) bytes stored before" : ""))")
                     if summary.retriedTryLater > 0 {
                         CLI.line("\(summary.resolvedTryLater) of \(summary.retriedTryLater) document(s) waiting for revocation data (TRY_LATER) moved to a verdict")
                     }

@@ -21,9 +21,14 @@ struct RestoreCommand: ParsableCommand {
             let repositoryPath = repo ?? (arguments.first.map { $0.hasSuffix(".svz") || FileManager.default.fileExists(atPath: $0) } == true
                                           ? nil : ProcessInfo.processInfo.environment[Repository.environmentVariable])
             var plans: [(archive: String, documents: [String])] = []
+            // The repository also holds the content of reference members (FORMAT.md §4.3); an
+            // archive restored on its own uses $SIGVAULT_REPOSITORY for them when it is set.
+            var locator: Repository?
             if let repositoryPath {
                 guard !arguments.isEmpty else { throw SigVaultError(.usage, "restore --repo: name the documents to restore") }
-                let queries = RepositoryQueries(repository: try Repository(opening: repositoryPath))
+                let repository = try Repository(opening: repositoryPath)
+                locator = repository
+                let queries = RepositoryQueries(repository: repository)
                 let time = try asOf.map { try CLI.parseTime($0) }
                 let (found, missing) = try queries.locate(arguments, asOf: time)
                 if let first = missing.first {
@@ -34,12 +39,16 @@ struct RestoreCommand: ParsableCommand {
                 guard asOf == nil else { throw SigVaultError(.usage, "--as-of needs --repo") }
                 guard let archive = arguments.first else { throw SigVaultError(.usage, "restore: name the archive, or give --repo") }
                 plans = [(archive, Array(arguments.dropFirst()))]
+                if let environment = ProcessInfo.processInfo.environment[Repository.environmentVariable], !environment.isEmpty {
+                    locator = try Repository(opening: environment)
+                }
             }
             var exitCode: SigVault.ExitCode = .ok
             for plan in plans {
                 var options = RestoreOptions(archive: plan.archive, target: to)
                 options.documents = plan.documents
                 options.force = force
+                options.repository = locator
                 let summary = try Restorer(options: options, logger: logger).run()
                 summary.warnings.forEach(CLI.warn)
                 summary.failures.forEach { CLI.errorLine($0) }

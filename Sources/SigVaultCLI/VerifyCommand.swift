@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SigVault
+import SigVaultRepository
 
 struct VerifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "verify", abstract: "Check an archive's integrity and every signature in it.")
@@ -12,6 +13,7 @@ struct VerifyCommand: ParsableCommand {
     @Flag(help: "Print the report as JSON.") var json = false
     @Flag(help: "Check the bytes only (members, manifest, index, trailer, evidence section): no trust anchors needed, exit 0 or 1.")
     var integrityOnly = false
+    @Option(help: "The repository holding the content of the archive's reference members (default: $SIGVAULT_REPOSITORY).") var repo: String?
 
     func run() throws {
         let logger = CLI.makeLogger()
@@ -25,6 +27,9 @@ struct VerifyCommand: ParsableCommand {
             options.fetchRevocation = try material.fetch.settings()
             options.maximumRevocationAge = try CLI.parseMaximumAge(material.maxRevocationAge)
             options.integrityOnly = integrityOnly
+            if let path = repo ?? ProcessInfo.processInfo.environment[Repository.environmentVariable], !path.isEmpty {
+                options.repository = try Repository(opening: path)
+            }
             if integrityOnly && (!trust.isEmpty || at != nil || material.given) {
                 throw SigVaultError(.usage, "--integrity-only checks the bytes only; --trust, --at and outside material do not apply")
             }

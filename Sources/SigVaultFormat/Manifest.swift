@@ -92,9 +92,12 @@ public struct ManifestMember: Codable, Sendable {
     public var role: MemberRole
     public var size: Int64
     public var sha256: String
-    /// How the content is stored: "inline" (in this archive). Later versions add references to
-    /// content stored in earlier archives.
+    /// How the content is stored: "inline" (in this archive) or "reference" (in an earlier archive
+    /// of the same repository, named by `reference`; the tar entry holds `ReferenceStub.content`).
+    /// `size` and `sha256` are always the content's, wherever it is.
     public var storage: String = "inline"
+    /// For storage "reference": where the content is (docs/FORMAT.md §4.3).
+    public var reference: MemberReference?
     public var mode: UInt32?
     public var modificationTime: Int64?
     public var symlinkTarget: String?
@@ -111,6 +114,54 @@ public struct ManifestMember: Codable, Sendable {
     }
 
     public var archivePath: ArchivePath? { ArchivePath.unescaped(path) }
+
+    /// For a reference member, its tar entry's content (FORMAT.md §4.3).
+    public var referenceStub: [UInt8]? { reference.map { ReferenceStub.content(of: $0, size: size, sha256: sha256) } }
+}
+
+/// Where the content of a reference member is: a member stored inline in an earlier archive of
+/// the same repository (docs/FORMAT.md §4.3).
+public struct MemberReference: Codable, Sendable, Hashable {
+    /// The repository's id (its config's `id`).
+    public var repository: String
+    /// The archive's object name in the repository (`YYYYMMDDTHHMMSSZ-<seq>.svz`).
+    public var archive: String
+    /// That archive's fingerprint (its manifest's SHA-256, hex).
+    public var fingerprint: String
+    /// The member's tar name in that archive, escaped (§4.1).
+    public var path: String
+
+    public init(repository: String, archive: String, fingerprint: String, path: ArchivePath) {
+        self.repository = repository
+        self.archive = archive
+        self.fingerprint = fingerprint
+        self.path = ArchivePath.escaped(path.bytes)
+    }
+
+    public var archivePath: ArchivePath? { ArchivePath.unescaped(path) }
+
+    /// Whether the archive's name is one plain object name (no folder, not `.` or `..`).
+    public var archiveNameIsPlain: Bool {
+        !archive.isEmpty && !archive.contains("/") && archive != "." && archive != ".." && !archive.utf8.contains(0)
+    }
+}
+
+/// The content of a reference member's tar entry: a few lines of text derived from its manifest
+/// line alone, so that `tar -x` shows where the content is and a reader recomputes and checks it.
+public enum ReferenceStub {
+    public static func content(of reference: MemberReference, size: Int64, sha256: String) -> [UInt8] {
+        Array("""
+            sigvault-reference 1
+            The content of this member is stored in another archive of the same SigVault repository.
+            repository: \(reference.repository)
+            archive: \(reference.archive)
+            fingerprint: \(reference.fingerprint)
+            path: \(reference.path)
+            size: \(size)
+            sha256: \(sha256)
+
+            """.utf8)
+    }
 }
 
 public struct ManifestEnd: Codable, Sendable {

@@ -64,6 +64,10 @@ public struct BackupSummary: Codable, Sendable {
     public var archived = 0
     public var bytesRead: UInt64 = 0
     public var bytesStored: UInt64 = 0
+    /// Members written as references to content the repository stores already (FORMAT.md §4.3),
+    /// and that content's bytes, not stored again.
+    public var references = 0
+    public var referencedBytes: UInt64 = 0
     /// The night's documents by the verdict pack recorded (`UNSIGNED` for unsigned ones).
     public var documentsByVerdict: [String: Int] = [:]
     /// With --fetch-revocation: documents still TRY_LATER archived again tonight, and how many of
@@ -98,6 +102,8 @@ public struct Backup {
 
     struct CachedStat {
         let device: Int64, inode: Int64, size: Int64, modificationNanoseconds: Int64, changeNanoseconds: Int64
+        /// The archive it was last archived in.
+        let archive: String
         func matches(_ file: InputFile) -> Bool {
             device == Int64(bitPattern: file.identity.0) && inode == Int64(bitPattern: file.identity.1) && size == file.size
                 && modificationNanoseconds == file.modificationNanoseconds && changeNanoseconds == file.changeNanoseconds
@@ -128,7 +134,8 @@ public struct Backup {
             var out: [String: CachedStat] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT * FROM statCache") {
                 out[row["path"]] = CachedStat(device: row["device"], inode: row["inode"], size: row["size"],
-                                              modificationNanoseconds: row["modificationNanoseconds"], changeNanoseconds: row["changeNanoseconds"])
+                                              modificationNanoseconds: row["modificationNanoseconds"], changeNanoseconds: row["changeNanoseconds"],
+                                              archive: row["archive"])
             }
             return out
         }
@@ -229,6 +236,17 @@ public struct Backup {
             pack.output = temporary
             pack.selection = selection
             pack.walked = walk
+            // Unchanged files of changed documents, and evidence the repository holds already,
+            // become references to where they are stored (FORMAT.md §4.3).
+            var unchanged: [ArchivePath: (archive: String?, sha256: String?)] = [:]
+            // (A document archived again for its deleted signature or a TRY_LATER retry is unchanged.)
+            for file in walk.files where selection.contains(file.relativePath) {
+                if let cached = cache[ArchivePath.escaped(file.relativePath.bytes)], cached.matches(file) {
+                    unchanged[file.relativePath] = (cached.archive, nil)
+                }
+            }
+            for (key, _, archive) in recache { if let path = ArchivePath.unescaped(key), selection.contains(path) { unchanged[path] = (archive, latest[key]?.sha256) } }
+            pack.storedContent = RepositoryContent(catalog: catalog, repository: repository.config.id, unchanged: unchanged)
             if let events = options.events {
                 let throttle = ProgressThrottle()
                 pack.progress = { progress in
@@ -252,6 +270,7 @@ public struct Backup {
             summary.fingerprint = packed.fingerprint
             summary.bytesRead = packed.bytesIn
             summary.bytesStored = packed.bytesOut
+            (summary.references, summary.referencedBytes) = (packed.references, packed.referencedBytes)
             summary.warnings += packed.warnings
             summary.documentLines = packed.documentLines
             exitCode = exitCode.combined(with: packed.exitCode)
@@ -329,6 +348,35 @@ public struct Backup {
         // a number come back).
         let highest = try repository.store.list().compactMap { Catalog.sequence(ofArchive: $0.name) }.max() ?? 0
         return "\(Catalog.stampFormatter().string(from: date))-\(highest + 1).svz"
+    }
+}
+
+/// What the repository stores already, for the night's reference members: content by SHA-256 and
+/// size (the catalog's content table), and the digest of each unchanged file the night archives
+/// again with its changed document (its version in the archive the stat cache names).
+final class RepositoryContent: StoredContentIndex, @unchecked Sendable {
+    let catalog: Catalog
+    let repository: String
+    let unchanged: [ArchivePath: (archive: String?, sha256: String?)]
+
+    init(catalog: Catalog, repository: String, unchanged: [ArchivePath: (archive: String?, sha256: String?)]) {
+        self.catalog = catalog
+        self.repository = repository
+        self.unchanged = unchanged
+    }
+
+    func reference(sha256: String, size: Int64) -> MemberReference? {
+        try? catalog.reference(sha256: sha256, size: size, repository: repository)
+    }
+
+    func knownDigest(ofFile relativePath: ArchivePath, size: Int64) -> String? {
+        guard let known = unchanged[relativePath] else { return nil }
+        if let digest = known.sha256 { return digest }
+        guard let archive = known.archive else { return nil }
+        return try? catalog.read { db in
+            try String.fetchOne(db, sql: "SELECT sha256 FROM file WHERE archive = ? AND path = ? AND size = ?",
+                                arguments: [archive, ArchivePath.escaped(relativePath.bytes), size])
+        }
     }
 }
 

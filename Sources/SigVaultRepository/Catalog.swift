@@ -66,7 +66,29 @@ final class Catalog: @unchecked Sendable {
                 t.column("archive", .text).notNull()
             }
         }
+        // Where each content is stored inline (FORMAT.md §4.3: a backup writes later copies as
+        // reference members to it): the first archive and member that holds it.
+        migrator.registerMigration("v2") { db in
+            try db.create(table: "content") { t in
+                t.column("sha256", .text).notNull()
+                t.column("size", .integer).notNull()
+                t.column("archive", .text).notNull().indexed().references("archive", onDelete: .cascade)
+                t.column("path", .text).notNull()           // the tar name, escaped
+                t.primaryKey(["sha256", "size"])
+            }
+            try db.alter(table: "file") { t in t.add(column: "storage", .text).notNull().defaults(to: "inline") }
+        }
         return migrator
+    }
+
+    /// Where content with this SHA-256 and size is stored inline, as a reference to it.
+    func reference(sha256: String, size: Int64, repository: String) throws -> MemberReference? {
+        try read { db in
+            guard let row = try Row.fetchOne(db, sql: """
+                SELECT c.archive, c.path, a.fingerprint FROM content c JOIN archive a ON a.name = c.archive WHERE c.sha256 = ? AND c.size = ?
+                """, arguments: [sha256, size]), let path = ArchivePath.unescaped(row["path"] as String) else { return nil }
+            return MemberReference(repository: repository, archive: row["archive"], fingerprint: row["fingerprint"], path: path)
+        }
     }
 
     func archiveNames() throws -> Set<String> {
@@ -81,15 +103,18 @@ final class Catalog: @unchecked Sendable {
                        arguments: [name, Self.sequence(ofArchive: name) ?? 0, night, lister.fingerprint, lister.formatVersion, Int64(size)])
         let encoder = JSONEncoder()
         let insert = try db.cachedStatement(sql: """
-            INSERT INTO file (archive, path, role, size, sha256, signers, provenTime, indication, subIndication)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO file (archive, path, role, size, sha256, signers, provenTime, indication, subIndication, storage)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
+        let content = try db.cachedStatement(sql: "INSERT OR IGNORE INTO content (sha256, size, archive, path) VALUES (?, ?, ?, ?)")
         // One pass over the manifest (after Lister's check of the whole).
-        try lister.forEachFile { file in
+        try lister.forEachFile(includingEvidence: true) { file in
+            if file.storage == "inline" { try content.execute(arguments: [file.sha256, file.size, name, file.archivePath]) }
+            guard file.archivePath.hasPrefix("data/") else { return }
             let document = file.document
             let signers = try document.map { String(decoding: try encoder.encode($0.signers), as: UTF8.self) }
             try insert.execute(arguments: [name, file.path, file.role, file.size, file.sha256, signers, document?.provenTime,
-                                           document?.packIndication, document?.packSubIndication])
+                                           document?.packIndication, document?.packSubIndication, file.storage])
         }
     }
 

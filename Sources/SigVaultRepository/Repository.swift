@@ -168,3 +168,16 @@ public final class RepositoryLock: @unchecked Sendable {
 
     deinit { release() }
 }
+
+/// The engine reads reference members' content (FORMAT.md §4.3) through the repository's store.
+extension Repository: ArchiveLocator {
+    public var repositoryID: String { config.id }
+
+    public func localFile(forArchive name: String) throws -> String? {
+        guard FolderObjectStore.validName(name) else { return nil }
+        let path = try store.localFile(name)
+        var info = stat()
+        guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
+        return path
+    }
+}

@@ -112,8 +112,11 @@ public struct RepositoryQueries {
             func structure() -> String? {
                 do {
                     let lister = try Lister(archive: path)
-                    guard let fingerprint else { return nil }
-                    return lister.fingerprint == fingerprint ? nil : "its fingerprint \(lister.fingerprint) is not the catalog's \(fingerprint)"
+                    if let fingerprint, lister.fingerprint != fingerprint { return "its fingerprint \(lister.fingerprint) is not the catalog's \(fingerprint)" }
+                    // Its reference members: the content they name is in the repository.
+                    let references = try lister.referenceProblems(in: repository)
+                    guard let first = references.problems.first else { return nil }
+                    return first + (references.problems.count > 1 ? " (and \(references.problems.count - 1) more)" : "")
                 } catch let error as SigVaultError { return error.message } catch { return "\(error)" }
             }
             // Read again once before a mismatch is reported (a transient read error is not damage).
@@ -133,6 +136,7 @@ public struct RepositoryQueries {
                 options.revocationLists = (defaults.crls ?? []).map(repository.resolve)
                 options.ocspResponses = (defaults.ocsp ?? []).map(repository.resolve)
                 options.at = at
+                options.repository = repository
                 return try Verifier(options: options, logger: logger).run()
             }
             var report = try verify()

@@ -90,9 +90,22 @@ import OpenSSLBridge
         Case(name: "a lying end count", verifySays: "end line counts 3 members, it lists 2", inManifest: true, endCount: 3) {
             [Entry.document("data/a.txt"), Entry.document("data/b.txt")]
         },
-        Case(name: "an unknown storage kind", verifySays: "stored as \"reference\"", inManifest: true, endCount: nil) {
+        Case(name: "an unknown storage kind", verifySays: "stored as \"remote\"", inManifest: true, endCount: nil) {
+            var entry = Entry.document("data/b.txt")
+            entry.member.storage = "remote"
+            return [Entry.document("data/a.txt"), entry]
+        },
+        Case(name: "a reference storage without its reference", verifySays: "storage \"reference\" and a reference go together", inManifest: true, endCount: nil) {
             var entry = Entry.document("data/b.txt")
             entry.member.storage = "reference"
+            return [Entry.document("data/a.txt"), entry]
+        },
+        Case(name: "a reference out of the repository's archives", verifySays: "its reference is not a valid", inManifest: true, endCount: nil) {
+            var entry = Entry.document("data/b.txt")
+            entry.member.storage = "reference"
+            entry.member.reference = MemberReference(repository: "r", archive: "../../etc/passwd",
+                                                     fingerprint: String(repeating: "0", count: 64), path: ArchivePath("data/b.txt"))
+            entry.bytes = try #require(entry.member.referenceStub)  // the stub the line derives, as backup writes
             return [Entry.document("data/a.txt"), entry]
         },
         Case(name: "a member line without mode", verifySays: "has no mode", inManifest: true, endCount: nil) {

@@ -47,7 +47,9 @@ enum Harness {
                       stderr: String(decoding: stderr, as: UTF8.self))
     }
 
-    static func sigvault(_ arguments: [String], cwd: String? = nil) throws -> Result { try run(binary, arguments, cwd: cwd) }
+    static func sigvault(_ arguments: [String], cwd: String? = nil, environment: [String: String] = [:]) throws -> Result {
+        try run(binary, arguments, cwd: cwd, environment: environment)
+    }
 
     static func openssl(_ arguments: [String], cwd: String? = nil) throws -> Result { try run("/usr/bin/openssl", arguments, cwd: cwd) }
 

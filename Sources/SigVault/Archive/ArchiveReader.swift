@@ -18,6 +18,11 @@ final class ArchiveReader: @unchecked Sendable {
     private(set) var members = IndexTable<MemberRecord>.empty
     /// Why the trailer or index could not be used, if they could not.
     private(set) var layoutProblem: String?
+    /// Resolves reference members (FORMAT.md §4.3): set when the command was given `--repo`.
+    var resolver: ReferenceResolver?
+    /// The manifest lines of the reference members, by member index, once the manifest was read.
+    private var referenceLines: [Int: ManifestMember]?
+    private let referenceLock = NSLock()
 
     init(path: String) throws {
         self.path = path
@@ -128,6 +133,26 @@ final class ArchiveReader: @unchecked Sendable {
         } catch {
             layoutProblem = "\(error)"
         }
+    }
+
+    /// Records the reference members' lines (by member index) of a manifest read in full elsewhere.
+    func noteReferences(_ lines: [Int: ManifestMember]) {
+        referenceLock.lock()
+        defer { referenceLock.unlock() }
+        if referenceLines == nil { referenceLines = lines }
+    }
+
+    /// The manifest line of member `index` if it is a reference member, else nil; the first call
+    /// reads the manifest once (checked) unless it was read already.
+    func referenceLine(ofMember index: Int) throws -> ManifestMember? {
+        referenceLock.lock()
+        let known = referenceLines
+        referenceLock.unlock()
+        if let known { return known[index] }
+        try forEachManifestMember()
+        referenceLock.lock()
+        defer { referenceLock.unlock() }
+        return referenceLines?[index]
     }
 
     /// The manifest member's record (always the last member).
@@ -284,8 +309,8 @@ final class ArchiveReader: @unchecked Sendable {
             throw SigVaultError(.archiveInvalid, "\(path): not an archive sigvault pack makes: \(problems.first ?? "not a member line")",
                                 hint: "sigvault verify \(path) names every problem")
         }
-        guard let name = member.archivePath, Hasher.digest(name.bytes) == record.pathSHA256, Hex.encode(record.contentSHA256) == member.sha256,
-              Int64(clamping: record.contentSize) == member.size else {
+        guard let name = member.archivePath, Hasher.digest(name.bytes) == record.pathSHA256, Hex.encode(record.contentSHA256) == member.indexedSHA256,
+              Int64(clamping: record.contentSize) == member.indexedSize else {
             throw SigVaultError(.integrity, "\(path): the index and the manifest disagree about \(member.path); run sigvault verify")
         }
         return member
@@ -306,6 +331,7 @@ final class ArchiveReader: @unchecked Sendable {
         var damage: [String] = []
         var bodyError: Error?
         let recordCount = members.count - 1
+        var references: [Int: ManifestMember] = [:]
         let reader = ManifestReader { index, line, member in
             guard bodyError == nil, index < recordCount else { return }
             let record = self.members[index]
@@ -313,11 +339,12 @@ final class ArchiveReader: @unchecked Sendable {
                 damage.append("manifest line \(index + 2) does not match its SHA-256 in the index")
                 return
             }
-            if let name = member.archivePath, Hasher.digest(name.bytes) != record.pathSHA256 || Hex.encode(record.contentSHA256) != member.sha256
-                || Int64(clamping: record.contentSize) != member.size {
+            if let name = member.archivePath, Hasher.digest(name.bytes) != record.pathSHA256 || Hex.encode(record.contentSHA256) != member.indexedSHA256
+                || Int64(clamping: record.contentSize) != member.indexedSize {
                 damage.append("the index and the manifest disagree about member \(index + 1) (\(name))")
                 return
             }
+            if member.reference != nil { references[index] = member }
             do { try body(index, record, member) } catch { bodyError = error }
         }
         let extracted = try extract(manifest) { chunk in reader.feed(chunk) }
@@ -339,6 +366,7 @@ final class ArchiveReader: @unchecked Sendable {
             throw SigVaultError(.archiveInvalid, "\(path): not an archive sigvault pack makes: \(first)\(more)",
                                 hint: "sigvault verify \(path) names every problem")
         }
+        noteReferences(references)
         return extracted.contentSHA256
     }
 }

@@ -11,6 +11,21 @@ struct ListedMember: Sendable {
     let symlinkTarget: [UInt8]?
     let mode: UInt32?
     let modificationTime: Int64?
+    /// For a reference member (FORMAT.md §4.3): where its content is.
+    var reference: MemberReference? = nil
+    /// What the tar entry holds: the content, or for a reference member its stub.
+    var indexedSize: Int64
+    var indexedSHA256: Digest32
+
+    /// The manifest line's fields that locate its content (for `ArchiveReader.location`).
+    var referenceLine: ManifestMember {
+        var line = ManifestMember(path: path, role: role, size: size, sha256: Hex.encode(sha256.bytes))
+        if let reference {
+            line.storage = "reference"
+            line.reference = reference
+        }
+        return line
+    }
 
     /// Whether a tar header's metadata is what the manifest (and so the fingerprint) says.
     func metadataMatches(_ entry: Verifier.ScannedEntry) -> Bool {
@@ -148,14 +163,30 @@ final class ManifestReader: @unchecked Sendable {
                 let target = member.symlinkTarget.map { ArchivePath.unescaped($0)?.bytes ?? Array($0.utf8) }
                 listed.append(ListedMember(path: path, size: member.size, sha256: digest, role: member.role,
                                            symlinkTarget: member.role == .symbolicLink ? (target ?? []) : nil,
-                                           mode: member.mode, modificationTime: member.modificationTime))
+                                           mode: member.mode, modificationTime: member.modificationTime, reference: member.reference,
+                                           indexedSize: member.indexedSize, indexedSHA256: Digest32(hex: member.indexedSHA256) ?? digest))
             }
         }
     }
 
     /// What one member line must be (FORMAT.md §2, §4).
     private func check(_ member: ManifestMember, path: ArchivePath, line: Int) {
-        if member.storage != "inline" {
+        switch (member.storage, member.reference) {
+        case ("inline", nil):
+            break
+        case ("reference", let reference?):
+            // Only file content is ever a reference, and only to a plain archive name and a name
+            // that is itself valid.
+            if member.role == .verifyGuide || member.role == .symbolicLink {
+                problems.append("member \(path) is a \(member.role.rawValue), which is always stored inline, not as a reference")
+            }
+            if !reference.archiveNameIsPlain || reference.archivePath == nil || Digest32(hex: reference.fingerprint) == nil
+                || reference.repository.isEmpty {
+                problems.append("member \(path): its reference is not a valid repository, archive name, fingerprint and member name")
+            }
+        case ("reference", nil), ("inline", _?):
+            problems.append("member \(path): storage \"reference\" and a reference go together")
+        default:
             problems.append("member \(path) is stored as \"\(member.storage)\", which this version cannot verify")
         }
         if member.mode == nil || member.modificationTime == nil {

@@ -106,8 +106,8 @@ public struct Expiry {
                 records.append((ArchivePath.escaped(path.droppingPrefix(ArchiveLayout.dataPrefix).bytes), record))
             }
             func certificate(_ hex: String) -> Certificate? {
-                guard let record = reader.record(for: EvidenceSet.path(certificateSHA256: hex)),
-                      let bytes = try? reader.contents(of: record) else { return nil }
+                guard let location = try? reader.location(forName: EvidenceSet.path(certificateSHA256: hex)),
+                      let bytes = try? location.contents() else { return nil }
                 return try? Certificate(der: bytes)
             }
             let signed = records.filter { !$0.record.signatures.isEmpty }

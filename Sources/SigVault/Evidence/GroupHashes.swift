@@ -7,8 +7,8 @@ import SigVaultFormat
 /// first chain (SHA-256), the hash of each group's members' content SHA-256s; for a later chain
 /// (hash-tree renewal, RFC 4998 §5.2), with that chain's algorithm H, each member's content hashed
 /// with H, combined with the hash `ha` of the group's record's chains before it as `H(h ‖ ha)`,
-/// then grouped. Member contents are read from the archive (each at most once per algorithm) and
-/// checked against their index records while read.
+/// then grouped. Member contents are read from the archive, or for a reference member from its
+/// repository (each at most once per algorithm), and checked against their records while read.
 final class GroupHashes {
     let reader: ArchiveReader
     private var cache: [HashAlgorithm: [UInt64: [UInt8]]] = [:]
@@ -20,14 +20,11 @@ final class GroupHashes {
         guard index < UInt64(reader.members.count) else {
             throw SigVaultError(.integrity, "\(reader.path): the evidence section names member \(index + 1), which the archive does not have")
         }
-        let record = reader.members[Int(index)]
-        if algorithm == .sha256 { return record.contentSHA256 }
+        // A reference member's leaf is its content's, read from the repository (FORMAT.md §4.3).
+        if algorithm == .sha256 { return try reader.contentSHA256(ofMember: Int(index)) }
         if let known = cache[algorithm]?[index] { return known }
         let hasher = Hasher(algorithm)
-        let extracted = try reader.extract(record) { hasher.update($0) }
-        guard extracted.contentSHA256 == record.contentSHA256, UInt64(extracted.size) == record.contentSize else {
-            throw SigVaultError(.integrity, "\(reader.path): member \(index + 1) does not match its index record")
-        }
+        _ = try reader.location(ofMember: Int(index)).extract { hasher.update($0) }
         let value = hasher.finalize()
         cache[algorithm, default: [:]][index] = value
         return value

@@ -37,11 +37,24 @@ public struct PackOptions: Sendable {
     public var walked: InputWalk?
     /// Called after each file is handed to the writer (from the caller's thread), for progress.
     public var progress: (@Sendable (PackProgress) -> Void)?
+    /// The repository's backup: content already stored inline in its earlier archives, written as
+    /// reference members (FORMAT.md §4.3). `pack` never sets it: a standalone archive holds
+    /// everything itself.
+    public var storedContent: (any StoredContentIndex)?
 
     public init(inputs: [String], output: String) {
         self.inputs = inputs
         self.output = output
     }
+}
+
+/// Content already stored in a repository, for the backup's reference members (FORMAT.md §4.3).
+public protocol StoredContentIndex: Sendable {
+    /// Where content with this SHA-256 (hex) and size is stored inline, if it is.
+    func reference(sha256: String, size: Int64) -> MemberReference?
+    /// The SHA-256 (hex) of a data file (its name relative to the inputs) that the caller knows is
+    /// unchanged since it was archived, or nil: only such files become references, without a read.
+    func knownDigest(ofFile relativePath: ArchivePath, size: Int64) -> String?
 }
 
 /// How far `pack` is: files and bytes handed to the writer, of those it will archive.
@@ -67,6 +80,9 @@ public struct PackSummary: Sendable {
     /// The archive time-stamp's genTime and authority, when one was obtained.
     public var archiveTimeStamp: Date?
     public var timeStampAuthority: String?
+    /// Reference members written (backup only) and the bytes they did not store again.
+    public var references = 0
+    public var referencedBytes: UInt64 = 0
 }
 
 /// `sigvault pack`: archives every file under the inputs with the evidence that proves its signatures.
@@ -212,19 +228,49 @@ public struct Packer {
             return { outcome in
                 var member = ManifestMember(path: path, role: role, size: outcome.size, sha256: Hex.encode(outcome.contentSHA256))
                 describe(&member)
+                // A reference member's line names its content (the tar entry holds the stub).
+                let content = member.reference == nil ? outcome.contentSHA256 : (Hex.decode(member.sha256) ?? [])
+                guard member.indexedSHA256 == Hex.encode(outcome.contentSHA256) else {
+                    throw SigVaultError(.internalInvariant, "internal error: the reference stub of \(path) changed while written")
+                }
                 let line = try manifest.append(.member(member))
-                dataGroups?.member(path, index: writer.memberCount, sha256: outcome.contentSHA256,
+                dataGroups?.member(path, index: writer.memberCount, sha256: content,
                                group: role == .document ? DataGroups.members(ofDocument: path, record: member.document) : nil)
                 try writer.record(outcome.indexRecord(path: path, line: line))
             }
         }
-        func addBytes(_ path: ArchivePath, _ role: MemberRole, _ bytes: [UInt8]) throws {
+        func addBytes(_ path: ArchivePath, _ role: MemberRole, _ bytes: [UInt8], sha256: String? = nil) throws {
+            // Evidence the repository already holds is a reference.
+            if let sha256, let reference = options.storedContent?.reference(sha256: sha256, size: Int64(bytes.count)) {
+                try addReference(ArchiveWriter.MemberHeader(path: path, mode: 0o644, modificationTime: now), role, reference,
+                                 size: Int64(bytes.count), sha256: sha256) { _ in }
+                summary.members += 1
+                return
+            }
             try writer.addSmall(.init(path: path, mode: 0o644, modificationTime: now), source: .bytes(bytes),
                                 completion: completion(path, role) { member in
                                     member.mode = 0o644
                                     member.modificationTime = now
                                 })
             summary.members += 1
+        }
+        /// A reference member (FORMAT.md §4.3): the stub as its tar entry, the content's size and
+        /// SHA-256 and where it is in its manifest line.
+        func addReference(_ header: ArchiveWriter.MemberHeader, _ role: MemberRole, _ reference: MemberReference, size: Int64, sha256: String,
+                          describe: @escaping @Sendable (inout ManifestMember) -> Void) throws {
+            let stub = ReferenceStub.content(of: reference, size: size, sha256: sha256)
+            let (mode, mtime) = (header.mode, header.modificationTime)
+            try writer.addSmall(header, source: .bytes(stub), completion: completion(header.path, role) { member in
+                describe(&member)
+                member.mode = mode
+                member.modificationTime = mtime
+                member.storage = "reference"
+                member.reference = reference
+                member.size = size
+                member.sha256 = sha256
+            })
+            summary.references += 1
+            summary.referencedBytes += UInt64(max(0, size))
         }
 
         try addBytes(ArchivePath(ArchiveLayout.verifyGuideName), .verifyGuide, Array(VerifyGuide.text(archiveTimeStampRequested: !options.timeStampAuthorities.isEmpty).utf8))
@@ -262,7 +308,13 @@ public struct Packer {
                     member.covers = coveredName
                     member.document = document
                 }
-                if expectedSize <= smallLimit {
+                if let stored = options.storedContent, let digest = stored.knownDigest(ofFile: file.relativePath, size: expectedSize),
+                   let reference = stored.reference(sha256: digest, size: expectedSize) {
+                    // Unchanged content the repository holds: not read, not stored again.
+                    try addReference(header, role, reference, size: expectedSize, sha256: digest, describe: describe)
+                    summary.members += 1
+                    continue
+                } else if expectedSize <= smallLimit {
                     try writer.addSmall(header, source: .file(path: file.filesystemPath, size: expectedSize),
                                         skipped: { skips.add($0 + "; not archived", size: expectedSize, path: file.relativePath) },
                                         completion: completion(path, role, describe: describe))
@@ -275,13 +327,13 @@ public struct Packer {
             summary.members += 1
         }
         for certificate in evidence.certificates.values.sorted(by: { $0.sha256Hex < $1.sha256Hex }) {
-            try addBytes(EvidenceSet.path(certificateSHA256: certificate.sha256Hex), .certificate, certificate.der)
+            try addBytes(EvidenceSet.path(certificateSHA256: certificate.sha256Hex), .certificate, certificate.der, sha256: certificate.sha256Hex)
         }
         for crl in evidence.revocationLists.values.sorted(by: { $0.sha256Hex < $1.sha256Hex }) {
-            try addBytes(EvidenceSet.path(crlSHA256: crl.sha256Hex), .crl, crl.der)
+            try addBytes(EvidenceSet.path(crlSHA256: crl.sha256Hex), .crl, crl.der, sha256: crl.sha256Hex)
         }
         for response in evidence.ocspResponses.values.sorted(by: { $0.sha256Hex < $1.sha256Hex }) {
-            try addBytes(EvidenceSet.path(ocspSHA256: response.sha256Hex), .ocsp, response.der)
+            try addBytes(EvidenceSet.path(ocspSHA256: response.sha256Hex), .ocsp, response.der, sha256: response.sha256Hex)
         }
         try writer.drain()
         // Files that could not be read when their turn came were left out: the rest is archived. A

@@ -13,6 +13,7 @@ extension VerifyReport {
         object.value("formatVersion", formatVersion)
         object.value("integrity", integrity)
         object.value("proofOfTime", proofOfTime)
+        object.value("references", references)
         object.value("schemaVersion", JSONOutput.schemaVersion)
         object.value("summary", summary)
         object.value("trust", trust)
@@ -36,6 +37,14 @@ extension VerifyReport {
             for problem in integrity.problems { out("  - [\(problem.code)] \(problem.message)") }
         }
         out("proof of time: \(proofOfTime.statement)")
+        if let references {
+            let archives = references.archives.joined(separator: ", ")
+            if references.resolved {
+                out("references   \(references.members) member(s) stored in archive(s) \(archives) of repository \(references.repository): found and checked there")
+            } else {
+                out("references   NOT CHECKED: \(references.members) member(s) are stored in archive(s) \(archives) of repository \(references.repository), not in this archive; verify with --repo <that repository>")
+            }
+        }
         if checks == "integrity" {
             out("")
             out("summary: \(summary.members) members, \(summary.documents) documents; integrity \(integrity.ok ? "OK" : "FAILED") (--integrity-only: signatures not evaluated)")

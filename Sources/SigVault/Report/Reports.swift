@@ -31,6 +31,9 @@ public enum ProblemCode: String, Codable, Sendable, CaseIterable {
     case unsafe
     /// The evidence section (version 2): its frame, trees, groups or imprints.
     case evidence
+    /// A reference member (FORMAT.md §4.3) whose content cannot be found in its repository or is
+    /// not what the reference says.
+    case reference
 }
 
 /// Where the phases of verify report integrity problems: code, member (or nil) and message.
@@ -97,6 +100,17 @@ public struct VerifyReport: Sendable {
     public var checks = "all"
     /// Where the trust anchors came from (nil with --integrity-only, which uses none).
     public var trust: TrustSource?
+    /// The archive's reference members (FORMAT.md §4.3), nil when it has none.
+    public var references: References?
+
+    /// Reference members: how many, into which repository and archives, and whether their content
+    /// was found and checked there (`--repo`) or not (no repository given: exit 10).
+    public struct References: Codable, Sendable {
+        public var members: Int
+        public var repository: String
+        public var archives: [String]
+        public var resolved: Bool
+    }
 
     /// Every document's report, in name order.
     public func forEachDocument(_ body: (DocumentReport) throws -> Void) rethrows {

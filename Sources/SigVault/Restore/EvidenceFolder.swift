@@ -12,7 +12,7 @@ import Glibc
 extension Restorer {
     /// Writes `<target>/.sigvault-evidence/<document>/`: the manifest record and the DER files it names.
     func writeEvidence(reader: ArchiveReader, document: ArchivePath, member: ManifestMember, root: Int32,
-                               known: [ArchivePath: MemberRecord], evidenceRecord: [UInt8]?, progress: RestoreProgress) throws {
+                               known: [ArchivePath: StoredMember], evidenceRecord: [UInt8]?, progress: RestoreProgress) throws {
         // A document without signatures, time-stamps or an archive time-stamp has no evidence to write.
         let record = member.document ?? DocumentRecord.unsigned
         guard !record.signatures.isEmpty || !record.documentTimeStamps.isEmpty || evidenceRecord != nil else { return }
@@ -43,11 +43,18 @@ extension Restorer {
             case "crls": path = EvidenceSet.path(crlSHA256: digest)
             default: path = EvidenceSet.path(ocspSHA256: digest)
             }
-            guard let evidenceRecord = known[path] ?? (options.documents.isEmpty ? nil : reader.record(for: path)) else {
+            guard let stored = try known[path] ?? (options.documents.isEmpty ? nil : StoredMember(reader: reader, path: path)) else {
                 progress.failed(SigVaultError(.integrity, "\(options.archive): the record of \(document) names evidence member \(path), which the archive does not have; run sigvault verify"))
                 continue
             }
-            let bytes = try reader.contents(of: evidenceRecord)
+            let bytes: [UInt8]
+            do {
+                bytes = try stored.location(reader).contents()
+            } catch let error as SigVaultError where error.code == .noRepository {
+                // An archive restored without its repository: the rest is restored, and one line
+                // (Restorer.run) says what is missing.
+                continue
+            }
             let sub = try openDirectories(root: directory, components: [Array(kind.utf8)])
             defer { close(sub) }
             let name = Array(path.components.last!)

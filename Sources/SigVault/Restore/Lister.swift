@@ -25,6 +25,10 @@ public struct ListedFile: Sendable {
     public var sha256: String
     /// For a document: what `list` shows of it (signers, proven time, pack's verdict).
     public var document: ListedDocument?
+    /// The tar name, escaped (with `data/` or `evidence/`).
+    public var archivePath: String
+    /// `inline`, or `reference` for content stored in an earlier archive of the repository.
+    public var storage: String
 }
 
 public struct Lister {
@@ -54,13 +58,39 @@ public struct Lister {
 
     /// Hands each document to `emit`, in manifest order.
     /// Every `data/` member (documents, signature and time-stamp files, links), in archive order.
-    public func forEachFile(_ emit: (ListedFile) throws -> Void) throws {
+    /// Every file under `data/` (with `includingEvidence`, also every certificate, CRL and OCSP
+    /// response; their `path` is then the tar name), in archive order.
+    public func forEachFile(includingEvidence: Bool = false, _ emit: (ListedFile) throws -> Void) throws {
         let again = try reader.forEachManifestMember { _, _, member in
-            guard let path = member.archivePath, path.hasPrefix(ArchiveLayout.dataPrefix) else { return }
-            try emit(ListedFile(path: ArchivePath.escaped(path.droppingPrefix(ArchiveLayout.dataPrefix).bytes), role: member.role.rawValue,
-                                size: member.size, sha256: member.sha256, document: member.role == .document ? Self.listed(member, path: path) : nil))
+            guard let path = member.archivePath else { return }
+            let isData = path.hasPrefix(ArchiveLayout.dataPrefix)
+            guard isData || (includingEvidence && [.certificate, .crl, .ocsp].contains(member.role)) else { return }
+            try emit(ListedFile(path: ArchivePath.escaped((isData ? path.droppingPrefix(ArchiveLayout.dataPrefix) : path).bytes), role: member.role.rawValue,
+                                size: member.size, sha256: member.sha256, document: member.role == .document ? Self.listed(member, path: path) : nil,
+                                archivePath: member.path, storage: member.storage))
         }
         guard again == digest else { throw SigVaultError(.archiveRead, "\(archive): the manifest changed while being read") }
+    }
+
+    /// Every reference member (FORMAT.md §4.3) found in `repository`: the archive it names there
+    /// with that fingerprint, the member inline with the size and SHA-256 the reference gives (through
+    /// the index; `verify --repo` reads the content too). Returns how many there are and what does
+    /// not hold, one line each.
+    public func referenceProblems(in repository: any ArchiveLocator) throws -> (references: Int, problems: [String]) {
+        let resolver = ReferenceResolver(locator: repository)
+        var count = 0
+        var problems: [String] = []
+        let again = try reader.forEachManifestMember { _, _, member in
+            guard let reference = member.reference else { return }
+            count += 1
+            do {
+                _ = try resolver.resolve(reference, size: member.size, sha256: member.sha256, owner: "member \(member.path)")
+            } catch let error as SigVaultError where !error.stopsTheRun {
+                problems.append(error.message)
+            }
+        }
+        guard again == digest else { throw SigVaultError(.archiveRead, "\(archive): the manifest changed while being read") }
+        return (count, problems)
     }
 
     static func listed(_ member: ManifestMember, path: ArchivePath) -> ListedDocument {

@@ -13,6 +13,8 @@ public struct RestoreOptions: Sendable {
     /// Document paths as stored, without `data/`; empty means all.
     public var documents: [String] = []
     public var force = false
+    /// The repository whose archives hold the content of reference members (FORMAT.md §4.3).
+    public var repository: (any ArchiveLocator)?
     public init(archive: String, target: String) {
         self.archive = archive
         self.target = target
@@ -72,6 +74,29 @@ public struct RestoreSummary: Sendable {
     public var exitCode: ExitCode = .ok
 }
 
+/// A member to restore: its index record and, for a reference member (FORMAT.md §4.3), its
+/// manifest line (which says where its content is; inline members keep none).
+struct StoredMember {
+    let record: MemberRecord
+    let line: ManifestMember?
+
+    init(record: MemberRecord, line: ManifestMember?) {
+        self.record = record
+        self.line = line?.reference == nil ? nil : line
+    }
+
+    /// The member named `path`, through the index and its own manifest line; nil when absent.
+    init?(reader: ArchiveReader, path: ArchivePath) throws {
+        guard let record = reader.record(for: path) else { return nil }
+        self.init(record: record, line: try reader.manifestLine(of: record))
+    }
+
+    func location(_ reader: ArchiveReader) throws -> ContentLocation {
+        guard let line else { return ContentLocation(reader: reader, record: record, referencedArchive: nil) }
+        return try reader.location(of: record, line: line)
+    }
+}
+
 /// `sigvault restore`: documents byte-identical, with their signature and time-stamp files and
 /// their evidence, never outside the target folder, never half-written.
 public struct Restorer: Sendable {
@@ -86,17 +111,18 @@ public struct Restorer: Sendable {
     public func run() throws -> RestoreSummary {
         let reader = try ArchiveReader(path: options.archive)
         if let problem = reader.layoutProblem { throw SigVaultError(.archiveInvalid, "\(options.archive): \(problem)") }
+        if let locator = options.repository { reader.resolver = ReferenceResolver(locator: locator) }
         var summary = RestoreSummary()
         // Which documents: named ones through the index alone, or all through the manifest (whose
         // signature and time-stamp members are kept by name, so related files are found at once).
         var selected: [(ArchivePath, MemberRecord, ManifestMember)] = []
-        var related: [ArchivePath: MemberRecord] = [:]
+        var related: [ArchivePath: StoredMember] = [:]
         if options.documents.isEmpty {
             try reader.forEachManifestMember { _, record, member in
                 guard let path = member.archivePath else { return }
                 switch member.role {
                 case .document: selected.append((path, record, member))
-                case .signature, .timeStamp, .certificate, .crl, .ocsp: related[path] = record
+                case .signature, .timeStamp, .certificate, .crl, .ocsp: related[path] = StoredMember(record: record, line: member)
                 default: break
                 }
             }
@@ -110,8 +136,19 @@ public struct Restorer: Sendable {
                 guard member.role == .document else { throw SigVaultError(.usage, "\(name): is a \(member.role.rawValue), not a document") }
                 selected.append((path, record, member))
                 for file in member.document?.files ?? [] {
-                    if let filePath = ArchivePath.unescaped(file), let fileRecord = reader.record(for: filePath) { related[filePath] = fileRecord }
+                    if let filePath = ArchivePath.unescaped(file), let stored = try StoredMember(reader: reader, path: filePath) { related[filePath] = stored }
                 }
+            }
+        }
+
+        // Without its repository, reference members (FORMAT.md §4.3) cannot be restored: said once,
+        // each document left out named, everything else restored, exit 10.
+        let progress = RestoreProgress()
+        if reader.resolver == nil {
+            let references = try reader.allReferenceLines()
+            if let first = references.first?.reference {
+                let archives = Set(references.compactMap { $0.reference?.archive }).sorted().joined(separator: ", ")
+                progress.failed(SigVaultError(.noRepository, "\(options.archive): \(references.count) member(s) are stored in archive(s) \(archives) of repository \(first.repository), not in this archive: restored without them; give --repo <that repository>"))
             }
         }
 
@@ -157,7 +194,6 @@ public struct Restorer: Sendable {
 
         // Documents are restored by several threads: each file is fsynced before it is put in place,
         // and waiting for the disk one file at a time would dominate.
-        let progress = RestoreProgress()
         // The archive time-stamp's records are evidence: a damaged section is an integrity problem
         // (exit 1, named), but never a reason not to restore the documents.
         let groupRecords: GroupRecords?
@@ -211,21 +247,21 @@ public struct Restorer: Sendable {
     }
 
     /// Restores one document, its related files and its evidence.
-    private func restoreDocument(path: ArchivePath, record: MemberRecord, member: ManifestMember, related: [ArchivePath: MemberRecord],
+    private func restoreDocument(path: ArchivePath, record: MemberRecord, member: ManifestMember, related: [ArchivePath: StoredMember],
                                  reader: ArchiveReader, root: Int32, progress: RestoreProgress, batch: PlacementBatch,
                                  groupRecords: GroupRecords?) throws {
         let relative = path.droppingPrefix(ArchiveLayout.dataPrefix)
-        var files: [(ArchivePath, MemberRecord)] = [(relative, record)]
+        var files: [(ArchivePath, StoredMember)] = [(relative, StoredMember(record: record, line: member))]
         for file in member.document?.files ?? [] {
-            guard let filePath = ArchivePath.unescaped(file), let fileRecord = related[filePath] else { continue }
-            files.append((filePath.droppingPrefix(ArchiveLayout.dataPrefix), fileRecord))
+            guard let filePath = ArchivePath.unescaped(file), let stored = related[filePath] else { continue }
+            files.append((filePath.droppingPrefix(ArchiveLayout.dataPrefix), stored))
         }
-        guard Hex.encode(record.contentSHA256) == member.sha256, UInt64(member.size) == record.contentSize else {
+        guard Hex.encode(record.contentSHA256) == member.indexedSHA256, UInt64(member.indexedSize) == record.contentSize else {
             throw SigVaultError(.integrity, "\(options.archive): the index and the manifest disagree about \(path); run sigvault verify")
         }
-        for (name, fileRecord) in files {
+        for (name, stored) in files {
             do {
-                try write(reader: reader, record: fileRecord, expectedName: ArchivePath(ArchiveLayout.dataPrefix).joined(name),
+                try write(reader: reader, stored: stored, expectedName: ArchivePath(ArchiveLayout.dataPrefix).joined(name),
                           root: root, relative: name, progress: progress, batch: batch)
             } catch let error as SigVaultError {
                 if [.archiveInvalid, .unsafeName, .outputExists, .outputCreate].contains(error.code) { throw error }
@@ -245,8 +281,12 @@ public struct Restorer: Sendable {
     /// Writes one member under `root` as a temporary file: opens each folder with O_NOFOLLOW, checks
     /// the name, size and hashes, sets mode and time. `batch` later makes it durable and puts it in
     /// place (fsync before link or rename).
-    private func write(reader: ArchiveReader, record: MemberRecord, expectedName: ArchivePath, root: Int32, relative: ArchivePath,
+    private func write(reader: ArchiveReader, stored: StoredMember, expectedName: ArchivePath, root: Int32, relative: ArchivePath,
                        progress: RestoreProgress, batch: PlacementBatch) throws {
+        // A reference member's content is read from its repository; its mode and time are its own.
+        let location = try stored.location(reader)
+        let record = location.record
+        let reference = location.referencedArchive != nil
         guard relative.isSafeRelative else {
             throw SigVaultError(.unsafeName, "\(options.archive): entry \(expectedName) would land outside \(options.target); refused")
         }
@@ -274,7 +314,7 @@ public struct Restorer: Sendable {
         }
         let extracted: ArchiveReader.ExtractedMember
         do {
-            extracted = try reader.extract(record) { chunk in try POSIX.writeAll(fd, chunk, path: "\(options.target)/\(relative)", code: .outputWrite) }
+            extracted = try location.reader.extract(record) { chunk in try POSIX.writeAll(fd, chunk, path: "\(options.target)/\(relative)", code: .outputWrite) }
         } catch let error as SigVaultError where error.code == .outputWrite || error.code == .archiveRead {
             close(fd)
             throw error  // the target refused a write (full disk, file size limit) or the archive could not be read: not a damaged member
@@ -287,7 +327,7 @@ public struct Restorer: Sendable {
             let kind = extracted.header.isHardLink ? "hard link" : extracted.header.isSymbolicLink ? "symbolic link" : "special file (FIFO or device)"
             throw SigVaultError(.archiveInvalid, "\(options.archive): \(expectedName) is a \(kind) in the tar stream where the manifest lists a file; refused (pack never writes this)")
         }
-        guard extracted.header.path == expectedName.bytes else {
+        guard reference || extracted.header.path == expectedName.bytes else {
             close(fd)
             throw SigVaultError(.archiveInvalid, "\(options.archive): tar name \(ArchivePath.escaped(extracted.header.path)) differs from the manifest's \(expectedName)")
         }
@@ -297,11 +337,13 @@ public struct Restorer: Sendable {
             throw SigVaultError(.integrity, "\(options.archive): \(expectedName) does not match its SHA-256; not restored")
         }
         // The recorded permission bits (never set-id bits) and modification time.
-        if fchmod(fd, mode_t(extracted.header.mode & 0o777)) != 0 {
-            progress.warn("\(options.target)/\(relative): restored, but its mode \(String(extracted.header.mode & 0o777, radix: 8)) could not be set: \(POSIX.errorText)")
+        let mode = reference ? (stored.line?.mode ?? 0o644) : extracted.header.mode
+        let modificationTime = reference ? (stored.line?.modificationTime ?? 0) : extracted.header.modificationTime
+        if fchmod(fd, mode_t(mode & 0o777)) != 0 {
+            progress.warn("\(options.target)/\(relative): restored, but its mode \(String(mode & 0o777, radix: 8)) could not be set: \(POSIX.errorText)")
         }
-        var times = [timespec(tv_sec: time_t(extracted.header.modificationTime), tv_nsec: 0),
-                     timespec(tv_sec: time_t(extracted.header.modificationTime), tv_nsec: 0)]
+        var times = [timespec(tv_sec: time_t(modificationTime), tv_nsec: 0),
+                     timespec(tv_sec: time_t(modificationTime), tv_nsec: 0)]
         if futimens(fd, &times) != 0 {
             progress.warn("\(options.target)/\(relative): restored, but its modification time could not be set: \(POSIX.errorText)")
         }

@@ -89,7 +89,7 @@ extension Verifier {
                 problem(.evidence, nil, "data group \(number + 1) names a member the archive does not have")
                 return nil
             }
-            let hashes = group.members.map { reader.members[Int($0)].contentSHA256 }
+            let hashes = try group.members.map { try reader.contentSHA256(ofMember: Int($0)) }
             if number == 0 { firstGroupHashes = hashes }
             let leaf = HashTree.groupHash(hashes, hash: sha256)
             leaves.append(leaf)

@@ -45,7 +45,7 @@ extension Verifier {
         names.reserveCapacity(scanned.count)
         let unique = scanned.allSatisfy { names.insert($0.path).inserted }
         if unique, manifest.count == scanned.count,
-           zip(manifest, scanned).allSatisfy({ $0.path == $1.path && $0.size == $1.size && $0.sha256 == $1.sha256 && !$1.damaged
+           zip(manifest, scanned).allSatisfy({ $0.path == $1.path && $0.indexedSize == $1.size && $0.indexedSHA256 == $1.sha256 && !$1.damaged
                                               && $0.symlinkTarget == $1.symlinkTarget && ($1.isRegular || $1.symlinkTarget != nil)
                                               && $0.metadataMatches($1) }) {
             for entry in scanned where !entry.path.isSafeRelative {
@@ -76,7 +76,7 @@ extension Verifier {
         for entry in scanned {
             guard let member = listed[entry.path], !reported.contains(entry.path), !entry.damaged else { continue }
             reported.insert(entry.path)
-            if member.size != entry.size || member.sha256 != entry.sha256 {
+            if member.indexedSize != entry.size || member.indexedSHA256 != entry.sha256 {
                 problem(.content, entry.path.description, "member \(entry.path) does not match its size and SHA-256 in the manifest")
             }
             if !member.metadataMatches(entry) {

@@ -22,6 +22,8 @@ public struct VerifyOptions: Sendable {
     /// `--integrity-only`: the bytes only (members, manifest, index, trailer, the evidence section's
     /// hash trees and imprints); no signature, time-stamp signature or trust is evaluated.
     public var integrityOnly = false
+    /// `--repo`: the repository whose archives hold the content of this archive's reference members.
+    public var repository: (any ArchiveLocator)?
     public init(archive: String) { self.archive = archive }
 }
 
@@ -50,6 +52,7 @@ public struct Verifier {
     public func run() throws -> VerifyReport {
         let started = Date()
         let reader = try ArchiveReader(path: options.archive)
+        if let locator = options.repository { reader.resolver = ReferenceResolver(locator: locator) }
         logger.info("verifying", metadata: ["archive": "\(options.archive)", "size": "\(reader.size)"])
         var problems: [VerifyReport.Problem] = []
         func problem(_ code: ProblemCode, _ member: String?, _ message: String) {
@@ -69,6 +72,14 @@ public struct Verifier {
         // 2. The manifest, and every member against it, in order.
         let manifestCheck = checkManifest(scan, reader: reader, problem: problem)
         let (fingerprint, listed, scanned) = (manifestCheck.fingerprint, manifestCheck.listed, manifestCheck.scanned)
+        // Reference members: their content in the repository's earlier archives.
+        let references = checkReferences(reader: reader, scan: scan, listed: listed, problem: problem)
+        /// Without its repository an archive with references is checked only in part: exit 10
+        /// unless something worse was found.
+        func withReferences(_ code: ExitCode) -> ExitCode {
+            guard let references, !references.resolved, code == .ok || code == .findings else { return code }
+            return .noRepository
+        }
 
         // 3. The evidence section (version 2), then 4. the signatures.
         if options.integrityOnly {
@@ -80,8 +91,9 @@ public struct Verifier {
                 archive: options.archive, fingerprint: fingerprint, formatVersion: reader.trailer.map { Int($0.version) },
                 validationTime: ISOTime.format(options.at), integrity: .init(ok: problems.isEmpty, problems: problems),
                 proofOfTime: .init(archiveTimeStamp: nil, statement: "not evaluated: --integrity-only checks the bytes, not signatures, time-stamps or trust"),
-                summary: summary, warnings: [], exitCode: problems.isEmpty ? 0 : ExitCode.integrityOrFailed.rawValue)
+                summary: summary, warnings: [], exitCode: withReferences(problems.isEmpty ? .ok : .integrityOrFailed).rawValue)
             report.checks = "integrity"
+            report.references = references
             return report
         }
 
@@ -105,7 +117,8 @@ public struct Verifier {
             // data group, or a problem was reported above).
             let proof = archiveTimeStamp.flatMap { $0.verdict.indication == .totalPassed ? $0.genTime : nil }
             archiveProof = proof
-            (results, plain) = try validate(reader: reader, context: context, listed: listed, entries: scan.entries, archiveProof: proof)
+            (results, plain) = try validate(reader: reader, context: context, listed: listed, entries: scan.entries, archiveProof: proof,
+                                            unresolved: references?.resolved == false)
             summary.documents += plain.count
             summary.unsigned += plain.count
             for result in results {
@@ -134,6 +147,7 @@ public struct Verifier {
         if !problems.isEmpty || summary.totalFailed > 0 { exit = .integrityOrFailed } else if summary.indeterminate > 0 { exit = .findings }
         if exit == .ok, let archiveTimeStamp, archiveTimeStamp.verdict.indication != .totalPassed { exit = .findings }
         if exit == .ok, summary.documentTimeStampProblems > 0 { exit = .findings }
+        exit = withReferences(exit)
         var warnings = trustWarnings + materialWarnings
         // Without --trust, a signature without a chain most likely needs the anchor the user relies on.
         let chainFailures = analysed.reduce(0) { count, entry in
@@ -147,6 +161,7 @@ public struct Verifier {
             proofOfTime: Self.proofOfTime(archiveTimeStamp, damaged: !problems.isEmpty),
             analysed: analysed, plain: plain, archiveProofOfExistence: archiveProof, summary: summary, warnings: warnings, exitCode: exit.rawValue)
         report.trust = trustSource
+        report.references = references
         return report
     }
 
@@ -161,7 +176,7 @@ public struct Verifier {
     }
 
     private func validate(reader: ArchiveReader, context: ValidationContext, listed: [ListedMember], entries: [ScannedEntry],
-                          archiveProof: Date?) throws -> ([DocumentResult], [ArchivePath]) {
+                          archiveProof: Date?, unresolved: Bool) throws -> ([DocumentResult], [ArchivePath]) {
         let pool = EvidencePool()
         pool.add(contentsOf: context.outside)
         var dataNames: [ArchivePath] = []
@@ -207,8 +222,11 @@ public struct Verifier {
             records[member.path] = index
             switch member.role {
             case .certificate, .crl, .ocsp:
-                // Material that does not parse is left out: its member was checked above.
-                if let bytes = try? reader.contents(of: record) { _ = try? pool.add(bytes, as: member.role.materialKind) }
+                // Material that does not parse is left out: its member was checked above (a
+                // reference without its repository too: the exit code says so).
+                if let bytes = try? reader.location(of: record, line: member.referenceLine).contents() {
+                    _ = try? pool.add(bytes, as: member.role.materialKind)
+                }
             case .document, .signature, .timeStamp:
                 dataNames.append(member.path.droppingPrefix(ArchiveLayout.dataPrefix))
             case .symbolicLink, .verifyGuide:
@@ -216,6 +234,9 @@ public struct Verifier {
             }
         }
         let source = try ArchiveSource(reader: reader, records: records, damaged: damagedData)
+        // Without the repository, what a document's proof needs from it is named on the document.
+        let referenced = unresolved ? Dictionary(listed.compactMap { member in member.reference.map { (member.path.droppingPrefix(ArchiveLayout.dataPrefix), $0) } },
+                                                 uniquingKeysWith: { first, _ in first }) : [:]
         let groups = try DocumentAnalyzer.group(dataNames, source: source, addingMaterialTo: pool, knownSignatures: damagedSignatures)
         let validator = SignatureValidator(pool: pool, policy: ValidationPolicy(anchors: context.anchors, now: options.at,
                                                                                 archiveProofOfExistence: archiveProof,
@@ -228,6 +249,11 @@ public struct Verifier {
         let results = try groups.filter { !(damagedData.contains($0.document) && $0.kind == .unsigned) }.map { group in
             var result = try analyzer.analyze(group)
             if damagedData.contains(group.document) { result.group.notes.append("the document is damaged (see the integrity problems)") }
+            for file in Set([group.document] + group.signatureFiles + group.tokenFiles.map(\.token)).sorted() {
+                if let reference = referenced[file] {
+                    result.group.notes.append("\(ArchivePath.escaped(file.bytes)) is stored in archive \(reference.archive) of repository \(reference.repository): not checked without --repo")
+                }
+            }
             return result
         }
         return (results.sorted { $0.group.document < $1.group.document }, plain)
@@ -263,26 +289,27 @@ final class ArchiveSource: MemberSource {
         TemporaryFiles.shared.forgetFolder(LocalPath(scratchDirectory))
     }
 
-    private func record(_ path: ArchivePath) throws -> MemberRecord {
+    /// Where the member's content is (for a reference member, in its repository).
+    private func location(_ path: ArchivePath) throws -> ContentLocation {
         guard let index = records[ArchivePath(ArchiveLayout.dataPrefix).joined(path)] else {
             if damaged.contains(path) { throw SigVaultError(.integrity, "\(path): damaged (see the integrity problems)") }
             throw SigVaultError(.archiveInvalid, "\(path): not in the archive")
         }
-        return reader.members[index]
+        return try reader.location(ofMember: index)
     }
 
-    func bytes(of path: ArchivePath) throws -> [UInt8] { try reader.contents(of: record(path), limit: 64 << 20) }
+    func bytes(of path: ArchivePath) throws -> [UInt8] { try location(path).contents(limit: 64 << 20) }
 
     func content(of path: ArchivePath) throws -> SignedContent {
         if let done = extracted[path] { return .file(done) }
-        let record = try record(path)
-        if record.contentSize <= 16 << 20 { return .bytes(try reader.contents(of: record)) }
+        let location = try location(path)
+        let record = location.record
+        if record.contentSize <= 16 << 20 { return .bytes(try location.contents()) }
         let target = scratchDirectory + "/\(extracted.count)"
         let fd = open(target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw SigVaultError(.scratch, "\(target): cannot create a scratch file (TMPDIR): \(POSIX.errorText)", cause: SystemError()) }
         defer { close(fd) }
-        let result = try reader.extract(record) { try POSIX.writeAll(fd, $0, path: target, code: .scratch) }
-        guard result.contentSHA256 == record.contentSHA256 else { throw SigVaultError(.integrity, "\(path): does not match its SHA-256") }
+        _ = try location.extract { try POSIX.writeAll(fd, $0, path: target, code: .scratch) }
         extracted[path] = target
         return .file(target)
     }

@@ -1,0 +1,128 @@
+import Foundation
+import OpenSSLBridge
+import SigVaultFormat
+
+extension ManifestMember {
+    /// What the tar entry and the index record hold (FORMAT.md §4.3): the content itself, or for a
+    /// reference member its stub.
+    var indexedSize: Int64 { referenceStub.map { Int64($0.count) } ?? size }
+    var indexedSHA256: String { referenceStub.map { Hex.encode(Hasher.digest($0)) } ?? sha256 }
+}
+
+/// The repository an archive belongs to, as the engine sees it: its id and where each of its
+/// archives can be read. `SigVaultRepository.Repository` is the one implementation.
+public protocol ArchiveLocator: Sendable {
+    var repositoryID: String { get }
+    /// A local file holding the archive with this object name, or nil when the repository has none.
+    func localFile(forArchive name: String) throws -> String?
+}
+
+/// Where a member's content is: in its own archive, or (a reference member) in a member stored
+/// inline in an earlier archive of the same repository, found and checked by `ReferenceResolver`.
+struct ContentLocation {
+    let reader: ArchiveReader
+    let record: MemberRecord
+    /// For a reference: the referenced archive's object name.
+    let referencedArchive: String?
+
+    func contents(limit: Int = 256 << 20) throws -> [UInt8] { try reader.contents(of: record, limit: limit) }
+
+    /// Streams the content, checking its SHA-256 and size against the record at the end.
+    func extract(_ consumer: (UnsafeRawBufferPointer) throws -> Void) throws -> ArchiveReader.ExtractedMember {
+        let extracted = try reader.extract(record, consumer: consumer)
+        guard extracted.contentSHA256 == record.contentSHA256, extracted.compressedSHA256 == record.compressedSHA256,
+              UInt64(extracted.size) == record.contentSize else {
+            throw SigVaultError(.integrity, "\(reader.path): member \(ArchivePath.escaped(extracted.header.path)) does not match its SHA-256")
+        }
+        return extracted
+    }
+}
+
+/// Resolves reference members (FORMAT.md §4.3) against their repository: the repository's id must
+/// be the reference's, the archive must be there under its name with the fingerprint the reference
+/// names, and the member must be stored inline there with the reference's size and SHA-256 (the
+/// content is then checked against those while it is read). Archives are opened once.
+public final class ReferenceResolver: @unchecked Sendable {
+    let locator: any ArchiveLocator
+    private let lock = NSLock()
+    private var readers: [String: ArchiveReader] = [:]
+
+    public init(locator: any ArchiveLocator) { self.locator = locator }
+
+    public var repositoryID: String { locator.repositoryID }
+
+    private func reader(_ name: String) throws -> ArchiveReader? {
+        lock.lock()
+        defer { lock.unlock() }
+        if let known = readers[name] { return known }
+        guard let file = try locator.localFile(forArchive: name) else { return nil }
+        let reader = try ArchiveReader(path: file)
+        readers[name] = reader
+        return reader
+    }
+
+    /// The referenced member, checked; `owner` names the archive and member holding the reference.
+    func resolve(_ reference: MemberReference, size: Int64, sha256: String, owner: String) throws -> ContentLocation {
+        func broken(_ why: String) -> SigVaultError {
+            SigVaultError(.integrity, "\(owner): its content is a reference to \(reference.path) in archive \(reference.archive), but \(why)")
+        }
+        guard reference.repository == locator.repositoryID else {
+            throw broken("it belongs to repository \(reference.repository), and this is repository \(locator.repositoryID)")
+        }
+        guard reference.archiveNameIsPlain else { throw broken("that is not an archive name of a repository") }
+        guard let reader = try reader(reference.archive) else { throw broken("the repository has no such archive") }
+        if let problem = reader.layoutProblem { throw broken("that archive cannot be read: \(problem)") }
+        guard let trailer = reader.trailer, Hex.encode(trailer.manifestSHA256) == reference.fingerprint else {
+            throw broken("that archive's fingerprint is not \(reference.fingerprint): it is another archive")
+        }
+        guard let path = reference.archivePath, let record = reader.record(for: path) else { throw broken("that archive has no such member") }
+        guard Hex.encode(record.contentSHA256) == sha256, Int64(clamping: record.contentSize) == size else {
+            throw broken("that member's size or SHA-256 is not the content's")
+        }
+        let line = try reader.manifestLine(of: record)
+        guard line.storage == "inline" else { throw broken("that member is itself a reference (references point at content stored inline)") }
+        return ContentLocation(reader: reader, record: record, referencedArchive: reference.archive)
+    }
+
+    /// The error for a reference read without its repository.
+    static func missingRepository(_ reference: MemberReference, owner: String) -> SigVaultError {
+        SigVaultError(.noRepository, "\(owner): its content is in archive \(reference.archive) of repository \(reference.repository) (a reference), not in this archive",
+                      hint: "give --repo <that repository> (or set SIGVAULT_REPOSITORY)")
+    }
+}
+
+extension ArchiveReader {
+    /// Where member `index`'s content is: in this archive, or resolved through `resolver`.
+    func location(ofMember index: Int) throws -> ContentLocation {
+        let record = members[index]
+        guard let line = try referenceLine(ofMember: index) else { return ContentLocation(reader: self, record: record, referencedArchive: nil) }
+        return try location(of: record, line: line)
+    }
+
+    /// Where the content of the member named `name` is; nil when the archive has no such member.
+    func location(forName name: ArchivePath) throws -> ContentLocation? {
+        guard let index = members.firstIndex(whereRecordStartsWith: Hasher.digest(name.bytes)) else { return nil }
+        return try location(ofMember: index)
+    }
+
+    /// Where the content of the member with `record` and manifest line `line` is.
+    func location(of record: MemberRecord, line: ManifestMember) throws -> ContentLocation {
+        guard let reference = line.reference else { return ContentLocation(reader: self, record: record, referencedArchive: nil) }
+        let owner = "\(path): member \(line.path)"
+        guard let resolver else { throw ReferenceResolver.missingRepository(reference, owner: owner) }
+        return try resolver.resolve(reference, size: line.size, sha256: line.sha256, owner: owner)
+    }
+
+    /// The archive's reference members' lines (the manifest is read once for them if it was not).
+    func allReferenceLines() throws -> [ManifestMember] {
+        guard members.count > 0 else { return [] }
+        _ = try referenceLine(ofMember: 0)
+        return try (0..<members.count).compactMap { try referenceLine(ofMember: $0) }
+    }
+
+    /// The SHA-256 of member `index`'s content (for a reference member, the manifest's, not its stub's).
+    func contentSHA256(ofMember index: Int) throws -> [UInt8] {
+        if let line = try referenceLine(ofMember: index), let digest = Hex.decode(line.sha256) { return digest }
+        return members[index].contentSHA256
+    }
+}
