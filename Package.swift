@@ -58,6 +58,7 @@ let package = Package(
         .testTarget(name: "SigVaultTests", dependencies: [
             "SigVault", "SigVaultRepository", "SigVaultFormat", "SigVaultValidation", "OpenSSLBridge", "ArchiveIO", "EvidenceRecords",
             .product(name: "SwiftASN1", package: "swift-asn1"),
+            .product(name: "GRDB", package: "GRDB.swift"),
         ]),
     ],
     swiftLanguageModes: [.v6]

@@ -9,6 +9,11 @@ import SigVaultFormat
 /// catalog again from them, and a backup indexes an archive the catalog lacks before anything else.
 final class Catalog: @unchecked Sendable {
     let database: DatabaseQueue
+    let repository: Repository
+    /// The archives' protection (newest archive time-stamp, renew-before date), with the
+    /// repository's trust anchors: loaded when an archive is first indexed.
+    lazy var protection: ProtectionReader? = try? ProtectionReader(trust: (repository.config.defaults.trust ?? []).map(repository.resolve),
+                                                                   locator: repository)
 
     /// Opens the catalog. Only `init`, `backup` and `repo rebuild-catalog` may create it
     /// (`create`): for the others a missing catalog is an error with the rebuild hint, never an
@@ -18,6 +23,7 @@ final class Catalog: @unchecked Sendable {
             throw SigVaultError(.catalog, "\(repository.catalogPath): the catalog is missing",
                                 hint: "sigvault repo rebuild-catalog --repo \(repository.root) makes it again from the archives")
         }
+        self.repository = repository
         do {
             database = try DatabaseQueue(path: repository.catalogPath)
             try Self.migrator.migrate(database)
@@ -78,6 +84,21 @@ final class Catalog: @unchecked Sendable {
             }
             try db.alter(table: "file") { t in t.add(column: "storage", .text).notNull().defaults(to: "inline") }
         }
+        // The dates that matter for an archive: its newest archive time-stamp (its own, or from its
+        // newest renewed evidence object, FORMAT.md §11) and the date to renew it before; and the
+        // renewed evidence objects.
+        migrator.registerMigration("v3") { db in
+            try db.alter(table: "archive") { t in
+                t.add(column: "archiveTimeStamp", .text)     // ISO 8601 UTC genTime; NULL without one
+                t.add(column: "renewBefore", .text)          // ISO 8601 UTC; NULL without one
+            }
+            try db.create(table: "renewal") { t in
+                t.primaryKey("object", .text)                 // <archive>.evidence-<n>
+                t.column("archive", .text).notNull().indexed().references("archive", onDelete: .cascade)
+                t.column("number", .integer).notNull()
+                t.column("genTime", .text)
+            }
+        }
         return migrator
     }
 
@@ -96,11 +117,15 @@ final class Catalog: @unchecked Sendable {
     }
 
     /// Records what archive `name` holds, from its manifest (in the caller's transaction).
-    static func index(_ db: Database, name: String, night: String, path: String, size: UInt64) throws {
+    static func index(_ db: Database, name: String, night: String, path: String, size: UInt64, protection: ProtectionReader?) throws {
         // One pass: the manifest is checked as it is read, and an error undoes the transaction.
         let lister = try Lister(archive: path, checkFirst: false)
-        try db.execute(sql: "INSERT INTO archive (name, seq, night, fingerprint, formatVersion, size) VALUES (?, ?, ?, ?, ?, ?)",
-                       arguments: [name, Self.sequence(ofArchive: name) ?? 0, night, lister.fingerprint, lister.formatVersion, Int64(size)])
+        // Protection that cannot be read (a damaged section) is left NULL: check names the damage.
+        let protected = lister.formatVersion == 2 ? (try? protection?.protection(ofArchive: path)) ?? nil : nil
+        try db.execute(sql: """
+            INSERT INTO archive (name, seq, night, fingerprint, formatVersion, size, archiveTimeStamp, renewBefore) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [name, Self.sequence(ofArchive: name) ?? 0, night, lister.fingerprint, lister.formatVersion, Int64(size),
+                             protected.map { ISOTime.format($0.genTime) }, protected?.renewBefore.map(ISOTime.format)])
         let encoder = JSONEncoder()
         let insert = try db.cachedStatement(sql: """
             INSERT INTO file (archive, path, role, size, sha256, signers, provenTime, indication, subIndication, storage)
@@ -115,6 +140,16 @@ final class Catalog: @unchecked Sendable {
             let signers = try document.map { String(decoding: try encoder.encode($0.signers), as: UTF8.self) }
             try insert.execute(arguments: [name, file.path, file.role, file.size, file.sha256, signers, document?.provenTime,
                                            document?.packIndication, document?.packSubIndication, file.storage])
+        }
+    }
+
+    /// Records a renewed evidence object, and its archive's new protection dates.
+    static func recordRenewal(_ db: Database, object: String, archive: String, number: Int, genTime: Date?, renewBefore: Date?) throws {
+        try db.execute(sql: "INSERT OR REPLACE INTO renewal (object, archive, number, genTime) VALUES (?, ?, ?, ?)",
+                       arguments: [object, archive, number, genTime.map(ISOTime.format)])
+        if let genTime {
+            try db.execute(sql: "UPDATE archive SET archiveTimeStamp = ?, renewBefore = ? WHERE name = ?",
+                           arguments: [ISOTime.format(genTime), renewBefore.map(ISOTime.format), archive])
         }
     }
 
@@ -164,10 +199,22 @@ final class Catalog: @unchecked Sendable {
             let night = Self.night(ofArchive: object.name) ?? ISOTime.format(Date())
             let path = try repository.store.localFile(object.name)
             do {
-                try write { db in try Self.index(db, name: object.name, night: night, path: path, size: object.size) }
+                try write { db in try Self.index(db, name: object.name, night: night, path: path, size: object.size, protection: protection) }
                 indexed.append(object.name)
             } catch let error as SigVaultError where error.code != .catalog {
                 warnings.append("\(object.name): cannot be indexed: \(error.message); run sigvault check --repo \(repository.root)")
+            }
+        }
+        // Renewed evidence objects of indexed archives (a renewal stopped before recording its
+        // object, or a rebuilt catalog): recorded, with the archive's protection read again.
+        let renewals: Set<String> = try read { db in Set(try String.fetchAll(db, sql: "SELECT object FROM renewal")) }
+        let archives = try archiveNames()
+        for object in try repository.store.list() where !renewals.contains(object.name) {
+            guard let (archive, number) = RenewedEvidence.parse(objectName: object.name), archives.contains(archive) else { continue }
+            let protected = (try? protection?.protection(ofArchive: try repository.store.localFile(archive))) ?? nil
+            try write { db in
+                try Self.recordRenewal(db, object: object.name, archive: archive, number: number,
+                                       genTime: protected?.object == object.name ? protected?.genTime : nil, renewBefore: protected?.renewBefore)
             }
         }
         return (indexed, warnings)

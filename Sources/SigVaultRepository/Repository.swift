@@ -118,10 +118,11 @@ public final class Repository: @unchecked Sendable {
     /// temporary): removed. Only the lock holder writes there, so under the lock all of it is stale.
     func removeStaleTemporaries() -> [String] {
         var removed: [String] = []
-        // Only what SigVault writes there: archives and their temporaries, never through a link
-        // (the folder was checked when the repository was opened; unlink removes a link itself).
+        // Only what SigVault writes there: archives, renewed evidence objects and their
+        // temporaries, never through a link (the folder was checked when the repository was
+        // opened; unlink removes a link itself).
         for name in (try? FileManager.default.contentsOfDirectory(atPath: temporaryFolder)) ?? []
-        where name.hasSuffix(".svz") || name.contains(".sigvault-tmp-") || name.contains(".sigvault-") {
+        where name.hasSuffix(".svz") || RenewedEvidence.parse(objectName: name) != nil || name.contains(".sigvault-") {
             let path = temporaryFolder + "/" + name
             var info = stat()
             guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG || (info.st_mode & S_IFMT) == S_IFLNK else { continue }
@@ -179,5 +180,22 @@ extension Repository: ArchiveLocator {
         var info = stat()
         guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
         return path
+    }
+
+    /// The renewals of archive `name` stored in the repository, by number.
+    func renewals(ofArchive name: String) throws -> [(number: Int, object: String)] {
+        try store.list().compactMap { object in
+            guard let parsed = RenewedEvidence.parse(objectName: object.name), parsed.archive == name else { return nil }
+            return (parsed.number, object.name)
+        }.sorted { $0.number < $1.number }
+    }
+
+    public func renewedEvidence(forArchive name: String, fingerprint: [UInt8]) throws -> (payload: [UInt8], object: String)? {
+        guard FolderObjectStore.validName(name), let newest = try renewals(ofArchive: name).last else { return nil }
+        let path = try store.localFile(newest.object)
+        guard let bytes = FileManager.default.contents(atPath: path) else {
+            throw SigVaultError(.archiveRead, "\(path): cannot be read")
+        }
+        return (try RenewedEvidence.decode(Array(bytes), fingerprint: fingerprint, number: newest.number, name: newest.object), newest.object)
     }
 }

@@ -17,14 +17,16 @@ import Testing
     }
 
     /// Every restored document's group, as Bouncy Castle sees it: its record and its files.
-    static func bouncyCastleValidatesEveryGroup(_ archive: String, in directory: String, stage: String) throws {
+    static func bouncyCastleValidatesEveryGroup(_ archive: String, in directory: String, stage: String, repository: String? = nil,
+                                                atLeast minimum: Int = 3) throws {
         let target = directory + "/restored-" + stage
-        #expect(try Harness.sigvault(["restore", archive, "--to", target]).exitCode == 0)
+        let restore = try Harness.sigvault(["restore", archive, "--to", target], environment: repository.map { ["SIGVAULT_REPOSITORY": $0] } ?? [:])
+        #expect(restore.exitCode == 0, "\(restore.stderr)")
         let evidenceRoot = target + "/.sigvault-evidence/"
         let enumerator = FileManager.default.enumerator(atPath: evidenceRoot)
         var records: [String] = []
         while let item = enumerator?.nextObject() as? String { if item.hasSuffix("/evidence-record.ers") { records.append(item) } }
-        #expect(records.count >= 3, "\(records)")
+        #expect(records.count >= minimum, "\(records)")
         for record in records.sorted() {
             let document = String(record.dropLast("/evidence-record.ers".count))
             var files = [target + "/" + document]
@@ -63,6 +65,21 @@ import Testing
         #expect(hashRenewal.exitCode == 0, "\(hashRenewal.stderr)")
         #expect(!hashRenewal.stderr.contains("is sealed without revocation data"), "\(hashRenewal.stderr)")
         try Self.bouncyCastleValidatesEveryGroup(archive, in: directory, stage: "hash-tree-renewed")
+    }
+
+    /// `renew --repo`: one token over both archives' newest tokens, each archive's new archive
+    /// time-stamp with its own reduced hash tree; Bouncy Castle validates every group's record of
+    /// each archive on its own, with the repository's renewed evidence.
+    @Test func bouncyCastleValidatesRecordsRenewedTogetherInARepository() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let (repo, archives, renew) = try RepositoryRenewTests.repository(directory)
+        let result = try Harness.sigvault(renew + ["--json"])
+        let summary = try Harness.json(result.stdout)
+        #expect(result.exitCode == 0 && summary["requests"] as? Int == 1, "\(result.stdout)\(result.stderr)")
+        for (index, archive) in archives.enumerated() {
+            try Self.bouncyCastleValidatesEveryGroup(archive, in: directory, stage: "repository-\(index)", repository: repo, atLeast: 1)
+        }
     }
 
     @Test func recordsBouncyCastleMakesAndRenewsVerify() throws {

@@ -44,7 +44,28 @@ final class ArchiveReader: @unchecked Sendable {
     /// The evidence section (docs/FORMAT.md §10), decoded and its own SHA-256 checked, or nil for
     /// a version 1 archive: the one way every command reads it. Throws `.integrity` when the frame is
     /// not where the trailer places it or the section does not decode; a read error stays what it is.
+    ///
+    /// Given the repository (`resolver`), the archive's newest renewed evidence there (FORMAT.md
+    /// §11) is used instead of its own section; `ownEvidence()` reads the archive's own.
     func evidence() throws -> ArchiveEvidence? {
+        if let resolver, let trailer, let renewed = try resolver.renewedEvidence(of: path, fingerprint: trailer.manifestSHA256) {
+            do {
+                return try ArchiveEvidence.decode(renewed.payload) { Hasher.digest($0, .sha256) }
+            } catch {
+                throw SigVaultError(.integrity, "\(renewed.object): the renewed evidence section cannot be used: \(error)")
+            }
+        }
+        return try ownEvidence()
+    }
+
+    /// The newest renewed evidence object of this archive in the repository, if any.
+    func renewedEvidenceObject() throws -> String? {
+        guard let resolver, let trailer else { return nil }
+        return try resolver.renewedEvidence(of: path, fingerprint: trailer.manifestSHA256)?.object
+    }
+
+    /// The archive's own evidence section.
+    func ownEvidence() throws -> ArchiveEvidence? {
         guard let payload = try evidencePayload() else { return nil }
         do {
             return try ArchiveEvidence.decode(payload) { Hasher.digest($0, .sha256) }

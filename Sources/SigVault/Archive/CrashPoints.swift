@@ -10,6 +10,8 @@ import Glibc
 public enum CrashPoints {
     /// Every crash point, for the tests that visit each.
     public static let all = ["output.synced", "output.linked", "backup.packed", "store.linked", "backup.stored", "catalog.written", "backup.done"]
+    /// The crash points `renew --repo` passes (those of its object writes among them).
+    public static let renew = ["renew.stamped", "output.synced", "output.linked", "renew.written", "store.linked", "renew.stored", "renew.catalog"]
 
     private static let target: (name: String, count: Int)? = {
         guard let text = ProcessInfo.processInfo.environment["SIGVAULT_CRASH_AT"], !text.isEmpty else { return nil }

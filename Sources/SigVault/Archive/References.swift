@@ -15,6 +15,9 @@ public protocol ArchiveLocator: Sendable {
     var repositoryID: String { get }
     /// A local file holding the archive with this object name, or nil when the repository has none.
     func localFile(forArchive name: String) throws -> String?
+    /// The archive's newest renewed evidence section (FORMAT.md §11), checked against its
+    /// fingerprint, and the object it came from; nil when it was never renewed in the repository.
+    func renewedEvidence(forArchive name: String, fingerprint: [UInt8]) throws -> (payload: [UInt8], object: String)?
 }
 
 /// Where a member's content is: in its own archive, or (a reference member) in a member stored
@@ -50,6 +53,11 @@ public final class ReferenceResolver: @unchecked Sendable {
     public init(locator: any ArchiveLocator) { self.locator = locator }
 
     public var repositoryID: String { locator.repositoryID }
+
+    /// The newest renewed evidence of the archive at `path` (by its name in the repository).
+    func renewedEvidence(of path: String, fingerprint: [UInt8]) throws -> (payload: [UInt8], object: String)? {
+        try locator.renewedEvidence(forArchive: (path as NSString).lastPathComponent, fingerprint: fingerprint)
+    }
 
     private func reader(_ name: String) throws -> ArchiveReader? {
         lock.lock()

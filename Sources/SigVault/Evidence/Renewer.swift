@@ -60,14 +60,60 @@ public struct Renewer {
     }
 
     public func run() throws -> RenewSummary {
-        var summary = RenewSummary()
         let reader = try ArchiveReader(path: options.archive)
         if let problem = reader.layoutProblem { throw SigVaultError(.archiveInvalid, "\(options.archive): \(problem)") }
         // One renewal at a time: a second one would rename its archive over the first's.
         guard flock(reader.fd, LOCK_EX | LOCK_NB) == 0 else {
             throw SigVaultError(.locked, "\(options.archive): another sigvault renew is working on it")
         }
-        guard let trailer = reader.trailer, var evidence = try reader.evidence() else {
+        guard let trailer = reader.trailer else { throw SigVaultError(.archiveInvalid, "\(options.archive): no trailer") }
+        var prepared: Prepared
+        switch try prepare(reader) {
+        case .notDue(let summary): return summary
+        case .due(let due): prepared = due
+        }
+        let outcome = TimeStamper(authorities: options.timeStampAuthorities, anchors: prepared.anchors)
+            .timeStamp(imprint: prepared.imprint, algorithm: prepared.newAlgorithm)
+        for refusal in outcome.refusals { prepared.summary.warnings.append("\(refusal.authority): no archive time-stamp: \(refusal.reason)") }
+        guard let token = outcome.token else {
+            prepared.summary.warnings.append("\(options.archive): not renewed: no time-stamp authority gave a usable answer; the archive is unchanged")
+            prepared.summary.exitCode = .findings
+            return prepared.summary
+        }
+        let (newPayload, summary) = try seal(prepared, token: token, authority: outcome.authority, reducedHashtree: nil)
+        try rewrite(reader: reader, trailer: trailer, evidencePayload: newPayload)
+        var done = summary
+        done.warnings += TemporaryFiles.shared.takeStaleRemoved()
+        logger.info("renewed", metadata: ["archive": "\(options.archive)", "genTime": "\(ISOTime.format(token.genTime))"])
+        return done
+    }
+
+    /// One archive's renewal up to the new time-stamp: its evidence with the newest token amended,
+    /// what the new time-stamp must cover, and what the summary says so far.
+    struct Prepared {
+        var evidence: ArchiveEvidence
+        var summary: RenewSummary
+        let chainIndex: Int
+        let imprint: [UInt8]
+        let newAlgorithm: HashAlgorithm
+        let newIdentifier: DigestAlgorithmIdentifier
+        let newTree: HashTree.Levels?
+        let hashTreeRenewal: Bool
+        let anchors: TrustAnchors
+        let fetcher: RevocationFetcher?
+        let pool: EvidencePool
+    }
+
+    enum Preparation {
+        case notDue(RenewSummary)
+        case due(Prepared)
+    }
+
+    /// Everything before the TSA is asked: the due check, the existing evidence checked, the newest
+    /// token amended with its TSA chain's validation material, and the new time-stamp's imprint.
+    func prepare(_ reader: ArchiveReader) throws -> Preparation {
+        var summary = RenewSummary()
+        guard var evidence = try reader.evidence() else {
             throw SigVaultError(.archiveInvalid, "\(options.archive): the archive has no archive time-stamp to renew",
                                 hint: "pack it with --tsa to give it one")
         }
@@ -91,7 +137,7 @@ public struct Renewer {
            protectsUntil > options.now.addingTimeInterval(window) {
             summary.notDue = "the newest archive time-stamp protects the archive until \(ISOTime.format(protectsUntil)), later than the window"
             summary.renewBefore = protectsUntil
-            return summary
+            return .notDue(summary)
         }
         guard !options.timeStampAuthorities.isEmpty else { throw SigVaultError(.usage, "renew needs --tsa") }
 
@@ -169,41 +215,39 @@ public struct Renewer {
         } else {
             imprint = Hasher.digest(amended, algorithm)
         }
-        let outcome = TimeStamper(authorities: options.timeStampAuthorities, anchors: anchors)
-            .timeStamp(imprint: imprint, algorithm: newAlgorithm)
-        for refusal in outcome.refusals { summary.warnings.append("\(refusal.authority): no archive time-stamp: \(refusal.reason)") }
-        guard let token = outcome.token else {
-            summary.warnings.append("\(options.archive): not renewed: no time-stamp authority gave a usable answer; the archive is unchanged")
-            summary.exitCode = .findings
-            return summary
-        }
-        let stamp = ArchiveTimeStamp(digestAlgorithm: newIdentifier, reducedHashtree: nil, timeStamp: token.der)
-        if let newTree {
-            if !evidence.template.digestAlgorithms.contains(where: { $0.algorithm == newIdentifier.algorithm }) {
-                evidence.template.digestAlgorithms.append(newIdentifier)
+        return .due(Prepared(evidence: evidence, summary: summary, chainIndex: chainIndex, imprint: imprint, newAlgorithm: newAlgorithm,
+                             newIdentifier: newIdentifier, newTree: newTree, hashTreeRenewal: hashTreeRenewal, anchors: anchors,
+                             fetcher: fetcher, pool: pool))
+    }
+
+    /// The new archive time-stamp `token` added to the prepared evidence: appended to the last chain
+    /// (time-stamp renewal; with `reducedHashtree` when one token renews several archives, RFC 4998
+    /// §5.2 with §4.3), or as a new chain with its tree (hash-tree renewal). Returns the new payload.
+    func seal(_ prepared: Prepared, token: TimeStampToken, authority: String?, reducedHashtree: [[[UInt8]]]?) throws -> ([UInt8], RenewSummary) {
+        var (evidence, summary) = (prepared.evidence, prepared.summary)
+        let stamp = ArchiveTimeStamp(digestAlgorithm: prepared.newIdentifier, reducedHashtree: reducedHashtree, timeStamp: token.der)
+        if let newTree = prepared.newTree {
+            if !evidence.template.digestAlgorithms.contains(where: { $0.algorithm == prepared.newIdentifier.algorithm }) {
+                evidence.template.digestAlgorithms.append(prepared.newIdentifier)
             }
             evidence.template.archiveTimeStampSequence.append(ArchiveTimeStampChain([stamp]))
             evidence.trees.append(newTree)
         } else {
-            evidence.template.archiveTimeStampSequence[chainIndex].archiveTimeStamps.append(stamp)
+            evidence.template.archiveTimeStampSequence[prepared.chainIndex].archiveTimeStamps.append(stamp)
         }
         // The new token's TSA chain, and with --fetch-revocation its revocation data fetched now
-        // (afresh: what was fetched above predates the new genTime), for the next renewal.
-        let (newMaterial, materialWarnings) = RevocationFetcher.material(forNewToken: token, fetcher: fetcher, anchors: anchors,
-                                                                         untrusted: pool.certificates)
+        // (afresh: what was fetched before predates the new genTime), for the next renewal.
+        let (newMaterial, materialWarnings) = RevocationFetcher.material(forNewToken: token, fetcher: prepared.fetcher, anchors: prepared.anchors,
+                                                                         untrusted: prepared.pool.certificates)
         summary.warnings += materialWarnings
         for item in newMaterial where !evidence.material.contains(item) { evidence.material.append(item) }
         let newPayload = try evidence.encoded { Hasher.digest($0, .sha256) }
-        try rewrite(reader: reader, trailer: trailer, evidencePayload: newPayload)
-        summary.warnings += TemporaryFiles.shared.takeStaleRemoved()
-
         summary.renewed = true
         summary.genTime = token.genTime
-        summary.authority = outcome.authority
-        summary.renewBefore = Self.protectedUntil(token, algorithm: newAlgorithm, anchors: anchors)
-        summary.hashTreeRenewal = hashTreeRenewal
-        logger.info("renewed", metadata: ["archive": "\(options.archive)", "genTime": "\(ISOTime.format(token.genTime))"])
-        return summary
+        summary.authority = authority
+        summary.renewBefore = Self.protectedUntil(token, algorithm: prepared.newAlgorithm, anchors: prepared.anchors)
+        summary.hashTreeRenewal = prepared.hashTreeRenewal
+        return (newPayload, summary)
     }
 
     /// The evidence must hold before it is extended: a renewal over a broken record would only

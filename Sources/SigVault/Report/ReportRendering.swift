@@ -14,6 +14,7 @@ extension VerifyReport {
         object.value("integrity", integrity)
         object.value("proofOfTime", proofOfTime)
         object.value("references", references)
+        object.value("renewedEvidence", renewedEvidence)
         object.value("schemaVersion", JSONOutput.schemaVersion)
         object.value("summary", summary)
         object.value("trust", trust)
@@ -37,6 +38,7 @@ extension VerifyReport {
             for problem in integrity.problems { out("  - [\(problem.code)] \(problem.message)") }
         }
         out("proof of time: \(proofOfTime.statement)")
+        if let renewedEvidence { out("evidence     renewed in the repository: \(renewedEvidence) (judged instead of the archive's own section)") }
         if let references {
             let archives = references.archives.joined(separator: ", ")
             if references.resolved {

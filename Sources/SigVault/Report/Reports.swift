@@ -102,6 +102,9 @@ public struct VerifyReport: Sendable {
     public var trust: TrustSource?
     /// The archive's reference members (FORMAT.md §4.3), nil when it has none.
     public var references: References?
+    /// The repository's renewed evidence object judged instead of the archive's own section
+    /// (FORMAT.md §11), nil when there is none or no repository was given.
+    public var renewedEvidence: String?
 
     /// Reference members: how many, into which repository and archives, and whether their content
     /// was found and checked there (`--repo`) or not (no repository given: exit 10).

@@ -26,6 +26,13 @@ extension Verifier {
                        problem: Problems.Sink) throws -> ArchiveTimeStampResult? {
         guard reader.layoutProblem == nil, scan.indexUsable, manifest.fingerprint != nil else { return nil }
         do {
+            // Given the repository, the archive's newest renewed evidence (FORMAT.md §11) is the
+            // one judged; the archive's own section must still be whole.
+            if try reader.renewedEvidenceObject() != nil {
+                do { _ = try reader.ownEvidence() } catch let error as SigVaultError where !error.stopsTheRun {
+                    problem(.evidence, nil, "the archive's own evidence section cannot be used: \(error.message)")
+                }
+            }
             guard let evidence = try reader.evidence() else { return nil }
             guard let context else {
                 try checkEvidenceBytes(evidence, reader: reader, entries: scan.entries, listed: manifest.listed, problem: problem)

@@ -94,6 +94,7 @@ public struct Verifier {
                 summary: summary, warnings: [], exitCode: withReferences(problems.isEmpty ? .ok : .integrityOrFailed).rawValue)
             report.checks = "integrity"
             report.references = references
+            report.renewedEvidence = try? reader.renewedEvidenceObject()
             return report
         }
 
@@ -162,6 +163,7 @@ public struct Verifier {
             analysed: analysed, plain: plain, archiveProofOfExistence: archiveProof, summary: summary, warnings: warnings, exitCode: exit.rawValue)
         report.trust = trustSource
         report.references = references
+        report.renewedEvidence = try? reader.renewedEvidenceObject()
         return report
     }
 

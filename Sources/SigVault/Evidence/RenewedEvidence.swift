@@ -1,0 +1,95 @@
+import ArchiveIO
+import EvidenceRecords
+import Foundation
+import OpenSSLBridge
+import SigVaultFormat
+
+/// A repository archive's renewed evidence (docs/FORMAT.md §11, "Renewed evidence"): archives are
+/// write-once objects, so `renew --repo` stores an archive's renewed evidence section as a new
+/// object beside it, `<archive>.evidence-<n>`, rather than rewriting the archive. The object is the
+/// evidence frame exactly as §10 places it in an archive, then a binding frame (skippable, variant
+/// 0xE, 80 bytes): `SVRENEW1`, `n` (u64), the archive's fingerprint and the SHA-256 of the evidence
+/// frame. Readers given the repository use the newest such object instead of the archive's own
+/// section.
+public enum RenewedEvidence {
+    static let bindingVariant: UInt32 = 0xE
+    static let bindingMagic = Array("SVRENEW1".utf8)
+    static let bindingSize = 80
+
+    /// The object name of an archive's `number`th renewal.
+    public static func objectName(archive: String, number: Int) -> String { "\(archive).evidence-\(number)" }
+
+    /// For an object name `<archive>.evidence-<n>`: the archive's name and `n`.
+    public static func parse(objectName name: String) -> (archive: String, number: Int)? {
+        guard let range = name.range(of: ".evidence-", options: .backwards),
+              let number = Int(name[range.upperBound...]), number > 0, String(number) == name[range.upperBound...] else { return nil }
+        return (String(name[..<range.lowerBound]), number)
+    }
+
+    /// The object's bytes for an evidence section `payload` (§10) of the archive with `fingerprint`.
+    public static func encode(payload: [UInt8], fingerprint: [UInt8], number: Int) -> [UInt8] {
+        let frame = ZstdFrames.skippableFrame(variant: Trailer.evidenceSkippableVariant, payload: payload)
+        var binding = bindingMagic
+        withUnsafeBytes(of: UInt64(number).littleEndian) { binding += $0 }
+        binding += fingerprint + Hasher.digest(frame)
+        return frame + ZstdFrames.skippableFrame(variant: bindingVariant, payload: binding)
+    }
+
+    /// The evidence payload of an object, checked: both frames whole and nothing after them, the
+    /// binding's magic, number and fingerprint the expected ones, the frame's SHA-256 the binding's.
+    public static func decode(_ bytes: [UInt8], fingerprint: [UInt8], number: Int, name: String) throws -> [UInt8] {
+        func broken(_ why: String) -> SigVaultError { SigVaultError(.integrity, "\(name): not the renewed evidence of this archive: \(why)") }
+        let evidenceHead = ZstdFrames.skippableFrame(variant: Trailer.evidenceSkippableVariant, payload: [])
+        let bindingHead = ZstdFrames.skippableFrame(variant: bindingVariant, payload: [])
+        guard bytes.count >= 8 + 8 + bindingSize, Array(bytes[0..<4]) == Array(evidenceHead[0..<4]) else { throw broken("it does not start with an evidence frame") }
+        let length = Int(UInt64(littleEndian: bytes, at: 4, width: 4))
+        let frameEnd = 8 + length
+        guard frameEnd + 8 + bindingSize == bytes.count, Array(bytes[frameEnd..<(frameEnd + 4)]) == Array(bindingHead[0..<4]),
+              UInt64(littleEndian: bytes, at: frameEnd + 4, width: 4) == UInt64(bindingSize) else {
+            throw broken("its frames do not fill it: an evidence frame, then an 80-byte binding frame, nothing else")
+        }
+        let binding = Array(bytes[(frameEnd + 8)...])
+        guard Array(binding[0..<8]) == bindingMagic else { throw broken("its binding frame does not start with SVRENEW1") }
+        guard UInt64(littleEndian: binding, at: 8, width: 8) == UInt64(number) else { throw broken("its binding names another renewal number") }
+        guard Array(binding[16..<48]) == fingerprint else { throw broken("its binding names archive fingerprint \(Hex.encode(binding[16..<48]))") }
+        guard Array(binding[48..<80]) == Hasher.digest(Array(bytes[0..<frameEnd])) else { throw broken("its evidence frame does not match its SHA-256 in the binding") }
+        return Array(bytes[8..<frameEnd])
+    }
+}
+
+extension ArchiveLocator {
+    /// The default: no renewed evidence.
+    public func renewedEvidence(forArchive name: String, fingerprint: [UInt8]) throws -> (payload: [UInt8], object: String)? { nil }
+}
+
+/// An archive's newest archive time-stamp and until when it protects the archive (its TSA chain's
+/// expiry or its hash algorithm's sunset, the earlier: what `renew --before` counts from).
+public struct ArchiveProtection: Sendable {
+    public let genTime: Date
+    public let renewBefore: Date?
+    /// The renewed evidence object it comes from, if it is not the archive's own section.
+    public let object: String?
+}
+
+/// Reads archives' protection with one set of trust anchors, loaded once.
+public final class ProtectionReader: @unchecked Sendable {
+    let anchors: TrustAnchors
+    let locator: (any ArchiveLocator)?
+
+    public init(trust: [String], locator: (any ArchiveLocator)?) throws {
+        anchors = try MaterialLoader.anchors(trust).0
+        self.locator = locator
+    }
+
+    /// Nil for an archive without an archive time-stamp (or whose newest token does not read).
+    public func protection(ofArchive path: String) throws -> ArchiveProtection? {
+        let reader = try ArchiveReader(path: path)
+        guard reader.layoutProblem == nil else { return nil }
+        if let locator { reader.resolver = ReferenceResolver(locator: locator) }
+        guard let evidence = try reader.evidence(), let chain = evidence.template.archiveTimeStampSequence.last,
+              let newest = chain.archiveTimeStamps.last, let token = try? TimeStampToken(responseOrToken: newest.timeStamp) else { return nil }
+        let algorithm = (chain.archiveTimeStamps.first?.digestAlgorithm).flatMap { HashAlgorithm(openSSLName: $0.oid) } ?? .sha256
+        return ArchiveProtection(genTime: token.genTime, renewBefore: Renewer.protectedUntil(token, algorithm: algorithm, anchors: anchors),
+                                 object: try reader.renewedEvidenceObject())
+    }
+}
