@@ -41,6 +41,8 @@ struct ExpiryCommand: ParsableCommand {
                 let stored = try repository.store.list().filter { $0.name.hasSuffix(".svz") }.map { try repository.store.localFile($0.name) }
                 options.archives += stored
                 options.repositoryArchives = Set(stored)
+                options.repository = repository
+                options.repositoryPath = path
                 if options.trust.isEmpty { options.trust = (repository.config.defaults.trust ?? []).map(repository.resolve) }
             }
             guard !options.archives.isEmpty || !options.certificates.isEmpty else {

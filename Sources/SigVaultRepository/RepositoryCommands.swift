@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Logging
 import SigVault
+import OpenSSLBridge
 import SigVaultFormat
 import SigVaultValidation
 
@@ -113,6 +114,8 @@ public struct RepositoryQueries {
                 do {
                     let lister = try Lister(archive: path)
                     if let fingerprint, lister.fingerprint != fingerprint { return "its fingerprint \(lister.fingerprint) is not the catalog's \(fingerprint)" }
+                    // Its newest renewed evidence object, bound to it and whole (FORMAT.md §11).
+                    if let digest = Hex.decode(lister.fingerprint) { _ = try repository.renewedEvidence(forArchive: object.name, fingerprint: digest) }
                     // Its reference members: the content they name is in the repository.
                     let references = try lister.referenceProblems(in: repository)
                     guard let first = references.problems.first else { return nil }

@@ -18,9 +18,13 @@ public struct ExpiryOptions: Sendable {
     /// The window as given (for the report).
     public var withinText = "60d"
     public var at = Date()
-    /// Archives that are objects of a repository (write-once: `renew`, which rewrites a file, must
-    /// not touch them).
+    /// Archives that are objects of a repository (write-once: `renew <archive>`, which rewrites a
+    /// file, must not touch them; `renew --repo` renews them).
     public var repositoryArchives: Set<String> = []
+    /// That repository: its archives are judged by their newest renewed evidence (FORMAT.md §11).
+    public var repository: (any ArchiveLocator)?
+    /// The repository's folder as given, for the command the report proposes.
+    public var repositoryPath: String?
     /// Anchors for building TSA chains (none: the token's own certificates).
     public var trust: [String] = []
     public init() {}
@@ -100,6 +104,7 @@ public struct Expiry {
         for archive in options.archives {
             let reader = try ArchiveReader(path: archive)
             if let problem = reader.layoutProblem { throw SigVaultError(.archiveInvalid, "\(archive): \(problem)") }
+            if let repository = options.repository { reader.resolver = ReferenceResolver(locator: repository) }
             var records: [(path: String, record: DocumentRecord)] = []
             _ = try reader.forEachManifestMember { _, _, member in
                 guard member.role == .document, let path = member.archivePath, let record = member.document else { return }
@@ -126,7 +131,7 @@ public struct Expiry {
                         what: "the archive time-stamp of \(ISOTime.format(token.genTime)) by \(tsa) (\(algorithm.rawValue)) protects the archive until \(ISOTime.format(until))",
                         source: archive, documents: records.map(\.path),
                         action: options.repositoryArchives.contains(archive)
-                            ? "renew it before \(ISOTime.format(until)): the repository's archives are write-once, and renewing them in the repository comes with a later version; until then renew a copy (sigvault renew <copy> --tsa <url>) and keep it beside the repository"
+                            ? "renew it before \(ISOTime.format(until)): sigvault renew --repo \(options.repositoryPath ?? "<repo>") --tsa <url> --before \(options.withinText) (every due archive with one request)"
                             : until <= options.at ? "it has run out without renewal: the archive's proof of existence ends there; renew it at once (sigvault renew \(archive) --tsa <url>) and check the verdicts"
                             : "renew it before \(ISOTime.format(until)): sigvault renew \(archive) --tsa <url>")
                 }
