@@ -285,7 +285,7 @@ public struct Backup {
             if let archiveName {
                 let object = try repository.store.localFile(archiveName)
                 let size = (try? FileManager.default.attributesOfItem(atPath: object)[.size] as? UInt64) ?? 0
-                try Catalog.index(db, name: archiveName, night: night, path: object, size: size, protection: catalog.protection)
+                try Catalog.index(db, name: archiveName, night: night, path: object, size: size, protection: catalog.protection, repository: repository)
                 // Only what the archive holds is cached: a file left out is read again next night.
                 for row in try Row.fetchAll(db, sql: "SELECT path, role, indication, subIndication FROM file WHERE archive = ?", arguments: [archiveName]) {
                     let path: String = row["path"]

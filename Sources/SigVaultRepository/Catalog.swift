@@ -92,6 +92,13 @@ final class Catalog: @unchecked Sendable {
                 t.add(column: "archiveTimeStamp", .text)     // ISO 8601 UTC genTime; NULL without one
                 t.add(column: "renewBefore", .text)          // ISO 8601 UTC; NULL without one
             }
+            // Per document version: its signers' certificates' earliest expiry, its time-stamps'
+            // TSA certificates' earliest expiry, its signatures' earliest algorithm sunset.
+            try db.alter(table: "file") { t in
+                t.add(column: "signerNotAfter", .text)
+                t.add(column: "timeStampNotAfter", .text)
+                t.add(column: "algorithmSunset", .text)
+            }
             try db.create(table: "renewal") { t in
                 t.primaryKey("object", .text)                 // <archive>.evidence-<n>
                 t.column("archive", .text).notNull().indexed().references("archive", onDelete: .cascade)
@@ -117,7 +124,7 @@ final class Catalog: @unchecked Sendable {
     }
 
     /// Records what archive `name` holds, from its manifest (in the caller's transaction).
-    static func index(_ db: Database, name: String, night: String, path: String, size: UInt64, protection: ProtectionReader?) throws {
+    static func index(_ db: Database, name: String, night: String, path: String, size: UInt64, protection: ProtectionReader?, repository: Repository) throws {
         // One pass: the manifest is checked as it is read, and an error undoes the transaction.
         let lister = try Lister(archive: path, checkFirst: false)
         // Protection that cannot be read (a damaged section) is left NULL: check names the damage.
@@ -128,18 +135,21 @@ final class Catalog: @unchecked Sendable {
                              protected.map { ISOTime.format($0.genTime) }, protected?.renewBefore.map(ISOTime.format)])
         let encoder = JSONEncoder()
         let insert = try db.cachedStatement(sql: """
-            INSERT INTO file (archive, path, role, size, sha256, signers, provenTime, indication, subIndication, storage)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO file (archive, path, role, size, sha256, signers, provenTime, indication, subIndication, storage,
+                              signerNotAfter, timeStampNotAfter, algorithmSunset)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         let content = try db.cachedStatement(sql: "INSERT OR IGNORE INTO content (sha256, size, archive, path) VALUES (?, ?, ?, ?)")
         // One pass over the manifest (after Lister's check of the whole).
-        try lister.forEachFile(includingEvidence: true) { file in
+        try lister.forEachFile(includingEvidence: true, withDates: true, repository: repository) { file in
             if file.storage == "inline" { try content.execute(arguments: [file.sha256, file.size, name, file.archivePath]) }
             guard file.archivePath.hasPrefix("data/") else { return }
             let document = file.document
             let signers = try document.map { String(decoding: try encoder.encode($0.signers), as: UTF8.self) }
             try insert.execute(arguments: [name, file.path, file.role, file.size, file.sha256, signers, document?.provenTime,
-                                           document?.packIndication, document?.packSubIndication, file.storage])
+                                           document?.packIndication, document?.packSubIndication, file.storage,
+                                           file.dates?.signerNotAfter.map(ISOTime.format), file.dates?.timeStampNotAfter.map(ISOTime.format),
+                                           file.dates?.algorithmSunset.map(ISOTime.format)])
         }
     }
 
@@ -199,7 +209,7 @@ final class Catalog: @unchecked Sendable {
             let night = Self.night(ofArchive: object.name) ?? ISOTime.format(Date())
             let path = try repository.store.localFile(object.name)
             do {
-                try write { db in try Self.index(db, name: object.name, night: night, path: path, size: object.size, protection: protection) }
+                try write { db in try Self.index(db, name: object.name, night: night, path: path, size: object.size, protection: protection, repository: repository) }
                 indexed.append(object.name)
             } catch let error as SigVaultError where error.code != .catalog {
                 warnings.append("\(object.name): cannot be indexed: \(error.message); run sigvault check --repo \(repository.root)")

@@ -20,6 +20,15 @@ public struct HistoryEntry: Codable, Sendable {
     @NullEncoded public var provenTime: String?
     @NullEncoded public var indication: String?
     @NullEncoded public var subIndication: String?
+    /// The dates the version's proof depends on (FORMAT.md §11, catalog): its signers'
+    /// certificates' earliest expiry, its time-stamps' TSA certificates' earliest expiry, its
+    /// signatures' earliest algorithm sunset; and its archive's newest archive time-stamp and the
+    /// date to renew it before.
+    @NullEncoded public var signerNotAfter: String? = nil
+    @NullEncoded public var timeStampNotAfter: String? = nil
+    @NullEncoded public var algorithmSunset: String? = nil
+    @NullEncoded public var archiveTimeStamp: String? = nil
+    @NullEncoded public var renewBefore: String? = nil
 }
 
 /// The read side of a repository: history, where a document's version is, integrity.
@@ -36,14 +45,18 @@ public struct RepositoryQueries {
             let filter = path == nil ? "f.role = 'document'" : "f.path = ?"
             let arguments: StatementArguments = path.map { [$0] } ?? []
             var entries: [HistoryEntry] = try Row.fetchAll(db, sql: """
-                SELECT a.night, f.path, f.archive, f.role, f.sha256, f.size, f.signers, f.provenTime, f.indication, f.subIndication
+                SELECT a.night, f.path, f.archive, f.role, f.sha256, f.size, f.signers, f.provenTime, f.indication, f.subIndication,
+                       f.signerNotAfter, f.timeStampNotAfter, f.algorithmSunset, a.archiveTimeStamp, a.renewBefore
                 FROM file f JOIN archive a ON a.name = f.archive WHERE \(filter)
                 """, arguments: arguments).map { row in
                 let signers: String? = row["signers"]
-                return HistoryEntry(night: row["night"], path: row["path"], event: "archived", archive: row["archive"], role: row["role"],
-                                    sha256: row["sha256"], size: row["size"],
-                                    signers: signers.flatMap { try? JSONDecoder().decode([String].self, from: Data($0.utf8)) },
-                                    provenTime: row["provenTime"], indication: row["indication"], subIndication: row["subIndication"])
+                var entry = HistoryEntry(night: row["night"], path: row["path"], event: "archived", archive: row["archive"], role: row["role"],
+                                         sha256: row["sha256"], size: row["size"],
+                                         signers: signers.flatMap { try? JSONDecoder().decode([String].self, from: Data($0.utf8)) },
+                                         provenTime: row["provenTime"], indication: row["indication"], subIndication: row["subIndication"])
+                (entry.signerNotAfter, entry.timeStampNotAfter, entry.algorithmSunset) = (row["signerNotAfter"], row["timeStampNotAfter"], row["algorithmSunset"])
+                (entry.archiveTimeStamp, entry.renewBefore) = (row["archiveTimeStamp"], row["renewBefore"])
+                return entry
             }
             // Without a path, the deletions of documents only (as the versions listed).
             let deletions = try Row.fetchAll(db, sql: "SELECT night, path, archive FROM deletion d" + (path == nil

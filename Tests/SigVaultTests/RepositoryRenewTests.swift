@@ -82,6 +82,15 @@ import Glibc
         let dates = try catalog.read { db in try Row.fetchAll(db, sql: "SELECT name, archiveTimeStamp, renewBefore FROM archive ORDER BY seq") }
         #expect(dates.count == 2 && dates.allSatisfy { ($0["archiveTimeStamp"] as String?) == renewed.first?["genTime"] as? String && ($0["renewBefore"] as String?) != nil },
                 "\(dates)")
+        // log shows them per version: the signer's certificate's expiry (openssl's reading of the
+        // fixture's signer certificate), the time-stamp's, the sunset, the archive's renewal.
+        let log = try Harness.sigvault(["log", "src/valid-pem-sig/letter.txt", "--repo", repo, "--json"])
+        let entries = try Harness.json(log.stdout)["entries"] as? [[String: Any]] ?? []
+        let signerCertificate = try #require(try Self.signerCertificate(directory + "/src/valid-pem-sig/letter.txt.sig", in: directory))
+        let endDate = try Harness.openssl(["x509", "-in", signerCertificate, "-noout", "-enddate", "-dateopt", "iso_8601"]).stdout
+        let expected = endDate.replacingOccurrences(of: "notAfter=", with: "").trimmingCharacters(in: .whitespacesAndNewlines).replacingOccurrences(of: " ", with: "T")
+        #expect(entries.count == 2 && entries.allSatisfy { $0["signerNotAfter"] as? String == expected }, "\(expected) \(entries)")
+        #expect(entries.allSatisfy { $0["archiveTimeStamp"] as? String == renewed.first?["genTime"] as? String && $0["renewBefore"] is String }, "\(entries)")
         #expect(try Harness.sigvault(["repo", "rebuild-catalog", "--repo", repo]).exitCode == 0)
         let rebuilt = try Catalog(repository: try Repository(opening: repo))
         let objects = try rebuilt.read { db in try String.fetchAll(db, sql: "SELECT object FROM renewal ORDER BY object") }
@@ -103,6 +112,15 @@ import Glibc
         let rewrite = try Harness.sigvault(["renew", archives[0], "--tsa", try Self.tsa()])
         #expect(rewrite.exitCode == 64 && rewrite.stderr.contains("never rewritten") && rewrite.stderr.contains("renew --repo"), "\(rewrite.stderr)")
         #expect(try Self.sha256(archives[0]) == before[0])
+    }
+
+    /// The signer certificate of a detached CMS signature file, as PEM (openssl's own reading).
+    static func signerCertificate(_ signature: String, in directory: String) throws -> String? {
+        let out = directory + "/signer.pem"
+        let inform = (try String(contentsOfFile: signature, encoding: .utf8)).contains("-----BEGIN") ? "PEM" : "DER"
+        let signer = try Harness.openssl(["cms", "-verify", "-in", signature, "-inform", inform, "-noverify", "-signer", out,
+                                          "-content", (signature as NSString).deletingPathExtension, "-binary", "-out", "/dev/null"])
+        return signer.exitCode == 0 ? out : nil
     }
 
     /// A damaged renewed evidence object is named by verify and check; it is never silently

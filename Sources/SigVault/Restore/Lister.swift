@@ -1,5 +1,7 @@
 import Foundation
+import OpenSSLBridge
 import SigVaultFormat
+import SigVaultValidation
 
 public struct ListedDocument: Codable, Sendable {
     public var path: String
@@ -29,6 +31,18 @@ public struct ListedFile: Sendable {
     public var archivePath: String
     /// `inline`, or `reference` for content stored in an earlier archive of the repository.
     public var storage: String
+    /// For a signed document, with `forEachFile(withDates: true)`: the dates its proof depends on.
+    public var dates: DocumentDates?
+}
+
+/// The dates a document's proof depends on, from its record and the certificates it names (the
+/// catalog keeps them): the earliest expiry of its signers' certificates and of its time-stamps'
+/// TSA certificates, and the earliest sunset (docs/ALGORITHMS.md) of its signatures' digests and
+/// signing keys. Nil where nothing applies or a certificate is not in the archive.
+public struct DocumentDates: Sendable {
+    public var signerNotAfter: Date?
+    public var timeStampNotAfter: Date?
+    public var algorithmSunset: Date?
 }
 
 public struct Lister {
@@ -59,15 +73,31 @@ public struct Lister {
     /// Hands each document to `emit`, in manifest order.
     /// Every `data/` member (documents, signature and time-stamp files, links), in archive order.
     /// Every file under `data/` (with `includingEvidence`, also every certificate, CRL and OCSP
-    /// response; their `path` is then the tar name), in archive order.
-    public func forEachFile(includingEvidence: Bool = false, _ emit: (ListedFile) throws -> Void) throws {
+    /// response; their `path` is then the tar name), in archive order. With `withDates`, signed
+    /// documents carry their `DocumentDates` (certificates read from the archive, or for reference
+    /// members from `repository`).
+    public func forEachFile(includingEvidence: Bool = false, withDates: Bool = false, repository: (any ArchiveLocator)? = nil,
+                            _ emit: (ListedFile) throws -> Void) throws {
+        if let repository, reader.resolver == nil { reader.resolver = ReferenceResolver(locator: repository) }
+        var certificates: [String: Certificate?] = [:]
+        func certificate(_ hex: String) -> Certificate? {
+            if let known = certificates[hex] { return known }
+            let found = (try? reader.location(forName: EvidenceSet.path(certificateSHA256: hex)))
+                .flatMap { try? $0?.contents() }.flatMap { try? Certificate(der: $0) }
+            certificates[hex] = found
+            return found
+        }
         let again = try reader.forEachManifestMember { _, _, member in
             guard let path = member.archivePath else { return }
             let isData = path.hasPrefix(ArchiveLayout.dataPrefix)
             guard isData || (includingEvidence && [.certificate, .crl, .ocsp].contains(member.role)) else { return }
-            try emit(ListedFile(path: ArchivePath.escaped((isData ? path.droppingPrefix(ArchiveLayout.dataPrefix) : path).bytes), role: member.role.rawValue,
-                                size: member.size, sha256: member.sha256, document: member.role == .document ? Self.listed(member, path: path) : nil,
-                                archivePath: member.path, storage: member.storage))
+            var file = ListedFile(path: ArchivePath.escaped((isData ? path.droppingPrefix(ArchiveLayout.dataPrefix) : path).bytes), role: member.role.rawValue,
+                                  size: member.size, sha256: member.sha256, document: member.role == .document ? Self.listed(member, path: path) : nil,
+                                  archivePath: member.path, storage: member.storage)
+            if withDates, let record = member.document, !record.signatures.isEmpty || !record.documentTimeStamps.isEmpty {
+                file.dates = Self.dates(record, certificate: certificate)
+            }
+            try emit(file)
         }
         guard again == digest else { throw SigVaultError(.archiveRead, "\(archive): the manifest changed while being read") }
     }
@@ -91,6 +121,21 @@ public struct Lister {
         }
         guard again == digest else { throw SigVaultError(.archiveRead, "\(archive): the manifest changed while being read") }
         return (count, problems)
+    }
+
+    static func dates(_ record: DocumentRecord, certificate: (String) -> Certificate?) -> DocumentDates {
+        var dates = DocumentDates()
+        func earliest(_ current: Date?, _ new: Date?) -> Date? { [current, new].compactMap { $0 }.min() }
+        let stamps = record.signatures.flatMap(\.timeStamps) + record.documentTimeStamps
+        for stamp in stamps where stamp.valid != false {
+            dates.timeStampNotAfter = earliest(dates.timeStampNotAfter, stamp.tsaChain.first.flatMap(certificate)?.notAfter)
+        }
+        for signature in record.signatures {
+            let signer = signature.chain.first.flatMap(certificate)
+            dates.signerNotAfter = earliest(dates.signerNotAfter, signer?.notAfter)
+            dates.algorithmSunset = earliest(dates.algorithmSunset, AlgorithmSunsets.limit(digest: signature.digestAlgorithm, key: signer?.publicKeyFacts)?.sunset)
+        }
+        return dates
     }
 
     static func listed(_ member: ManifestMember, path: ArchivePath) -> ListedDocument {
