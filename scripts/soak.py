@@ -1,15 +1,24 @@
 #!/usr/bin/env python3
-"""`make soak`: nightly backups killed with SIGKILL at seeded random moments (issue 10).
+"""`make soak`: nightly backups and repository renewals killed with SIGKILL at seeded random
+moments (issue 10).
 
 Usage: soak.py <sigvault binary> <fixtures folder> <rounds> [<seed>]
 
-A repository gets a source with the fixture cases and a 32 MiB document. Each round changes the
-document and a small file, starts `sigvault backup`, kills it after a random delay (up to 1.2 times
-a backup's measured duration), then checks that `sigvault check --read-data` passes and that
-every document restores byte-identical to the last night that completed (or to the night that was
-cut short, if it got as far as its catalog commit). Every 10 rounds the catalog is also rebuilt
-from the archives once and the next backup must find nothing changed. Prints the counts; exits 1
-on any failure.
+A repository (archive time-stamps from the tests' local TSA, Tests/Servers/tsa-server.py) gets a
+source with the fixture cases and an 8 MiB document. Each round either (one round in four) starts
+`sigvault renew --repo` or changes the document and a small file and starts `sigvault backup`,
+then kills it after a random delay (up to 1.2 times that command's measured duration). After every
+round:
+- `sigvault check` must pass: every archive's structure (trailer, index, manifest), the catalog
+  against the store, every reference member resolved, every archive's newest renewed evidence
+  object whole and bound to it;
+- every archive and evidence object the round left that the last full check had not seen must
+  pass `sigvault verify --repo` (every byte, every evidence record and signature);
+- every document must restore byte-identical to the last night that completed (or to the night
+  that was cut short, if it got as far as its catalog commit).
+Every 25 rounds `sigvault check --read-data` reads the whole repository, and every 10 the catalog is
+rebuilt from the archives and the next backup must find nothing changed. Prints the counts; exits
+1 on any failure.
 """
 import os
 import random
@@ -20,9 +29,11 @@ import sys
 import tempfile
 import time
 
+AT = "2026-06-01T00:00:00Z"
+
 
 def run(command, cwd, check=None):
-    result = subprocess.run(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
+    result = subprocess.run(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=900)
     if check is not None and result.returncode != check:
         raise RuntimeError(f"{' '.join(command)}: exit {result.returncode}: {result.stderr.decode(errors='replace')[:400]}")
     return result
@@ -31,51 +42,76 @@ def run(command, cwd, check=None):
 def main():
     binary, fixtures, rounds = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2]), int(sys.argv[3])
     rng = random.Random(int(sys.argv[4]) if len(sys.argv) > 4 else 1)
+    root = os.path.dirname(fixtures)
     work = tempfile.mkdtemp(prefix="sigvault-soak-")
-    failures, killed, completed = [], 0, 0
+    tsa = subprocess.Popen(["python3", os.path.join(root, "Tests", "Servers", "tsa-server.py"), fixtures],
+                           stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    failures = []
+    counts = {"backup": [0, 0], "renew": [0, 0]}  # killed, completed
     try:
+        port = int(tsa.stdout.readline())
         source = os.path.join(work, "src")
         shutil.copytree(os.path.join(fixtures, "cases"), source)
         os.makedirs(os.path.join(source, "big"))
+        size = 8 << 20
         big = os.path.join(source, "big", "scan.bin")
         with open(big, "wb") as out:
-            out.write(rng.randbytes(32 << 20))
+            out.write(rng.randbytes(size))
         pki = os.path.join(fixtures, "pki")
         run([binary, "init", "repo", "--trust", f"{pki}/root.pem", "--certs", f"{pki}/certs",
-             "--crls", f"{pki}/crl/current", "--ocsp", f"{pki}/ocsp"], work, check=0)
-        backup = [binary, "backup", "src", "--repo", "repo", "--at", "2026-06-01T00:00:00Z"]
-        started = time.monotonic()
-        if run(backup, work).returncode not in (0, 2):
-            raise RuntimeError("the first backup failed")
-        duration = max(0.05, time.monotonic() - started)
-        documents = ["src/unsigned/readme.txt", "src/unsigned/data.bin", "src/valid-pem-sig/letter.txt", "big/scan.bin"]
-        documents = [d if d.startswith("src/") else "src/" + d for d in documents]
+             "--crls", f"{pki}/crl/current", "--ocsp", f"{pki}/ocsp", "--tsa", f"http://127.0.0.1:{port}/tsa"], work, check=0)
+        backup = [binary, "backup", "src", "--repo", "repo", "--at", AT]
+        renew = [binary, "renew", "--repo", "repo"]
+        durations = {}
+        for name, command in (("backup", backup), ("renew", renew)):
+            started = time.monotonic()
+            if run(command, work).returncode not in (0, 2):
+                raise RuntimeError(f"the first {name} failed")
+            durations[name] = max(0.05, time.monotonic() - started)
+        documents = ["src/unsigned/readme.txt", "src/unsigned/data.bin", "src/valid-pem-sig/letter.txt", "src/big/scan.bin"]
 
         def current():
             return {d: open(os.path.join(work, d), "rb").read() for d in documents}
 
+        def objects():
+            return set(os.listdir(os.path.join(work, "repo", "archives")))
+
         acceptable = {d: [v] for d, v in current().items()}
+        seen = objects()
         for number in range(rounds):
-            with open(big, "r+b") as handle:
-                handle.seek(rng.randrange(32 << 20))
-                handle.write(rng.randbytes(8))
-            with open(os.path.join(source, "unsigned", "readme.txt"), "wb") as handle:
-                handle.write(f"round {number}\n".encode())
-            process = subprocess.Popen(backup, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            time.sleep(rng.random() * duration * 1.2)
+            kind = "renew" if rng.random() < 0.25 else "backup"
+            if kind == "backup":
+                with open(big, "r+b") as handle:
+                    handle.seek(rng.randrange(size))
+                    handle.write(rng.randbytes(8))
+                with open(os.path.join(source, "unsigned", "readme.txt"), "wb") as handle:
+                    handle.write(f"round {number}\n".encode())
+            process = subprocess.Popen(backup if kind == "backup" else renew, cwd=work,
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(rng.random() * durations[kind] * 1.2)
             process.send_signal(signal.SIGKILL)
             code = process.wait()
             now = current()
             if code in (0, 2):
-                completed += 1
+                counts[kind][1] += 1
                 acceptable = {d: [v] for d, v in now.items()}
             else:
-                killed += 1
+                counts[kind][0] += 1
                 for d, v in now.items():
                     acceptable[d].append(v)
-            check = run([binary, "check", "--repo", "repo", "--read-data", "--at", "2026-06-01T00:00:00Z"], work)
+            full = number % 25 == 24
+            check = run([binary, "check", "--repo", "repo", "--at", AT] + (["--read-data"] if full else []), work)
             if check.returncode != 0:
-                failures.append(f"round {number}: check --read-data exit {check.returncode}: {check.stdout.decode(errors='replace')[-400:]}")
+                failures.append(f"round {number} ({kind}): check{' --read-data' if full else ''} exit {check.returncode}: "
+                                f"{check.stdout.decode(errors='replace')[-400:]}")
+            # What this round added, read byte for byte (an evidence object through its archive).
+            new = objects() - seen
+            for archive in sorted({name.split(".evidence-")[0] for name in new}):
+                verify = run([binary, "verify", os.path.join("repo", "archives", archive), "--repo", "repo", "--integrity-only"], work)
+                if verify.returncode != 0:
+                    failures.append(f"round {number} ({kind}): verify --repo {archive} exit {verify.returncode}: "
+                                    f"{verify.stdout.decode(errors='replace')[-400:]}")
+            seen = objects()
             target = os.path.join(work, "restored")
             shutil.rmtree(target, ignore_errors=True)
             restore = run([binary, "restore", "--repo", "repo"] + documents + ["--to", target], work)
@@ -87,23 +123,30 @@ def main():
                     if got not in acceptable[d]:
                         failures.append(f"round {number}: {d} restored with content of no night")
             if number % 25 == 24:
-                print(f"round {number + 1}: {killed} killed, {completed} completed, {len(failures)} failure(s)", flush=True)
+                print(f"round {number + 1}: backups {counts['backup'][0]} killed, {counts['backup'][1]} completed; "
+                      f"renewals {counts['renew'][0]} killed, {counts['renew'][1]} completed; {len(failures)} failure(s)", flush=True)
             if number % 10 == 9:
                 run([binary, "repo", "rebuild-catalog", "--repo", "repo"], work, check=0)
-                after = run(backup, work)
+                after = run(backup + ["--json"], work)
                 if after.returncode not in (0, 2):
                     failures.append(f"round {number}: the backup after a rebuilt catalog exit {after.returncode}")
-                completed += 1
+                counts["backup"][1] += 1
                 acceptable = {d: [v] for d, v in current().items()}
-        archives = len(os.listdir(os.path.join(work, "repo", "archives")))
-        print(f"{rounds} rounds: {killed} backups killed at a random moment, {completed} completed "
-              f"(including {rounds // 10} after a rebuilt catalog); {archives} archives; "
-              f"check --read-data and restore after every round")
+                seen = objects()
+        archives = [name for name in objects() if name.endswith(".svz")]
+        renewals = [name for name in objects() if ".evidence-" in name]
+        killed = counts["backup"][0] + counts["renew"][0]
+        print(f"{rounds} rounds: {killed} killed at a random moment ({counts['backup'][0]} backups, {counts['renew'][0]} renewals), "
+              f"{counts['backup'][1]} backups completed (including {rounds // 10} after a rebuilt catalog), "
+              f"{counts['renew'][1]} renewals completed; {len(archives)} archives, {len(renewals)} renewed evidence objects; "
+              f"check and restore after every round, verify --repo of what each round added, check --read-data every 25 rounds")
         for failure in failures[:30]:
             print("FAIL", failure)
         print(f"{len(failures)} failure(s)")
         return 1 if failures else 0
     finally:
+        tsa.stdin.close()
+        tsa.wait(timeout=10)
         shutil.rmtree(work, ignore_errors=True)
 
 
