@@ -4,11 +4,12 @@ moments (issue 10).
 
 Usage: soak.py <sigvault binary> <fixtures folder> <rounds> [<seed>]
 
-A repository (archive time-stamps from the tests' local TSA, Tests/Servers/tsa-server.py) gets a
-source with the fixture cases and an 8 MiB document. Each round either (one round in four) starts
-`sigvault renew --repo` or changes the document and a small file and starts `sigvault backup`,
-then kills it after a random delay (up to 1.2 times that command's measured duration). After every
-round:
+Two repositories (archive time-stamps from the tests' local TSA, Tests/Servers/tsa-server.py): one
+backs up a source with the fixture cases and an 8 MiB document; the other holds three such nights
+and is renewed again and again. Each round either (one round in four) starts `sigvault renew
+--repo` on the second, or changes the document and a small file and starts `sigvault backup` on
+the first, then kills it after a random delay (up to 1.2 times that command's measured duration).
+After every round, on the repository the round worked on:
 - `sigvault check` must pass: every archive's structure (trailer, index, manifest), the catalog
   against the store, every reference member resolved, every archive's newest renewed evidence
   object whole and bound to it;
@@ -58,28 +59,37 @@ def main():
         with open(big, "wb") as out:
             out.write(rng.randbytes(size))
         pki = os.path.join(fixtures, "pki")
-        run([binary, "init", "repo", "--trust", f"{pki}/root.pem", "--certs", f"{pki}/certs",
-             "--crls", f"{pki}/crl/current", "--ocsp", f"{pki}/ocsp", "--tsa", f"http://127.0.0.1:{port}/tsa"], work, check=0)
+        for repository in ("repo", "renewed"):
+            run([binary, "init", repository, "--trust", f"{pki}/root.pem", "--certs", f"{pki}/certs",
+                 "--crls", f"{pki}/crl/current", "--ocsp", f"{pki}/ocsp", "--tsa", f"http://127.0.0.1:{port}/tsa"], work, check=0)
         backup = [binary, "backup", "src", "--repo", "repo", "--at", AT]
-        renew = [binary, "renew", "--repo", "repo"]
+        renew = [binary, "renew", "--repo", "renewed"]
+        documents = ["src/unsigned/readme.txt", "src/unsigned/data.bin", "src/valid-pem-sig/letter.txt", "src/big/scan.bin"]
+
+        def current():
+            return {d: open(os.path.join(work, d), "rb").read() for d in documents}
+
+        # The renewed repository: three nights, then what they hold is what it must always restore.
+        for night in range(3):
+            with open(os.path.join(source, "unsigned", "readme.txt"), "wb") as handle:
+                handle.write(f"night {night}\n".encode())
+            run([binary, "backup", "src", "--repo", "renewed", "--at", AT], work)
+        renewed = current()
         durations = {}
         for name, command in (("backup", backup), ("renew", renew)):
             started = time.monotonic()
             if run(command, work).returncode not in (0, 2):
                 raise RuntimeError(f"the first {name} failed")
             durations[name] = max(0.05, time.monotonic() - started)
-        documents = ["src/unsigned/readme.txt", "src/unsigned/data.bin", "src/valid-pem-sig/letter.txt", "src/big/scan.bin"]
 
-        def current():
-            return {d: open(os.path.join(work, d), "rb").read() for d in documents}
-
-        def objects():
-            return set(os.listdir(os.path.join(work, "repo", "archives")))
+        def objects(repository):
+            return set(os.listdir(os.path.join(work, repository, "archives")))
 
         acceptable = {d: [v] for d, v in current().items()}
-        seen = objects()
+        seen = {"repo": objects("repo"), "renewed": objects("renewed")}
         for number in range(rounds):
             kind = "renew" if rng.random() < 0.25 else "backup"
+            repository = "renewed" if kind == "renew" else "repo"
             if kind == "backup":
                 with open(big, "r+b") as handle:
                     handle.seek(rng.randrange(size))
@@ -91,37 +101,37 @@ def main():
             time.sleep(rng.random() * durations[kind] * 1.2)
             process.send_signal(signal.SIGKILL)
             code = process.wait()
-            now = current()
-            if code in (0, 2):
-                counts[kind][1] += 1
-                acceptable = {d: [v] for d, v in now.items()}
-            else:
-                counts[kind][0] += 1
-                for d, v in now.items():
-                    acceptable[d].append(v)
+            counts[kind][1 if code in (0, 2) else 0] += 1
+            if kind == "backup":
+                now = current()
+                if code in (0, 2):
+                    acceptable = {d: [v] for d, v in now.items()}
+                else:
+                    for d, v in now.items():
+                        acceptable[d].append(v)
             full = number % 25 == 24
-            check = run([binary, "check", "--repo", "repo", "--at", AT] + (["--read-data"] if full else []), work)
+            check = run([binary, "check", "--repo", repository, "--at", AT] + (["--read-data"] if full else []), work)
             if check.returncode != 0:
                 failures.append(f"round {number} ({kind}): check{' --read-data' if full else ''} exit {check.returncode}: "
                                 f"{check.stdout.decode(errors='replace')[-400:]}")
             # What this round added, read byte for byte (an evidence object through its archive).
-            new = objects() - seen
+            new = objects(repository) - seen[repository]
             for archive in sorted({name.split(".evidence-")[0] for name in new}):
-                verify = run([binary, "verify", os.path.join("repo", "archives", archive), "--repo", "repo", "--integrity-only"], work)
+                verify = run([binary, "verify", os.path.join(repository, "archives", archive), "--repo", repository, "--integrity-only"], work)
                 if verify.returncode != 0:
                     failures.append(f"round {number} ({kind}): verify --repo {archive} exit {verify.returncode}: "
                                     f"{verify.stdout.decode(errors='replace')[-400:]}")
-            seen = objects()
+            seen[repository] = objects(repository)
             target = os.path.join(work, "restored")
             shutil.rmtree(target, ignore_errors=True)
-            restore = run([binary, "restore", "--repo", "repo"] + documents + ["--to", target], work)
+            restore = run([binary, "restore", "--repo", repository] + documents + ["--to", target], work)
             if restore.returncode != 0:
                 failures.append(f"round {number}: restore exit {restore.returncode}: {restore.stderr.decode(errors='replace')[:300]}")
             else:
                 for d in documents:
                     got = open(os.path.join(target, d), "rb").read()
-                    if got not in acceptable[d]:
-                        failures.append(f"round {number}: {d} restored with content of no night")
+                    if got not in (acceptable[d] if kind == "backup" else [renewed[d]]):
+                        failures.append(f"round {number} ({kind}): {d} restored with content of no night")
             if number % 25 == 24:
                 print(f"round {number + 1}: backups {counts['backup'][0]} killed, {counts['backup'][1]} completed; "
                       f"renewals {counts['renew'][0]} killed, {counts['renew'][1]} completed; {len(failures)} failure(s)", flush=True)
@@ -132,13 +142,14 @@ def main():
                     failures.append(f"round {number}: the backup after a rebuilt catalog exit {after.returncode}")
                 counts["backup"][1] += 1
                 acceptable = {d: [v] for d, v in current().items()}
-                seen = objects()
-        archives = [name for name in objects() if name.endswith(".svz")]
-        renewals = [name for name in objects() if ".evidence-" in name]
+                seen["repo"] = objects("repo")
+        archives = [name for name in objects("repo") if name.endswith(".svz")]
+        renewals = [name for name in objects("renewed") if ".evidence-" in name]
         killed = counts["backup"][0] + counts["renew"][0]
         print(f"{rounds} rounds: {killed} killed at a random moment ({counts['backup'][0]} backups, {counts['renew'][0]} renewals), "
               f"{counts['backup'][1]} backups completed (including {rounds // 10} after a rebuilt catalog), "
-              f"{counts['renew'][1]} renewals completed; {len(archives)} archives, {len(renewals)} renewed evidence objects; "
+              f"{counts['renew'][1]} renewals completed; {len(archives)} archives backed up, {len(renewals)} renewed evidence objects "
+              f"for the renewed repository's {len([n for n in objects('renewed') if n.endswith('.svz')])} archives; "
               f"check and restore after every round, verify --repo of what each round added, check --read-data every 25 rounds")
         for failure in failures[:30]:
             print("FAIL", failure)
