@@ -260,7 +260,7 @@ public struct Backup {
             }
             let packed = try Packer(options: pack, logger: logger).run()
             CrashPoints.reach("backup.packed")
-            try repository.store.put(name, from: temporary)
+            try repository.put(name, from: temporary)
             CrashPoints.reach("backup.stored")
             var stored = BackupEvent("stored")
             stored.archive = name

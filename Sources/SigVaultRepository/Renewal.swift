@@ -79,7 +79,7 @@ public struct RepositoryRenewal {
             try DurableFile.write(RenewedEvidence.encode(payload: payload, fingerprint: item.fingerprint, number: number),
                                   to: temporary, overwrite: false)
             CrashPoints.reach("renew.written")
-            try repository.store.put(object, from: temporary)
+            try repository.put(object, from: temporary)
             CrashPoints.reach("renew.stored")
             try catalog.write { db in
                 try Catalog.recordRenewal(db, object: object, archive: name, number: number, genTime: genTime, renewBefore: item.summary.renewBefore)

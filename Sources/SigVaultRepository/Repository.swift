@@ -41,6 +41,9 @@ public final class Repository: @unchecked Sendable {
     public let root: String
     public let config: RepositoryConfig
     public let store: any ObjectStore
+    /// Renewed evidence objects by archive, from one listing of the store (see `renewals`).
+    private var renewalIndex: [String: [(number: Int, object: String)]]?
+    private let renewalLock = NSLock()
 
     var catalogPath: String { root + "/catalog.sqlite" }
     var temporaryFolder: String { root + "/tmp" }
@@ -182,12 +185,30 @@ extension Repository: ArchiveLocator {
         return path
     }
 
-    /// The renewals of archive `name` stored in the repository, by number.
+    /// The renewals of archive `name` stored in the repository, by number (from one listing of the
+    /// store per command, made again after this command stores an object: `put`).
     func renewals(ofArchive name: String) throws -> [(number: Int, object: String)] {
-        try store.list().compactMap { object in
-            guard let parsed = RenewedEvidence.parse(objectName: object.name), parsed.archive == name else { return nil }
-            return (parsed.number, object.name)
-        }.sorted { $0.number < $1.number }
+        renewalLock.lock()
+        defer { renewalLock.unlock() }
+        if renewalIndex == nil {
+            var index: [String: [(number: Int, object: String)]] = [:]
+            for object in try store.list() {
+                guard let parsed = RenewedEvidence.parse(objectName: object.name) else { continue }
+                index[parsed.archive, default: []].append((parsed.number, object.name))
+            }
+            renewalIndex = index.mapValues { $0.sorted { $0.number < $1.number } }
+        }
+        return renewalIndex?[name] ?? []
+    }
+
+    /// Stores an object (`ObjectStore.put`) and forgets the listing the renewals were read from.
+    func put(_ name: String, from file: String) throws {
+        defer {
+            renewalLock.lock()
+            renewalIndex = nil
+            renewalLock.unlock()
+        }
+        try store.put(name, from: file)
     }
 
     public func renewedEvidence(forArchive name: String, fingerprint: [UInt8]) throws -> (payload: [UInt8], object: String)? {
