@@ -246,7 +246,7 @@ public struct Backup {
                 }
             }
             for (key, _, archive) in recache { if let path = ArchivePath.unescaped(key), selection.contains(path) { unchanged[path] = (archive, latest[key]?.sha256) } }
-            pack.storedContent = RepositoryContent(catalog: catalog, repository: repository.config.id, unchanged: unchanged)
+            pack.storedContent = RepositoryContent(catalog: catalog, repository: repository, unchanged: unchanged)
             if let events = options.events {
                 let throttle = ProgressThrottle()
                 pack.progress = { progress in
@@ -359,14 +359,21 @@ final class RepositoryContent: StoredContentIndex, @unchecked Sendable {
     let repository: String
     let unchanged: [ArchivePath: (archive: String?, sha256: String?)]
 
-    init(catalog: Catalog, repository: String, unchanged: [ArchivePath: (archive: String?, sha256: String?)]) {
+    let resolver: ReferenceResolver
+
+    init(catalog: Catalog, repository: Repository, unchanged: [ArchivePath: (archive: String?, sha256: String?)]) {
         self.catalog = catalog
-        self.repository = repository
+        self.repository = repository.config.id
         self.unchanged = unchanged
+        resolver = ReferenceResolver(locator: repository)
     }
 
     func reference(sha256: String, size: Int64) -> MemberReference? {
-        try? catalog.reference(sha256: sha256, size: size, repository: repository)
+        // Never for empty content; a reference is written only when it resolves now (the archive it
+        // names stored, the member inline file content in its index), so damage found there does not
+        // spread to later nights.
+        guard size > 0, let reference = try? catalog.reference(sha256: sha256, size: size, repository: repository) else { return nil }
+        return resolver.resolves(reference, size: size, sha256: sha256) ? reference : nil
     }
 
     func knownDigest(ofFile relativePath: ArchivePath, size: Int64) -> String? {

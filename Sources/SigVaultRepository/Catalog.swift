@@ -142,7 +142,8 @@ final class Catalog: @unchecked Sendable {
         let content = try db.cachedStatement(sql: "INSERT OR IGNORE INTO content (sha256, size, archive, path) VALUES (?, ?, ?, ?)")
         // One pass over the manifest (after Lister's check of the whole).
         try lister.forEachFile(includingEvidence: true, withDates: true, repository: repository) { file in
-            if file.storage == "inline" { try content.execute(arguments: [file.sha256, file.size, name, file.archivePath]) }
+            // File content only (a symbolic link's "content" is empty and is no file to point at).
+            if file.storage == "inline" && file.role != "symlink" { try content.execute(arguments: [file.sha256, file.size, name, file.archivePath]) }
             guard file.archivePath.hasPrefix("data/") else { return }
             let document = file.document
             let signers = try document.map { String(decoding: try encoder.encode($0.signers), as: UTF8.self) }

@@ -51,7 +51,7 @@ public struct RepositoryRenewal {
         defer { lock.release() }
         var summary = RepositoryRenewSummary()
         summary.warnings += repository.removeStaleTemporaries()
-        let catalog = try Catalog(repository: repository, create: true)
+        let catalog = try Catalog(repository: repository)
         let missing = try catalog.indexMissing(repository)
         summary.warnings += missing.warnings
         // Archives with an archive time-stamp (format version 2), oldest first.

@@ -201,6 +201,8 @@ extension Repository: ArchiveLocator {
         return renewalIndex?[name] ?? []
     }
 
+    public func newestRenewedEvidenceObject(ofArchive name: String) throws -> String? { try renewals(ofArchive: name).last?.object }
+
     /// Stores an object (`ObjectStore.put`) and forgets the listing the renewals were read from.
     func put(_ name: String, from file: String) throws {
         defer {
@@ -212,11 +214,36 @@ extension Repository: ArchiveLocator {
     }
 
     public func renewedEvidence(forArchive name: String, fingerprint: [UInt8]) throws -> (payload: [UInt8], object: String)? {
-        guard FolderObjectStore.validName(name), let newest = try renewals(ofArchive: name).last else { return nil }
-        let path = try store.localFile(newest.object)
-        guard let bytes = FileManager.default.contents(atPath: path) else {
-            throw SigVaultError(.archiveRead, "\(path): cannot be read")
+        try renewedEvidence(forArchive: name, fingerprint: fingerprint, skippingDamaged: false)
+    }
+
+    /// With `skippingDamaged` (a renewal, which must not be blocked for good by one damaged
+    /// write-once object), the newest object that decodes; else the newest, checked. Only for an
+    /// archive that is this repository's own: one stored under that name with that fingerprint (an
+    /// archive of another repository may have the same name).
+    public func renewedEvidence(forArchive name: String, fingerprint: [UInt8], skippingDamaged: Bool) throws -> (payload: [UInt8], object: String)? {
+        guard FolderObjectStore.validName(name), let local = try localFile(forArchive: name) else { return nil }
+        let renewals = try renewals(ofArchive: name)
+        guard !renewals.isEmpty else { return nil }
+        let stored = try ArchiveFingerprint.of(local)
+        guard stored == fingerprint else { return nil }
+        var firstError: Error?
+        for renewal in renewals.reversed() {
+            do {
+                let path = try store.localFile(renewal.object)
+                var info = stat()
+                guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_size <= RenewedEvidence.maximumSize else {
+                    throw SigVaultError(.integrity, "\(renewal.object): not a renewed evidence object (not a regular file of at most \(RenewedEvidence.maximumSize >> 20) MiB)")
+                }
+                guard let bytes = FileManager.default.contents(atPath: path) else { throw SigVaultError(.archiveRead, "\(path): cannot be read") }
+                return (try RenewedEvidence.decode(Array(bytes), fingerprint: fingerprint, number: renewal.number, name: renewal.object), renewal.object)
+            } catch let error as SigVaultError where skippingDamaged && error.code == .integrity {
+                firstError = firstError ?? error
+                continue
+            }
         }
-        return (try RenewedEvidence.decode(Array(bytes), fingerprint: fingerprint, number: newest.number, name: newest.object), newest.object)
+        // Skipping damaged ones and none whole: the archive's own section is the newest whole evidence.
+        if let firstError, !skippingDamaged { throw firstError }
+        return nil
     }
 }

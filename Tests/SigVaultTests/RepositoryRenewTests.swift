@@ -140,6 +140,36 @@ import Glibc
                 "\(verify.stdout)")
         let check = try Harness.sigvault(["check", "--repo", repo, "--read-data"])
         #expect(check.exitCode == 1 && check.stdout.contains("\(name).evidence-1"), "\(check.stdout)")
+
+        // A renewal is not blocked for good by it: it renews from the archive's own section (the
+        // newest whole evidence), says so, and the new object is what readers judge from then on.
+        Thread.sleep(forTimeInterval: 1.1)
+        let renewal = try Harness.sigvault(renew + ["--json"])
+        let summary = try Harness.json(renewal.stdout)
+        #expect((summary["renewed"] as? [[String: Any]] ?? []).contains { $0["object"] as? String == "\(name).evidence-2" }, "\(renewal.stdout)")
+        #expect(renewal.stderr.contains("\(name).evidence-1: damaged") && renewal.stderr.contains("renewed from"), "\(renewal.stderr)")
+        let after = try Harness.sigvault(["verify", archives[0], "--repo", repo, "--integrity-only", "--json"])
+        let afterReport = try Harness.json(after.stdout)
+        #expect(after.exitCode == 0 && afterReport["renewedEvidence"] as? String == "\(name).evidence-2", "\(after.stdout)")
+    }
+
+    /// An archive of another repository with the same name is never judged by this repository's
+    /// renewed evidence objects.
+    @Test func renewedEvidenceBelongsToItsOwnArchiveOnly() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let (repo, archives, renew) = try Self.repository(directory)
+        #expect(try Harness.sigvault(renew).exitCode == 0)
+        // A standalone archive under the same name as the repository's first one.
+        let name = (archives[0] as NSString).lastPathComponent
+        let elsewhere = directory + "/elsewhere"
+        try FileManager.default.createDirectory(atPath: elsewhere, withIntermediateDirectories: true)
+        let packed = try Harness.sigvault(["pack", "Fixtures/cases/unsigned"] + Harness.packArguments(extra: "-")
+                                          + ["--tsa", try Self.tsa(), "--at", Harness.verifyTime, "-o", elsewhere + "/" + name])
+        #expect(packed.exitCode == 0 || packed.exitCode == 2, "\(packed.stderr)")
+        let verify = try Harness.sigvault(["verify", elsewhere + "/" + name, "--repo", repo, "--integrity-only", "--json"])
+        let report = try Harness.json(verify.stdout)
+        #expect(verify.exitCode == 0 && report["renewedEvidence"] is NSNull, "\(verify.stdout)")
     }
 }
 
@@ -178,8 +208,10 @@ import Glibc
         let next = try Harness.sigvault(renew)
         #expect(next.exitCode == 0 || next.exitCode == 2, "\(point): \(next.stderr)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: repo + "/tmp").isEmpty, "\(point)")
-        let objects = try FileManager.default.contentsOfDirectory(atPath: repo + "/archives").filter { $0.contains(".evidence-") }
-        #expect(objects.count >= 2, "\(point): \(objects)")
+        let stored = try FileManager.default.contentsOfDirectory(atPath: repo + "/archives")
+        for archive in stored where archive.hasSuffix(".svz") {
+            #expect(stored.contains { $0.hasPrefix(archive + ".evidence-") }, "\(point): \(archive) has no renewed evidence: \(stored)")
+        }
         try Self.checkPasses(repo, point + " then renewed")
         try Self.documentsRestore(repo, in: directory)
     }

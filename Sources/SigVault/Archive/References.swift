@@ -18,6 +18,10 @@ public protocol ArchiveLocator: Sendable {
     /// The archive's newest renewed evidence section (FORMAT.md §11), checked against its
     /// fingerprint, and the object it came from; nil when it was never renewed in the repository.
     func renewedEvidence(forArchive name: String, fingerprint: [UInt8]) throws -> (payload: [UInt8], object: String)?
+    /// As above; with `skippingDamaged`, the newest object that decodes (for a renewal).
+    func renewedEvidence(forArchive name: String, fingerprint: [UInt8], skippingDamaged: Bool) throws -> (payload: [UInt8], object: String)?
+    /// The name of the archive's newest renewed evidence object, whole or not.
+    func newestRenewedEvidenceObject(ofArchive name: String) throws -> String?
 }
 
 /// Where a member's content is: in its own archive, or (a reference member) in a member stored
@@ -50,13 +54,19 @@ public final class ReferenceResolver: @unchecked Sendable {
     private let lock = NSLock()
     private var readers: [String: ArchiveReader] = [:]
 
-    public init(locator: any ArchiveLocator) { self.locator = locator }
+    /// For a renewal: the newest renewed evidence object that decodes, past damaged ones.
+    let skipDamagedEvidence: Bool
+
+    public init(locator: any ArchiveLocator, skipDamagedEvidence: Bool = false) {
+        self.locator = locator
+        self.skipDamagedEvidence = skipDamagedEvidence
+    }
 
     public var repositoryID: String { locator.repositoryID }
 
     /// The newest renewed evidence of the archive at `path` (by its name in the repository).
     func renewedEvidence(of path: String, fingerprint: [UInt8]) throws -> (payload: [UInt8], object: String)? {
-        try locator.renewedEvidence(forArchive: (path as NSString).lastPathComponent, fingerprint: fingerprint)
+        try locator.renewedEvidence(forArchive: (path as NSString).lastPathComponent, fingerprint: fingerprint, skippingDamaged: skipDamagedEvidence)
     }
 
     private func reader(_ name: String) throws -> ArchiveReader? {
@@ -74,8 +84,10 @@ public final class ReferenceResolver: @unchecked Sendable {
         func broken(_ why: String) -> SigVaultError {
             SigVaultError(.integrity, "\(owner): its content is a reference to \(reference.path) in archive \(reference.archive), but \(why)")
         }
+        // Another repository than the one given: as good as none (its content was not checked).
         guard reference.repository == locator.repositoryID else {
-            throw broken("it belongs to repository \(reference.repository), and this is repository \(locator.repositoryID)")
+            throw SigVaultError(.noRepository, "\(owner): its content is in archive \(reference.archive) of repository \(reference.repository), and the repository given is \(locator.repositoryID)",
+                                hint: "give --repo <that repository>")
         }
         guard reference.archiveNameIsPlain else { throw broken("that is not an archive name of a repository") }
         guard let reader = try reader(reference.archive) else { throw broken("the repository has no such archive") }
@@ -89,7 +101,17 @@ public final class ReferenceResolver: @unchecked Sendable {
         }
         let line = try reader.manifestLine(of: record)
         guard line.storage == "inline" else { throw broken("that member is itself a reference (references point at content stored inline)") }
+        // Only file content is referenced: never a link (whose content is empty) or the guide.
+        guard [.document, .signature, .timeStamp, .certificate, .crl, .ocsp].contains(line.role) else {
+            throw broken("that member is a \(line.role.rawValue), not file content")
+        }
         return ContentLocation(reader: reader, record: record, referencedArchive: reference.archive)
+    }
+
+    /// Whether `reference` resolves (through the index: archive, fingerprint, member, size, SHA-256,
+    /// inline file content), for a backup about to write it.
+    public func resolves(_ reference: MemberReference, size: Int64, sha256: String) -> Bool {
+        (try? resolve(reference, size: size, sha256: sha256, owner: "backup")) != nil
     }
 
     /// The error for a reference read without its repository.

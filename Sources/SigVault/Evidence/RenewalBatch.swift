@@ -42,8 +42,9 @@ public struct RenewalBatch {
     public func run(archives: [String]) throws -> [Item] {
         var items: [Item] = []
         var due: [(item: Int, renewer: Renewer, prepared: Renewer.Prepared)] = []
-        let resolver = ReferenceResolver(locator: locator)
         for path in archives {
+            // One resolver per archive: the archives it opens are closed with it.
+            let resolver = ReferenceResolver(locator: locator, skipDamagedEvidence: true)
             var item = Item(archive: path)
             var archiveOptions = options
             archiveOptions.archive = path
@@ -53,9 +54,16 @@ public struct RenewalBatch {
                 if let problem = reader.layoutProblem { throw SigVaultError(.archiveInvalid, "\(path): \(problem)") }
                 reader.resolver = resolver
                 item.fingerprint = reader.trailer?.manifestSHA256 ?? []
+                // A damaged newest renewed evidence object is renewed past, from the newest whole one.
+                let used = try reader.renewedEvidenceObject()
+                if let newest = try locator.newestRenewedEvidenceObject(ofArchive: (path as NSString).lastPathComponent), used != newest {
+                    item.summary.warnings.append("\(newest): damaged (sigvault check names it); renewed from \(used ?? "the archive's own evidence section"), the newest whole evidence")
+                }
                 switch try renewer.prepare(reader) {
-                case .notDue(let summary): item.summary = summary
-                case .due(let prepared): due.append((items.count, renewer, prepared))
+                case .notDue(let summary): item.summary.notDue = summary.notDue; item.summary.renewBefore = summary.renewBefore
+                case .due(var prepared):
+                    prepared.summary.warnings = item.summary.warnings + prepared.summary.warnings
+                    due.append((items.count, renewer, prepared))
                 }
             } catch let error as SigVaultError where !error.stopsTheRun && error.code != .usage {
                 item.error = error

@@ -19,10 +19,13 @@ public enum RenewedEvidence {
     /// The object name of an archive's `number`th renewal.
     public static func objectName(archive: String, number: Int) -> String { "\(archive).evidence-\(number)" }
 
-    /// For an object name `<archive>.evidence-<n>`: the archive's name and `n`.
+    /// The largest renewed evidence object read (an evidence section is far smaller).
+    public static let maximumSize: off_t = 256 << 20
+
+    /// For an object name `<archive>.evidence-<n>` (1 ≤ n < 1,000,000): the archive's name and `n`.
     public static func parse(objectName name: String) -> (archive: String, number: Int)? {
         guard let range = name.range(of: ".evidence-", options: .backwards),
-              let number = Int(name[range.upperBound...]), number > 0, String(number) == name[range.upperBound...] else { return nil }
+              let number = Int(name[range.upperBound...]), number > 0, number < 1_000_000, String(number) == name[range.upperBound...] else { return nil }
         return (String(name[..<range.lowerBound]), number)
     }
 
@@ -57,9 +60,21 @@ public enum RenewedEvidence {
     }
 }
 
+/// An archive's fingerprint from its trailer alone (nil when it has no usable trailer).
+public enum ArchiveFingerprint {
+    public static func of(_ path: String) throws -> [UInt8]? {
+        let reader = try ArchiveReader(path: path)
+        return reader.layoutProblem == nil ? reader.trailer?.manifestSHA256 : nil
+    }
+}
+
 extension ArchiveLocator {
     /// The default: no renewed evidence.
     public func renewedEvidence(forArchive name: String, fingerprint: [UInt8]) throws -> (payload: [UInt8], object: String)? { nil }
+    public func renewedEvidence(forArchive name: String, fingerprint: [UInt8], skippingDamaged: Bool) throws -> (payload: [UInt8], object: String)? {
+        try renewedEvidence(forArchive: name, fingerprint: fingerprint)
+    }
+    public func newestRenewedEvidenceObject(ofArchive name: String) throws -> String? { nil }
 }
 
 /// An archive's newest archive time-stamp and until when it protects the archive (its TSA chain's

@@ -44,7 +44,7 @@ extension VerifyReport {
             if references.resolved {
                 out("references   \(references.members) member(s) stored in archive(s) \(archives) of repository \(references.repository): found and checked there")
             } else {
-                out("references   NOT CHECKED: \(references.members) member(s) are stored in archive(s) \(archives) of repository \(references.repository), not in this archive; verify with --repo <that repository>")
+                out("references   NOT CHECKED: \(references.members) member(s) are stored in archive(s) \(archives) of repository \(references.repository), not in this archive; verify with --repo <that repository>\(references.given.map { " (the repository given is \($0))" } ?? "")")
             }
         }
         if checks == "integrity" {

@@ -113,6 +113,8 @@ public struct VerifyReport: Sendable {
         public var repository: String
         public var archives: [String]
         public var resolved: Bool
+        /// The id of the repository given with `--repo`, when it is another one (null otherwise).
+        @NullEncoded public var given: String?
     }
 
     /// Every document's report, in name order.

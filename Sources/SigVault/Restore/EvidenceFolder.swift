@@ -54,6 +54,10 @@ extension Restorer {
                 // An archive restored without its repository: the rest is restored, and one line
                 // (Restorer.run) says what is missing.
                 continue
+            } catch let error as SigVaultError where !error.stopsTheRun {
+                // A reference that does not resolve: named, and the rest restored.
+                progress.failed(error.appending(" (evidence of \(document), not restored)"))
+                continue
             }
             let sub = try openDirectories(root: directory, components: [Array(kind.utf8)])
             defer { close(sub) }

@@ -49,11 +49,18 @@ final class RestoreProgress: @unchecked Sendable {
         lock.unlock()
     }
 
-    /// A file not restored; the others go on. The line printed ends with the error's code.
+    /// A file not restored; the others go on. The line printed ends with the error's code. Content
+    /// in a repository that was not given (exit 10) does not hide damage (exit 1).
     func failed(_ error: SigVaultError) {
         lock.lock()
         failures.append("\(error.message) [\(error.code.rawValue)]")
-        exitCode = exitCode.combined(with: error.exitCode)
+        if error.code == .noRepository {
+            if exitCode == .ok || exitCode == .findings { exitCode = .noRepository }
+        } else if exitCode == .noRepository, error.exitCode == .integrityOrFailed || error.exitCode.severity == 5 {
+            exitCode = error.exitCode
+        } else if exitCode != .noRepository {
+            exitCode = exitCode.combined(with: error.exitCode)
+        }
         lock.unlock()
     }
 

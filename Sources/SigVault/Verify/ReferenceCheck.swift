@@ -6,7 +6,7 @@ import SigVaultFormat
 /// repository and read there against the reference's size and SHA-256, or, without a repository,
 /// said plainly (the command then exits 10).
 extension Verifier {
-    func checkReferences(reader: ArchiveReader, scan: Scan, listed: [ListedMember], problem: Problems.Sink) -> VerifyReport.References? {
+    func checkReferences(reader: ArchiveReader, scan: Scan, listed: [ListedMember], problem: Problems.Sink) throws -> VerifyReport.References? {
         let referencing = listed.filter { $0.reference != nil }
         guard !referencing.isEmpty else {
             reader.noteReferences([:])
@@ -25,12 +25,20 @@ extension Verifier {
         reader.noteReferences(lines)
         let references = referencing.compactMap(\.reference)
         var summary = VerifyReport.References(members: referencing.count, repository: references.first?.repository ?? "",
-                                              archives: Array(Set(references.map(\.archive))).sorted(), resolved: false)
-        guard reader.resolver != nil, scan.indexUsable else { return summary }
+                                              archives: Array(Set(references.map(\.archive))).sorted(), resolved: false, given: nil)
+        guard let resolver = reader.resolver, scan.indexUsable else { return summary }
+        // References into another repository than the one given are as good as unresolved (exit
+        // 10), not damage: the content was not checked.
+        guard references.allSatisfy({ $0.repository == resolver.repositoryID }) else {
+            summary.given = resolver.repositoryID
+            return summary
+        }
         for index in lines.keys.sorted() {
             let name = lines[index]!.path
             do {
                 _ = try reader.location(ofMember: index).extract { _ in }
+            } catch let error as SigVaultError where error.stopsTheRun {
+                throw error
             } catch let error as SigVaultError {
                 problem(.reference, name, error.message)
             } catch {

@@ -73,7 +73,7 @@ public struct Verifier {
         let manifestCheck = checkManifest(scan, reader: reader, problem: problem)
         let (fingerprint, listed, scanned) = (manifestCheck.fingerprint, manifestCheck.listed, manifestCheck.scanned)
         // Reference members: their content in the repository's earlier archives.
-        let references = checkReferences(reader: reader, scan: scan, listed: listed, problem: problem)
+        let references = try checkReferences(reader: reader, scan: scan, listed: listed, problem: problem)
         /// Without its repository an archive with references is checked only in part: exit 10
         /// unless something worse was found.
         func withReferences(_ code: ExitCode) -> ExitCode {
