@@ -48,20 +48,25 @@ struct RenewCommand: ParsableCommand {
             options.revocationLists = crls
             options.ocspResponses = ocsp
             options.fetchRevocation = try fetch.settings()
-            options.maximumRevocationAge = try CLI.parseMaximumAge(maxRevocationAge)
-            if let before { options.before = try CLI.parseDuration(before, option: "--before") }
-            if let hash {
-                guard ["sha256", "sha384", "sha512"].contains(hash), let algorithm = HashAlgorithm(rawValue: hash) else {
-                    throw SigVaultError(.usage, "--hash \(hash): one of sha256, sha384, sha512")
-                }
-                options.hash = algorithm
-            }
+            try setLimits(&options)
             let summary = try Renewer(options: options, logger: logger).run()
             summary.warnings.forEach(CLI.warn)
             summary.lines(archive: archive).forEach(CLI.line)
             if summary.exitCode != .ok { Foundation.exit(summary.exitCode.rawValue) }
         } catch {
             CLI.fail(error)
+        }
+    }
+
+    /// `--max-revocation-age`, `--before` and `--hash`, for one archive or a repository.
+    func setLimits(_ options: inout RenewOptions) throws {
+        options.maximumRevocationAge = try CLI.parseMaximumAge(maxRevocationAge)
+        if let before { options.before = try CLI.parseDuration(before, option: "--before") }
+        if let hash {
+            guard ["sha256", "sha384", "sha512"].contains(hash), let algorithm = HashAlgorithm(rawValue: hash) else {
+                throw SigVaultError(.usage, "--hash \(hash): one of sha256, sha384, sha512")
+            }
+            options.hash = algorithm
         }
     }
 
@@ -74,14 +79,7 @@ struct RenewCommand: ParsableCommand {
         options.revocationLists = (defaults.crls ?? []).map(repository.resolve) + crls
         options.ocspResponses = (defaults.ocsp ?? []).map(repository.resolve) + ocsp
         options.fetchRevocation = try fetch.settings() ?? (defaults.fetchRevocation == true ? FetchSettings() : nil)
-        options.maximumRevocationAge = try CLI.parseMaximumAge(maxRevocationAge)
-        if let before { options.before = try CLI.parseDuration(before, option: "--before") }
-        if let hash {
-            guard ["sha256", "sha384", "sha512"].contains(hash), let algorithm = HashAlgorithm(rawValue: hash) else {
-                throw SigVaultError(.usage, "--hash \(hash): one of sha256, sha384, sha512")
-            }
-            options.hash = algorithm
-        }
+        try setLimits(&options)
         let wait = try lockWait.map { try CLI.parseDuration($0, option: "--lock-wait") }
         let summary = try RepositoryRenewal(repository: repository, options: options, lockWait: wait, logger: logger).run()
         summary.warnings.forEach(CLI.warn)

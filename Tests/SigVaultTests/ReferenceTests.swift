@@ -38,6 +38,18 @@ import Glibc
         return Int(frame.compressedOffset + frame.compressedLength / 2)
     }
 
+    /// `ers verify` of the letter's restored evidence record with its group's restored files.
+    static func letterRecord(restoredIn target: String) throws -> (Harness.Result, [[String: Any]]) {
+        let evidence = target + "/.sigvault-evidence/src/valid-pem-sig/letter.txt"
+        var data = [target + "/src/valid-pem-sig/letter.txt", target + "/src/valid-pem-sig/letter.txt.sig"]
+        for kind in ["certificates", "crls", "ocsp"] {
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: evidence + "/" + kind)) ?? [] { data.append(evidence + "/" + kind + "/" + name) }
+        }
+        let record = try Harness.sigvault(["ers", "verify", evidence + "/evidence-record.ers", "--trust", Harness.fixtures + "/pki/root.pem", "--json"]
+                                          + data.flatMap { ["--data", $0] })
+        return (record, try Harness.json(record.stdout)["archiveTimeStamps"] as? [[String: Any]] ?? [])
+    }
+
     static func manifestLines(_ archive: String) throws -> [[String: Any]] {
         let listing = try Harness.run("/bin/sh", ["-c", "zstd -dc '\(archive)' | tar -xOf - manifest.jsonl"])
         return try listing.stdout.split(separator: "\n").map { try Harness.json(String($0)) }
@@ -196,15 +208,8 @@ import Glibc
         #expect(verify.exitCode == 0, "\(verify.stdout)")
         let target = directory + "/restored"
         #expect(try Harness.sigvault(["restore", "--repo", repo, "src/valid-pem-sig/letter.txt", "--to", target]).exitCode == 0)
-        let evidence = target + "/.sigvault-evidence/src/valid-pem-sig/letter.txt"
-        var data = [target + "/src/valid-pem-sig/letter.txt", target + "/src/valid-pem-sig/letter.txt.sig"]
-        for kind in ["certificates", "crls", "ocsp"] {
-            for name in (try? FileManager.default.contentsOfDirectory(atPath: evidence + "/" + kind)) ?? [] { data.append(evidence + "/" + kind + "/" + name) }
-        }
-        let record = try Harness.sigvault(["ers", "verify", evidence + "/evidence-record.ers", "--trust", Harness.fixtures + "/pki/root.pem", "--json"]
-                                          + data.flatMap { ["--data", $0] })
+        let (record, stamps) = try Self.letterRecord(restoredIn: target)
         // Covered; the token itself waits for its TSA's current revocation data (exit 2), never fails.
-        let stamps = try Harness.json(record.stdout)["archiveTimeStamps"] as? [[String: Any]] ?? []
         #expect((record.exitCode == 0 || record.exitCode == 2) && !stamps.isEmpty && stamps.allSatisfy { $0["coverage"] as? String == "covered" },
                 "\(record.exitCode): \(record.stdout)")
     }

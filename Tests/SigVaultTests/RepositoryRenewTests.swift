@@ -63,14 +63,7 @@ import Glibc
             let target = directory + "/restored-\(index)"
             let restore = try Harness.sigvault(["restore", archive, "--to", target], environment: ["SIGVAULT_REPOSITORY": repo])
             #expect(restore.exitCode == 0, "\(restore.stderr)")
-            let evidence = target + "/.sigvault-evidence/src/valid-pem-sig/letter.txt"
-            var data = [target + "/src/valid-pem-sig/letter.txt", target + "/src/valid-pem-sig/letter.txt.sig"]
-            for kind in ["certificates", "crls", "ocsp"] {
-                for name in (try? FileManager.default.contentsOfDirectory(atPath: evidence + "/" + kind)) ?? [] { data.append(evidence + "/" + kind + "/" + name) }
-            }
-            let record = try Harness.sigvault(["ers", "verify", evidence + "/evidence-record.ers", "--trust", Harness.fixtures + "/pki/root.pem", "--json"]
-                                              + data.flatMap { ["--data", $0] })
-            let stamps = try Harness.json(record.stdout)["archiveTimeStamps"] as? [[String: Any]] ?? []
+            let (record, stamps) = try ReferenceTests.letterRecord(restoredIn: target)
             #expect(stamps.count == 2 && stamps.allSatisfy { $0["coverage"] as? String == "covered" }, "\(archive): \(record.stdout)")
             #expect((stamps.last?["forms"] as? [String])?.contains("time-stamp renewal") == true, "\(stamps)")
         }
