@@ -510,6 +510,27 @@ final class IndexTable<Record>: RandomAccessCollection, @unchecked Sendable {
         return nil
     }
 
+    /// Each record's first 8 bytes (for member records: the start of the name's SHA-256) mapped to
+    /// the first record that starts with them, read in one pass: for many lookups in one table.
+    func prefixMap() -> [UInt64: Int] {
+        var map: [UInt64: Int] = [:]
+        map.reserveCapacity(count)
+        let perRead = Swift.max(1, (1 << 20) / recordSize)
+        var start = 0
+        while start < count {
+            let records = Swift.min(perRead, count - start)
+            if let block = try? POSIX.readAt(fd, offset: base + UInt64(start * recordSize), count: records * recordSize, path: "index", code: .archiveRead),
+               block.count == records * recordSize {
+                for record in 0..<records {
+                    let key = block[(record * recordSize)..<(record * recordSize + 8)].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+                    if map[key] == nil { map[key] = start + record }
+                }
+            }
+            start += records
+        }
+        return map
+    }
+
     subscript(position: Int) -> Record {
         precondition(position >= 0 && position < count, "index record \(position) out of range")
         lock.lock()

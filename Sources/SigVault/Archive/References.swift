@@ -53,6 +53,26 @@ public final class ReferenceResolver: @unchecked Sendable {
     let locator: any ArchiveLocator
     private let lock = NSLock()
     private var readers: [String: ArchiveReader] = [:]
+    /// Per archive: how many members were looked up, and past a few, a map of its index (so that
+    /// resolving many references into one archive is not a scan of its index each).
+    private var lookups: [String: Int] = [:]
+    private var maps: [String: [UInt64: Int]] = [:]
+
+    /// The record of member `path` in the archive `name` opened as `reader`.
+    private func record(in reader: ArchiveReader, name: String, path: ArchivePath) -> MemberRecord? {
+        let digest = Hasher.digest(path.bytes)
+        lock.lock()
+        lookups[name, default: 0] += 1
+        if maps[name] == nil, lookups[name]! > 8 { maps[name] = reader.members.prefixMap() }
+        let map = maps[name]
+        lock.unlock()
+        if let map {
+            let key = digest.prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+            if let index = map[key], reader.members[index].pathSHA256 == digest { return reader.members[index] }
+            // Not there, or another name with the same first 8 bytes first: the full scan decides.
+        }
+        return reader.record(for: path)
+    }
 
     /// For a renewal: the newest renewed evidence object that decodes, past damaged ones.
     let skipDamagedEvidence: Bool
@@ -95,7 +115,9 @@ public final class ReferenceResolver: @unchecked Sendable {
         guard let trailer = reader.trailer, Hex.encode(trailer.manifestSHA256) == reference.fingerprint else {
             throw broken("that archive's fingerprint is not \(reference.fingerprint): it is another archive")
         }
-        guard let path = reference.archivePath, let record = reader.record(for: path) else { throw broken("that archive has no such member") }
+        guard let path = reference.archivePath, let record = record(in: reader, name: reference.archive, path: path) else {
+            throw broken("that archive has no such member")
+        }
         guard Hex.encode(record.contentSHA256) == sha256, Int64(clamping: record.contentSize) == size else {
             throw broken("that member's size or SHA-256 is not the content's")
         }
