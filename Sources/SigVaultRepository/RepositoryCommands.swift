@@ -125,7 +125,9 @@ public struct RepositoryQueries {
             if fingerprint == nil { summary.notes.append("\(object.name): stored but not in the catalog yet (the next backup indexes it)") }
             func structure() -> String? {
                 do {
-                    let lister = try Lister(archive: path)
+                    // One checked pass over the manifest: the reference check's (it throws on any
+                    // manifest problem, and when the manifest is not the trailer's).
+                    let lister = try Lister(archive: path, checkFirst: false)
                     if let fingerprint, lister.fingerprint != fingerprint { return "its fingerprint \(lister.fingerprint) is not the catalog's \(fingerprint)" }
                     // Its newest renewed evidence object, bound to it and whole (FORMAT.md §11).
                     if let digest = Hex.decode(lister.fingerprint) { _ = try repository.renewedEvidence(forArchive: object.name, fingerprint: digest) }
