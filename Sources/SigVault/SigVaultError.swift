@@ -132,6 +132,17 @@ public enum ExitCode: Int32, Sendable, Codable {
     }
 
     public func combined(with other: ExitCode) -> ExitCode { other.severity > severity ? other : self }
+
+    /// As `combined`, except that 10 for content in a repository that was not given (FORMAT.md
+    /// §4.3) outranks only 0 and 2: it never hides damage (1) or an error.
+    public func combinedKeepingDamage(with other: ExitCode) -> ExitCode {
+        switch (self, other) {
+        case (.noRepository, .ok), (.noRepository, .findings): return self
+        case (.ok, .noRepository), (.findings, .noRepository): return other
+        case (.noRepository, let worse), (let worse, .noRepository): return worse
+        default: return combined(with: other)
+        }
+    }
 }
 
 /// Parses the `--at` time of the command line.

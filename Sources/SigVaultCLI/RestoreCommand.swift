@@ -53,7 +53,7 @@ struct RestoreCommand: ParsableCommand {
                 summary.warnings.forEach(CLI.warn)
                 summary.failures.forEach { CLI.errorLine($0) }
                 summary.restored.forEach { CLI.line("restored \($0)") }
-                exitCode = exitCode.combined(with: summary.exitCode)
+                exitCode = exitCode.combinedKeepingDamage(with: summary.exitCode)
             }
             if exitCode != .ok { Foundation.exit(exitCode.rawValue) }
         } catch {

@@ -20,6 +20,9 @@ public protocol ObjectStore: Sendable {
     func put(_ name: String, from file: String) throws
     /// Every object, in name order.
     func list() throws -> [StoredObject]
+    /// Every name in the store, whatever it is (for a folder: links and folders too), in name order:
+    /// what `list` leaves out must not hide a name from a writer that picks the next one.
+    func names() throws -> [String]
     /// `count` bytes at `offset` of an object (fewer at its end).
     func read(_ name: String, offset: UInt64, count: Int) throws -> [UInt8]
     /// A local file holding the object, for the readers that take a path (the folder store: the
@@ -61,6 +64,13 @@ public struct FolderObjectStore: ObjectStore {
             guard stat(folder + "/" + name, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
             return StoredObject(name: name, size: UInt64(info.st_size))
         }
+    }
+
+    public func names() throws -> [String] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else {
+            throw SigVaultError(.noRepository, "\(folder): the archives folder cannot be read")
+        }
+        return names.filter(Self.validName).sorted()
     }
 
     public func read(_ name: String, offset: UInt64, count: Int) throws -> [UInt8] {

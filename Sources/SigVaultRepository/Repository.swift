@@ -192,9 +192,11 @@ extension Repository: ArchiveLocator {
         defer { renewalLock.unlock() }
         if renewalIndex == nil {
             var index: [String: [(number: Int, object: String)]] = [:]
-            for object in try store.list() {
-                guard let parsed = RenewedEvidence.parse(objectName: object.name) else { continue }
-                index[parsed.archive, default: []].append((parsed.number, object.name))
+            // Every name, not only regular files: a link or folder under a renewal's name is a
+            // damaged object (never a silent fall-back), and the next number is past it.
+            for name in try store.names() {
+                guard let parsed = RenewedEvidence.parse(objectName: name) else { continue }
+                index[parsed.archive, default: []].append((parsed.number, name))
             }
             renewalIndex = index.mapValues { $0.sorted { $0.number < $1.number } }
         }

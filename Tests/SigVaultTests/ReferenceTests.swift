@@ -170,6 +170,8 @@ import Glibc
         #expect(given?["resolved"] as? Bool == false && given?["given"] as? String == otherID, "\(given ?? [:])")
         let wrongRestore = try Harness.sigvault(["restore", second, "--to", directory + "/wrong"], environment: ["SIGVAULT_REPOSITORY": other])
         #expect(wrongRestore.exitCode == 10 && wrongRestore.stderr.contains("the repository given is \(otherID ?? "?")"), "\(wrongRestore.stderr)")
+        // Its evidence from night 1 is named as not restored, not dropped in silence.
+        #expect(wrongRestore.stderr.contains("(evidence of src/valid-pem-sig/letter.txt, not restored)"), "\(wrongRestore.stderr)")
 
         // Damage without the repository is still damage (exit 1, not 10): a flipped byte in the
         // signature file, which the archive holds itself.

@@ -162,7 +162,20 @@ import Glibc
         #expect(packed.exitCode == 0 || packed.exitCode == 2, "\(packed.stderr)")
         let verify = try Harness.sigvault(["verify", elsewhere + "/" + name, "--repo", repo, "--integrity-only", "--json"])
         let report = try Harness.json(verify.stdout)
+        // It has an archive time-stamp of its own (version 2), so renewed evidence would be used.
+        #expect(report["formatVersion"] as? Int == 2, "\(verify.stdout)")
         #expect(verify.exitCode == 0 && report["renewedEvidence"] is NSNull, "\(verify.stdout)")
+
+        // A folder under the next renewal's name is a damaged object, not a name to pass over:
+        // readers say so, and the next renewal takes the number after it.
+        let blocker = repo + "/archives/\(name).evidence-2"
+        try FileManager.default.createDirectory(atPath: blocker, withIntermediateDirectories: false)
+        let blocked = try Harness.sigvault(["verify", archives[0], "--repo", repo, "--integrity-only"])
+        #expect(blocked.exitCode == 1 && blocked.stdout.contains("\(name).evidence-2"), "\(blocked.stdout)")
+        Thread.sleep(forTimeInterval: 1.1)
+        let next = try Harness.sigvault(renew + ["--json"])
+        #expect((try Harness.json(next.stdout)["renewed"] as? [[String: Any]] ?? []).contains { $0["object"] as? String == "\(name).evidence-3" },
+                "\(next.stdout)\(next.stderr)")
     }
 }
 

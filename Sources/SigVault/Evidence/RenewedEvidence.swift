@@ -60,11 +60,18 @@ public enum RenewedEvidence {
     }
 }
 
-/// An archive's fingerprint from its trailer alone (nil when it has no usable trailer).
+/// An archive's fingerprint from its trailer alone, its last 168 bytes (nil when they are not a
+/// trailer whose self-checksum holds).
 public enum ArchiveFingerprint {
     public static func of(_ path: String) throws -> [UInt8]? {
-        let reader = try ArchiveReader(path: path)
-        return reader.layoutProblem == nil ? reader.trailer?.manifestSHA256 : nil
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw SigVaultError(.archiveRead, "\(path): cannot open: \(POSIX.errorText)") }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, info.st_size >= off_t(Trailer.frameSize) else { return nil }
+        let frame = try POSIX.readAt(fd, offset: UInt64(info.st_size) - UInt64(Trailer.frameSize), count: Trailer.frameSize, path: path, code: .archiveRead)
+        guard frame.count == Trailer.frameSize, let trailer = try? Trailer.decode(Array(frame[8...]), sha256: { Hasher.digest($0) }) else { return nil }
+        return trailer.manifestSHA256
     }
 }
 

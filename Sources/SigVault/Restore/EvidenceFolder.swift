@@ -50,7 +50,7 @@ extension Restorer {
             let bytes: [UInt8]
             do {
                 bytes = try stored.location(reader).contents()
-            } catch let error as SigVaultError where error.code == .noRepository {
+            } catch let error as SigVaultError where error.code == .noRepository && reader.resolver == nil {
                 // An archive restored without its repository: the rest is restored, and one line
                 // (Restorer.run) says what is missing.
                 continue

@@ -54,13 +54,7 @@ final class RestoreProgress: @unchecked Sendable {
     func failed(_ error: SigVaultError) {
         lock.lock()
         failures.append("\(error.message) [\(error.code.rawValue)]")
-        if error.code == .noRepository {
-            if exitCode == .ok || exitCode == .findings { exitCode = .noRepository }
-        } else if exitCode == .noRepository, error.exitCode == .integrityOrFailed || error.exitCode.severity == 5 {
-            exitCode = error.exitCode
-        } else if exitCode != .noRepository {
-            exitCode = exitCode.combined(with: error.exitCode)
-        }
+        exitCode = exitCode.combinedKeepingDamage(with: error.exitCode)
         lock.unlock()
     }
 

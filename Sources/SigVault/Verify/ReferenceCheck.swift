@@ -29,11 +29,11 @@ extension Verifier {
         guard let resolver = reader.resolver, scan.indexUsable else { return summary }
         // References into another repository than the one given are as good as unresolved (exit
         // 10), not damage: the content was not checked.
-        guard references.allSatisfy({ $0.repository == resolver.repositoryID }) else {
-            summary.given = resolver.repositoryID
-            return summary
-        }
-        for index in lines.keys.sorted() {
+        // Those into the repository given are checked; any into another leaves the whole
+        // unresolved (the report names the repository given).
+        let foreign = references.contains { $0.repository != resolver.repositoryID }
+        if foreign { summary.given = resolver.repositoryID }
+        for index in lines.keys.sorted() where lines[index]?.reference?.repository == resolver.repositoryID {
             let name = lines[index]!.path
             do {
                 _ = try reader.location(ofMember: index).extract { _ in }
@@ -45,7 +45,7 @@ extension Verifier {
                 problem(.reference, name, "\(name): \(error)")
             }
         }
-        summary.resolved = true
+        summary.resolved = !foreign
         return summary
     }
 }
