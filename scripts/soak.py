@@ -47,7 +47,7 @@ def main():
     root = os.path.dirname(fixtures)
     work = tempfile.mkdtemp(prefix="sigvault-soak-")
     tsa = subprocess.Popen(["python3", os.path.join(root, "Tests", "Servers", "tsa-server.py"), fixtures],
-                           stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     failures = []
     counts = {"backup": [0, 0], "renew": [0, 0]}  # killed, completed
     try:

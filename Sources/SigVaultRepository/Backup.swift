@@ -3,6 +3,7 @@ import GRDB
 import Logging
 import OpenSSLBridge
 import SigVault
+import SigVaultValidation
 import SigVaultFormat
 #if canImport(Glibc)
 import Glibc
@@ -74,6 +75,9 @@ public struct BackupSummary: Codable, Sendable {
     /// them moved from TRY_LATER to a verdict.
     public var retriedTryLater = 0
     public var resolvedTryLater = 0
+    /// With --fetch-revocation: CRLs and OCSP responses about the TSAs of the repository's newest
+    /// archive time-stamps, fetched tonight and stored in tonight's archive (new to the repository).
+    public var timeStampStatusStored = 0
     /// Archives found in the repository but not in the catalog, indexed first.
     public var indexedArchives: [String] = []
     public var warnings: [String] = []
@@ -226,6 +230,23 @@ public struct Backup {
             changed.formUnion(affected)
         }
 
+        // With --fetch-revocation, on a night that writes an archive, the newest archive
+        // time-stamps' TSAs' current status (fetched now, after their genTimes) where the repository
+        // does not settle it yet, kept in tonight's archive: it is what shows those time-stamps
+        // sound later, offline (verify --repo). A night without change writes no archive for it:
+        // each night's own time-stamp always waits for a later night's data.
+        var statusMaterial: [(kind: EvidencePool.MaterialKind, der: [UInt8])] = []
+        if let settings = options.pack.fetchRevocation, !changed.isEmpty {
+            let stamped: [String] = try catalog.read { db in try String.fetchAll(db, sql: "SELECT name FROM archive WHERE formatVersion = 2 ORDER BY seq") }
+            let fetched = try TimeStampStatus.fetch(archives: try stamped.map { try repository.store.localFile($0) }, locator: repository,
+                                                    trust: options.pack.trust, settings: settings)
+            summary.warnings += fetched.warnings
+            statusMaterial = try fetched.material.filter { item in
+                try catalog.reference(sha256: Hex.encode(Hasher.digest(item.der)), size: Int64(item.der.count), repository: repository.config.id) == nil
+            }
+            summary.timeStampStatusStored = statusMaterial.count
+        }
+
         var archiveName: String?
         if !changed.isEmpty {
             let selection = DocumentFiles.closure(of: changed, among: present)
@@ -236,6 +257,7 @@ public struct Backup {
             pack.output = temporary
             pack.selection = selection
             pack.walked = walk
+            pack.material = statusMaterial
             // Unchanged files of changed documents, and evidence the repository holds already,
             // become references to where they are stored (FORMAT.md §4.3).
             var unchanged: [ArchivePath: (archive: String?, sha256: String?)] = [:]

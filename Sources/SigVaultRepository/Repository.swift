@@ -1,5 +1,7 @@
 import Foundation
 import SigVault
+import SigVaultValidation
+import GRDB
 import SigVaultFormat
 #if canImport(Glibc)
 import Glibc
@@ -44,6 +46,8 @@ public final class Repository: @unchecked Sendable {
     /// Renewed evidence objects by archive, from one listing of the store (see `renewals`).
     private var renewalIndex: [String: [(number: Int, object: String)]]?
     private let renewalLock = NSLock()
+    /// The repository's CRLs and OCSP responses, once read (see `revocationMaterial`).
+    private var revocationCache: [(kind: EvidencePool.MaterialKind, der: [UInt8])]?
 
     var catalogPath: String { root + "/catalog.sqlite" }
     var temporaryFolder: String { root + "/tmp" }
@@ -205,11 +209,35 @@ extension Repository: ArchiveLocator {
 
     public func newestRenewedEvidenceObject(ofArchive name: String) throws -> String? { try renewals(ofArchive: name).last?.object }
 
+    public func revocationMaterial() throws -> [(kind: EvidencePool.MaterialKind, der: [UInt8])] {
+        // Read once per command (check --read-data verifies every archive with it).
+        renewalLock.lock()
+        if let known = revocationCache { renewalLock.unlock(); return known }
+        renewalLock.unlock()
+        let material = try readRevocationMaterial()
+        renewalLock.lock()
+        revocationCache = material
+        renewalLock.unlock()
+        return material
+    }
+
+    private func readRevocationMaterial() throws -> [(kind: EvidencePool.MaterialKind, der: [UInt8])] {
+        guard FileManager.default.fileExists(atPath: catalogPath) else { return [] }
+        let catalog = try Catalog(repository: self)
+        let rows: [(String, String)] = try catalog.read { db in
+            try Row.fetchAll(db, sql: "SELECT archive, path FROM content WHERE path LIKE 'evidence/crls/%' OR path LIKE 'evidence/ocsp/%' ORDER BY path")
+                .map { ($0["archive"], $0["path"]) }
+        }
+        let bytes = readMembers(rows.map { (archive: $0.0, path: $0.1) })
+        return zip(rows, bytes).compactMap { row, der in der.map { (row.1.hasPrefix("evidence/crls/") ? .crl : .ocsp, $0) } }
+    }
+
     /// Stores an object (`ObjectStore.put`) and forgets the listing the renewals were read from.
     func put(_ name: String, from file: String) throws {
         defer {
             renewalLock.lock()
             renewalIndex = nil
+            revocationCache = nil
             renewalLock.unlock()
         }
         try store.put(name, from: file)

@@ -197,6 +197,47 @@ struct NetworkCase: CustomTestStringConvertible, Sendable {
     /// The archive time-stamp's own TSA chain gets revocation data fetched right after its genTime
     /// (kept in the evidence section), so it is TOTAL_PASSED at once; renew moves that data into
     /// the token before covering it, and fetches the new token's.
+    /// Issue 10, evidence that completes itself: night 1's archive time-stamp waits for its TSA's
+    /// status (INDETERMINATE); night 2 with --fetch-revocation (one new file) fetches it and stores
+    /// it in its own archive; `verify --repo` of night 1 then finds it, offline.
+    @Test func aLaterNightStoresTheStatusOfEarlierArchiveTimeStamps() throws {
+        try servers()
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let tsa = try #require(LocalServer.tsa, "the local TSA did not start").url("/net-tsa").absoluteString
+        try FileManager.default.copyItem(atPath: Harness.fixtures + "/netpki/cases/good", toPath: directory + "/src")
+        let repo = directory + "/repo"
+        #expect(try Harness.sigvault(["init", repo, "--trust", Harness.fixtures + "/netpki/root.pem", "--tsa", tsa]).exitCode == 0)
+        let first = try Harness.sigvault(["backup", "src", "--repo", repo, "--json"], cwd: directory)
+        let night1 = try Harness.json(first.stdout)
+        let archive1 = repo + "/archives/" + (try #require(night1["archive"] as? String))
+        func proof(_ extra: [String]) throws -> String? {
+            let verify = try Harness.sigvault(["verify", archive1, "--json", "--at", ISOTime.format(Date().addingTimeInterval(5))] + Self.trust + extra,
+                                              environment: ["SIGVAULT_REPOSITORY": ""])
+            return (try Harness.json(verify.stdout)["proofOfTime"] as? [String: Any])?["indication"] as? String
+        }
+        #expect(try proof([]) == "INDETERMINATE", "no data about its TSA issued after its genTime yet")
+        Thread.sleep(forTimeInterval: 1.1)
+        try "a new note\n".write(toFile: directory + "/src/note.txt", atomically: false, encoding: .utf8)
+        let second = try Harness.sigvault(["backup", "src", "--repo", repo, "--fetch-revocation", "--json"], cwd: directory)
+        let night2 = try Harness.json(second.stdout)
+        #expect((night2["timeStampStatusStored"] as? Int ?? 0) >= 1 && night2["archive"] is String && night2["new"] as? Int == 1,
+                "\(second.stdout)\(second.stderr)")
+        #expect(try proof(["--repo", repo]) == "TOTAL_PASSED")
+        #expect(try proof([]) == "INDETERMINATE", "the archive itself is unchanged")
+        // A night without change writes no archive, and fetches nothing for it.
+        let third = try Harness.sigvault(["backup", "src", "--repo", repo, "--fetch-revocation", "--json"], cwd: directory)
+        let night3 = try Harness.json(third.stdout)
+        #expect(night3["archive"] is NSNull && night3["timeStampStatusStored"] as? Int == 0, "\(third.stdout)")
+        // The next night with a change fetches nothing: night 1's time-stamp is settled by night 2's
+        // archive, night 2's by its own evidence section (pack --tsa --fetch-revocation fetched its
+        // TSA's status right after its genTime).
+        Thread.sleep(forTimeInterval: 1.1)
+        try "another note\n".write(toFile: directory + "/src/note2.txt", atomically: false, encoding: .utf8)
+        let fourth = try Harness.json(try Harness.sigvault(["backup", "src", "--repo", repo, "--fetch-revocation", "--json"], cwd: directory).stdout)
+        #expect(fourth["archive"] is String && fourth["timeStampStatusStored"] as? Int == 0, "\(fourth)")
+    }
+
     @Test func archiveTimeStampsCarryTheirTSAsRevocationData() throws {
         try servers()
         let directory = try Harness.temporaryDirectory()

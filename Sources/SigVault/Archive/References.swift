@@ -1,6 +1,7 @@
 import Foundation
 import OpenSSLBridge
 import SigVaultFormat
+import SigVaultValidation
 
 extension ManifestMember {
     /// What the tar entry and the index record hold (FORMAT.md §4.3): the content itself, or for a
@@ -22,6 +23,9 @@ public protocol ArchiveLocator: Sendable {
     func renewedEvidence(forArchive name: String, fingerprint: [UInt8], skippingDamaged: Bool) throws -> (payload: [UInt8], object: String)?
     /// The name of the archive's newest renewed evidence object, whole or not.
     func newestRenewedEvidenceObject(ofArchive name: String) throws -> String?
+    /// Every CRL and OCSP response the repository's archives store (DER), for verify: what a
+    /// later night fetched about an earlier archive's TSAs and signers (FORMAT.md §11).
+    func revocationMaterial() throws -> [(kind: EvidencePool.MaterialKind, der: [UInt8])]
 }
 
 /// Where a member's content is: in its own archive, or (a reference member) in a member stored

@@ -3,6 +3,7 @@ import EvidenceRecords
 import Foundation
 import OpenSSLBridge
 import SigVaultFormat
+import SigVaultValidation
 
 /// A repository archive's renewed evidence (docs/FORMAT.md §11, "Renewed evidence"): archives are
 /// write-once objects, so `renew --repo` stores an archive's renewed evidence section as a new
@@ -82,6 +83,7 @@ extension ArchiveLocator {
         try renewedEvidence(forArchive: name, fingerprint: fingerprint)
     }
     public func newestRenewedEvidenceObject(ofArchive name: String) throws -> String? { nil }
+    public func revocationMaterial() throws -> [(kind: EvidencePool.MaterialKind, der: [UInt8])] { [] }
 }
 
 /// An archive's newest archive time-stamp and until when it protects the archive (its TSA chain's
@@ -113,5 +115,62 @@ public final class ProtectionReader: @unchecked Sendable {
         let algorithm = (chain.archiveTimeStamps.first?.digestAlgorithm).flatMap { HashAlgorithm(openSSLName: $0.oid) } ?? .sha256
         return ArchiveProtection(genTime: token.genTime, renewBefore: Renewer.protectedUntil(token, algorithm: algorithm, anchors: anchors),
                                  object: try reader.renewedEvidenceObject())
+    }
+}
+
+
+/// The repository's backup with `--fetch-revocation`: for each archive's newest archive time-stamp
+/// (renewed evidence included), its TSA chain and the revocation data about it fetched now (issued
+/// after its genTime), so that the night's archive carries what shows those TSAs sound and `verify
+/// --repo` stays complete offline.
+public enum TimeStampStatus {
+    public static func fetch(archives: [String], locator: any ArchiveLocator, trust: [String], settings: FetchSettings)
+        throws -> (material: [(kind: EvidencePool.MaterialKind, der: [UInt8])], warnings: [String]) {
+        let anchors = try MaterialLoader.anchors(trust).0
+        let fetcher = RevocationFetcher(anchors: anchors, settings: settings)
+        var material: [(kind: EvidencePool.MaterialKind, der: [UInt8])] = []
+        var seen = Set<[UInt8]>()
+        var tokens = Set<[UInt8]>()
+        // What the repository holds already: a token whose TSA chain it settles at genTime needs nothing.
+        let known = EvidencePool()
+        for item in try locator.revocationMaterial() { _ = try? known.add(item.der, as: item.kind, external: false) }
+        for path in archives {
+            let reader = try ArchiveReader(path: path)
+            guard reader.layoutProblem == nil else { continue }
+            reader.resolver = ReferenceResolver(locator: locator)
+            guard let evidence = try? reader.evidence(), let newest = evidence.template.archiveTimeStampSequence.last?.archiveTimeStamps.last,
+                  let token = try? TimeStampToken(responseOrToken: newest.timeStamp), tokens.insert(token.der).inserted else { continue }
+            let untrusted = evidence.material.filter { $0.kind == .certificate }.compactMap { try? Certificate(der: $0.der) }
+            if let tsa = token.signerCertificate(extra: []) {
+                let built = ChainBuilder.build(leaf: tsa, untrusted: token.certificates + untrusted, anchors: anchors,
+                                               purpose: .timeStamping, at: nil, allowPartialChain: false)
+                let pool = EvidencePool()
+                pool.add(contentsOf: known)
+                for item in evidence.material where item.kind != .certificate { _ = try? pool.add(item.der, as: item.kind.materialKind) }
+                if built.ok && Renewer.unsettled(built.chain, at: token.genTime, pool: pool, anchors: anchors).isEmpty { continue }
+            }
+            for item in fetcher.material(forNewToken: token, anchors: anchors, untrusted: untrusted) where item.kind != .certificate {
+                guard seen.insert(item.der).inserted else { continue }
+                material.append((item.kind == .crl ? .crl : .ocsp, item.der))
+            }
+        }
+        return (material, fetcher.warnings)
+    }
+}
+
+extension ArchiveLocator {
+    /// Reads the members `members` ((archive, tar name) pairs) of the repository's archives, each
+    /// checked against its index record; nil for one that cannot be read.
+    public func readMembers(_ members: [(archive: String, path: String)]) -> [[UInt8]?] {
+        var out: [[UInt8]?] = []
+        var readers: [String: ArchiveReader] = [:]
+        for (archive, name) in members {
+            guard let path = ArchivePath.unescaped(name) else { out.append(nil); continue }
+            if readers[archive] == nil, let file = try? localFile(forArchive: archive), let reader = try? ArchiveReader(path: file),
+               reader.layoutProblem == nil { readers[archive] = reader }
+            guard let reader = readers[archive], let record = reader.record(for: path) else { out.append(nil); continue }
+            out.append(try? reader.contents(of: record, limit: 64 << 20))
+        }
+        return out
     }
 }

@@ -274,7 +274,7 @@ extension RevocationFetcher {
         return (fresh.material(forNewToken: token, anchors: anchors, untrusted: untrusted), fresh.warnings)
     }
 
-    private     func material(forNewToken token: TimeStampToken, anchors: TrustAnchors, untrusted: [Certificate]) -> [ArchiveEvidence.Material] {
+    func material(forNewToken token: TimeStampToken, anchors: TrustAnchors, untrusted: [Certificate]) -> [ArchiveEvidence.Material] {
         var material = token.certificates.map { ArchiveEvidence.Material(kind: .certificate, der: $0.der) }
         let what = "the archive time-stamp of \(ISOTime.format(token.genTime))"
         var chain: [Certificate] = []

@@ -41,6 +41,9 @@ public struct PackOptions: Sendable {
     /// reference members (FORMAT.md §4.3). `pack` never sets it: a standalone archive holds
     /// everything itself.
     public var storedContent: (any StoredContentIndex)?
+    /// Material handed over in memory (the repository's backup: its archive time-stamps' TSAs'
+    /// current status, fetched tonight): kept like `--certs`, `--crls` and `--ocsp`.
+    public var material: [(kind: EvidencePool.MaterialKind, der: [UInt8])] = []
 
     public init(inputs: [String], output: String) {
         self.inputs = inputs
@@ -140,6 +143,13 @@ public struct Packer {
         let handedOver = try MaterialLoader.loadMaterial(certificates: options.certificates, revocationLists: options.revocationLists,
                                                          ocspResponses: options.ocspResponses, into: pool, external: false)
         summary.warnings += handedOver.warnings
+        var inMemory = MaterialLoader.Loaded()
+        for item in options.material {
+            // Fetched and validated by the caller; what does not parse is left out.
+            guard let parsed = try? pool.add(item.der, as: item.kind, external: false) else { continue }
+            inMemory.certificates += parsed.certificates
+            inMemory.revocation += parsed.revocation
+        }
         let (anchors, trustWarnings, trustSource) = try MaterialLoader.anchorsDescribed(options.trust)
         summary.warnings += trustWarnings
         if trustSource.source == "system-store" { summary.warnings.append("validating against \(trustSource.text)") }
@@ -180,8 +190,8 @@ public struct Packer {
         if trustSource.source == "system-store" && withoutChain > 0 { summary.warnings.append(TrustSource.hint(chainFailures: withoutChain)) }
         // Everything handed over with --certs, --crls and --ocsp is kept, used or not (once per
         // content): a later verifier, or a later version, may need what this one did not use.
-        _ = plan.evidence.add(handedOver.certificates)
-        _ = plan.evidence.add(handedOver.revocation)
+        _ = plan.evidence.add(handedOver.certificates + inMemory.certificates)
+        _ = plan.evidence.add(handedOver.revocation + inMemory.revocation)
 
         logger.info("signatures analysed", metadata: ["documents": "\(summary.documents)", "signed": "\(plan.verdicts.count)",
                                                       "notPassing": "\(plan.verdicts.filter { !$0.passed }.count)"])

@@ -107,6 +107,9 @@ public struct Verifier {
         let outside = EvidencePool()
         let materialWarnings = try MaterialLoader.loadMaterial(certificates: options.certificates, revocationLists: options.revocationLists,
                                                                ocspResponses: options.ocspResponses, into: outside, external: true).warnings
+        // Given the repository, what its other nights stored about TSAs and signers (FORMAT.md
+        // §11): a later night's status of this archive's TSA is what keeps it provable offline.
+        for item in (try options.repository?.revocationMaterial()) ?? [] { _ = try? outside.add(item.der, as: item.kind, external: true) }
         let fetcher = options.fetchRevocation.map { RevocationFetcher(anchors: anchors, settings: $0) }
         let context = ValidationContext(anchors: anchors, outside: outside, fetcher: fetcher)
         // The archive time-stamp (version 2): its tree over the data groups, then its tokens.
