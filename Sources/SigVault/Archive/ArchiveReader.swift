@@ -325,7 +325,11 @@ final class ArchiveReader: @unchecked Sendable {
         guard Hasher.digest(line) == record.manifestLineSHA256 else {
             throw SigVaultError(.integrity, "\(path): manifest line does not match its SHA-256 in the index")
         }
-        let (member, problems) = ManifestReader.member(line: line, number: Int(members.firstIndex(of: record) ?? 0) + 2)
+        // The line's number only matters for a message (finding it is a scan of the index).
+        var (member, problems) = ManifestReader.member(line: line, number: 0)
+        if member == nil || !problems.isEmpty {
+            (member, problems) = ManifestReader.member(line: line, number: Int(members.firstIndex(of: record) ?? 0) + 2)
+        }
         guard let member, problems.isEmpty else {
             throw SigVaultError(.archiveInvalid, "\(path): not an archive sigvault pack makes: \(problems.first ?? "not a member line")",
                                 hint: "sigvault verify \(path) names every problem")
