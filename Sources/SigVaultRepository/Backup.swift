@@ -233,14 +233,20 @@ public struct Backup {
         // With --fetch-revocation, on a night that writes an archive, the newest archive
         // time-stamps' TSAs' current status (fetched now, after their genTimes) where the repository
         // does not settle it yet, kept in tonight's archive: it is what shows those time-stamps
-        // sound later, offline (verify --repo). A night without change writes no archive for it:
-        // each night's own time-stamp always waits for a later night's data.
+        // sound later, offline (verify --repo). A night without change writes no archive for it
+        // (with --fetch-revocation, pack completes each night's own time-stamp right after it).
+        // Archives the catalog marks settled are not looked at again (a renewal resets the mark).
         var statusMaterial: [(kind: EvidencePool.MaterialKind, der: [UInt8])] = []
+        var settledArchives: [String] = []
         if let settings = options.pack.fetchRevocation, !changed.isEmpty {
-            let stamped: [String] = try catalog.read { db in try String.fetchAll(db, sql: "SELECT name FROM archive WHERE formatVersion = 2 ORDER BY seq") }
-            let fetched = try TimeStampStatus.fetch(archives: try stamped.map { try repository.store.localFile($0) }, locator: repository,
-                                                    trust: options.pack.trust, settings: settings)
+            let stamped: [String] = try catalog.read { db in
+                try String.fetchAll(db, sql: "SELECT name FROM archive WHERE formatVersion = 2 AND statusSettled = 0 ORDER BY seq")
+            }
+            let paths = try stamped.map { try repository.store.localFile($0) }
+            let fetched = try TimeStampStatus.fetch(archives: paths, locator: repository, trust: options.pack.trust, settings: settings)
             summary.warnings += fetched.warnings
+            let byPath = Dictionary(uniqueKeysWithValues: zip(paths, stamped))
+            settledArchives = fetched.settled.compactMap { byPath[$0] }
             statusMaterial = try fetched.material.filter { item in
                 try catalog.reference(sha256: Hex.encode(Hasher.digest(item.der)), size: Int64(item.der.count), repository: repository.config.id) == nil
             }
@@ -320,6 +326,10 @@ public struct Backup {
                     summary.archived += 1
                     try Self.cache(db, path: path, file: file, archive: archiveName)
                 }
+            }
+            // Settled by what tonight's archive stores (or by what the repository held already).
+            if archiveName != nil {
+                for name in settledArchives { try db.execute(sql: "UPDATE archive SET statusSettled = 1 WHERE name = ?", arguments: [name]) }
             }
             let sequence = try Int.fetchOne(db, sql: "SELECT MAX(seq) FROM archive") ?? 0
             for path in deleted {

@@ -106,6 +106,11 @@ final class Catalog: @unchecked Sendable {
                 t.column("genTime", .text)
             }
         }
+        // Archives whose newest archive time-stamp's TSA status the repository settles: a backup
+        // with --fetch-revocation fetches for the others only (a renewal resets it).
+        migrator.registerMigration("v4") { db in
+            try db.alter(table: "archive") { t in t.add(column: "statusSettled", .boolean).notNull().defaults(to: false) }
+        }
         return migrator
     }
 
@@ -159,7 +164,7 @@ final class Catalog: @unchecked Sendable {
         try db.execute(sql: "INSERT OR REPLACE INTO renewal (object, archive, number, genTime) VALUES (?, ?, ?, ?)",
                        arguments: [object, archive, number, genTime.map(ISOTime.format)])
         if let genTime {
-            try db.execute(sql: "UPDATE archive SET archiveTimeStamp = ?, renewBefore = ? WHERE name = ?",
+            try db.execute(sql: "UPDATE archive SET archiveTimeStamp = ?, renewBefore = ?, statusSettled = 0 WHERE name = ?",
                            arguments: [ISOTime.format(genTime), renewBefore.map(ISOTime.format), archive])
         }
     }

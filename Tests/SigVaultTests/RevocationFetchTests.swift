@@ -1,4 +1,6 @@
 import Foundation
+import GRDB
+@testable import SigVaultRepository
 import OpenSSLBridge
 @testable import SigVault
 import SigVaultFormat
@@ -224,6 +226,11 @@ struct NetworkCase: CustomTestStringConvertible, Sendable {
         #expect((night2["timeStampStatusStored"] as? Int ?? 0) >= 1 && night2["archive"] is String && night2["new"] as? Int == 1,
                 "\(second.stdout)\(second.stderr)")
         #expect(try proof(["--repo", repo]) == "TOTAL_PASSED")
+        // The catalog marks both settled (night 1's by night 2's archive, night 2's by its own
+        // section): later nights do not look at them again.
+        let catalog = try Catalog(repository: try Repository(opening: repo))
+        let settled = try catalog.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM archive WHERE statusSettled = 1") }
+        #expect(settled == 1, "night 1 settled (night 2's own is looked at on the next night with a change)")
         #expect(try proof([]) == "INDETERMINATE", "the archive itself is unchanged")
         // A night without change writes no archive, and fetches nothing for it.
         let third = try Harness.sigvault(["backup", "src", "--repo", repo, "--fetch-revocation", "--json"], cwd: directory)
@@ -236,6 +243,8 @@ struct NetworkCase: CustomTestStringConvertible, Sendable {
         try "another note\n".write(toFile: directory + "/src/note2.txt", atomically: false, encoding: .utf8)
         let fourth = try Harness.json(try Harness.sigvault(["backup", "src", "--repo", repo, "--fetch-revocation", "--json"], cwd: directory).stdout)
         #expect(fourth["archive"] is String && fourth["timeStampStatusStored"] as? Int == 0, "\(fourth)")
+        let settledNow = try catalog.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM archive WHERE statusSettled = 1") }
+        #expect(settledNow == 2, "nights 1 and 2 settled; night 4's own waits for a later night")
     }
 
     @Test func archiveTimeStampsCarryTheirTSAsRevocationData() throws {

@@ -124,8 +124,11 @@ public final class ProtectionReader: @unchecked Sendable {
 /// after its genTime), so that the night's archive carries what shows those TSAs sound and `verify
 /// --repo` stays complete offline.
 public enum TimeStampStatus {
+    /// `settled`: the archives whose newest time-stamp's TSA chain the repository's data, with what
+    /// was fetched, settles at its genTime (nothing will need fetching for them again).
     public static func fetch(archives: [String], locator: any ArchiveLocator, trust: [String], settings: FetchSettings)
-        throws -> (material: [(kind: EvidencePool.MaterialKind, der: [UInt8])], warnings: [String]) {
+        throws -> (material: [(kind: EvidencePool.MaterialKind, der: [UInt8])], warnings: [String], settled: [String]) {
+        var settled: [String] = []
         let anchors = try MaterialLoader.anchors(trust).0
         let fetcher = RevocationFetcher(anchors: anchors, settings: settings)
         var material: [(kind: EvidencePool.MaterialKind, der: [UInt8])] = []
@@ -147,14 +150,20 @@ public enum TimeStampStatus {
                 let pool = EvidencePool()
                 pool.add(contentsOf: known)
                 for item in evidence.material where item.kind != .certificate { _ = try? pool.add(item.der, as: item.kind.materialKind) }
-                if built.ok && Renewer.unsettled(built.chain, at: token.genTime, pool: pool, anchors: anchors).isEmpty { continue }
-            }
-            for item in fetcher.material(forNewToken: token, anchors: anchors, untrusted: untrusted) where item.kind != .certificate {
-                guard seen.insert(item.der).inserted else { continue }
-                material.append((item.kind == .crl ? .crl : .ocsp, item.der))
+                if built.ok && Renewer.unsettled(built.chain, at: token.genTime, pool: pool, anchors: anchors).isEmpty {
+                    settled.append(path)
+                    continue
+                }
+                let fetched = fetcher.material(forNewToken: token, anchors: anchors, untrusted: untrusted).filter { $0.kind != .certificate }
+                for item in fetched {
+                    _ = try? pool.add(item.der, as: item.kind.materialKind)
+                    guard seen.insert(item.der).inserted else { continue }
+                    material.append((item.kind == .crl ? .crl : .ocsp, item.der))
+                }
+                if built.ok && Renewer.unsettled(built.chain, at: token.genTime, pool: pool, anchors: anchors).isEmpty { settled.append(path) }
             }
         }
-        return (material, fetcher.warnings)
+        return (material, fetcher.warnings, settled)
     }
 }
 
