@@ -98,6 +98,11 @@ public final class ReferenceResolver: @unchecked Sendable {
         defer { lock.unlock() }
         if let known = readers[name] { return known }
         guard let file = try locator.localFile(forArchive: name) else { return nil }
+        // At most 64 archives open at once (a night can reference many): past that, start afresh.
+        if readers.count >= 64 {
+            readers.removeAll()
+            maps.removeAll()
+        }
         let reader = try ArchiveReader(path: file)
         readers[name] = reader
         return reader
