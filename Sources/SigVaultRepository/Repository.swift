@@ -209,6 +209,25 @@ extension Repository: ArchiveLocator {
 
     public func newestRenewedEvidenceObject(ofArchive name: String) throws -> String? { try renewals(ofArchive: name).last?.object }
 
+    /// Every renewed evidence object of archive `name` that does not decode or is not bound to it,
+    /// with the reason (superseded ones included: damage in the store is worth knowing about).
+    func damagedRenewals(ofArchive name: String, fingerprint: [UInt8]) throws -> [String] {
+        try renewals(ofArchive: name).compactMap { renewal in
+            let path = try store.localFile(renewal.object)
+            var info = stat()
+            guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_size <= RenewedEvidence.maximumSize,
+                  let bytes = FileManager.default.contents(atPath: path) else {
+                return "\(renewal.object): not a renewed evidence object (not a readable regular file of at most \(RenewedEvidence.maximumSize >> 20) MiB)"
+            }
+            do {
+                _ = try RenewedEvidence.decode(Array(bytes), fingerprint: fingerprint, number: renewal.number, name: renewal.object)
+                return nil
+            } catch let error as SigVaultError {
+                return error.message
+            }
+        }
+    }
+
     public func revocationMaterial() throws -> [(kind: EvidencePool.MaterialKind, der: [UInt8])] {
         // Read once per command (check --read-data verifies every archive with it).
         renewalLock.lock()

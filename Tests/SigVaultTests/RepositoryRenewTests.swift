@@ -144,6 +144,9 @@ import Glibc
         let after = try Harness.sigvault(["verify", archives[0], "--repo", repo, "--integrity-only", "--json"])
         let afterReport = try Harness.json(after.stdout)
         #expect(after.exitCode == 0 && afterReport["renewedEvidence"] as? String == "\(name).evidence-2", "\(after.stdout)")
+        // check still names the superseded damaged object: damage in the store.
+        let stillNamed = try Harness.sigvault(["check", "--repo", repo])
+        #expect(stillNamed.exitCode == 1 && stillNamed.stdout.contains("\(name).evidence-1"), "\(stillNamed.stdout)")
     }
 
     /// An archive of another repository with the same name is never judged by this repository's
