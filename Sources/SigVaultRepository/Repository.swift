@@ -213,19 +213,25 @@ extension Repository: ArchiveLocator {
     /// with the reason (superseded ones included: damage in the store is worth knowing about).
     func damagedRenewals(ofArchive name: String, fingerprint: [UInt8]) throws -> [String] {
         try renewals(ofArchive: name).compactMap { renewal in
-            let path = try store.localFile(renewal.object)
-            var info = stat()
-            guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_size <= RenewedEvidence.maximumSize,
-                  let bytes = FileManager.default.contents(atPath: path) else {
-                return "\(renewal.object): not a renewed evidence object (not a readable regular file of at most \(RenewedEvidence.maximumSize >> 20) MiB)"
-            }
             do {
-                _ = try RenewedEvidence.decode(Array(bytes), fingerprint: fingerprint, number: renewal.number, name: renewal.object)
+                _ = try renewedPayload(renewal, fingerprint: fingerprint)
                 return nil
-            } catch let error as SigVaultError {
+            } catch let error as SigVaultError where error.code == .integrity {
                 return error.message
             }
         }
+    }
+
+    /// One renewed evidence object read and checked (a regular file of bounded size, decoding and
+    /// bound to the archive): its evidence payload, or `integrity` with the reason.
+    private func renewedPayload(_ renewal: (number: Int, object: String), fingerprint: [UInt8]) throws -> [UInt8] {
+        let path = try store.localFile(renewal.object)
+        var info = stat()
+        guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_size <= RenewedEvidence.maximumSize else {
+            throw SigVaultError(.integrity, "\(renewal.object): not a renewed evidence object (not a regular file of at most \(RenewedEvidence.maximumSize >> 20) MiB)")
+        }
+        guard let bytes = FileManager.default.contents(atPath: path) else { throw SigVaultError(.archiveRead, "\(path): cannot be read") }
+        return try RenewedEvidence.decode(Array(bytes), fingerprint: fingerprint, number: renewal.number, name: renewal.object)
     }
 
     public func revocationMaterial() throws -> [(kind: EvidencePool.MaterialKind, der: [UInt8])] {
@@ -279,13 +285,7 @@ extension Repository: ArchiveLocator {
         var firstError: Error?
         for renewal in renewals.reversed() {
             do {
-                let path = try store.localFile(renewal.object)
-                var info = stat()
-                guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_size <= RenewedEvidence.maximumSize else {
-                    throw SigVaultError(.integrity, "\(renewal.object): not a renewed evidence object (not a regular file of at most \(RenewedEvidence.maximumSize >> 20) MiB)")
-                }
-                guard let bytes = FileManager.default.contents(atPath: path) else { throw SigVaultError(.archiveRead, "\(path): cannot be read") }
-                return (try RenewedEvidence.decode(Array(bytes), fingerprint: fingerprint, number: renewal.number, name: renewal.object), renewal.object)
+                return (try renewedPayload(renewal, fingerprint: fingerprint), renewal.object)
             } catch let error as SigVaultError where skippingDamaged && error.code == .integrity {
                 firstError = firstError ?? error
                 continue
