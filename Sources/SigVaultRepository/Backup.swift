@@ -104,14 +104,42 @@ public struct Backup {
         self.logger = logger
     }
 
+    /// A stat-cache entry, read in name order.
     struct CachedStat {
+        let name: [UInt8], path: String
         let device: Int64, inode: Int64, size: Int64, modificationNanoseconds: Int64, changeNanoseconds: Int64
-        /// The archive it was last archived in.
-        let archive: String
         func matches(_ file: InputFile) -> Bool {
             device == Int64(bitPattern: file.identity.0) && inode == Int64(bitPattern: file.identity.1) && size == file.size
                 && modificationNanoseconds == file.modificationNanoseconds && changeNanoseconds == file.changeNanoseconds
         }
+    }
+
+    /// What the night found for each file of the walk (one byte each, by position in the walk).
+    struct FileStatus: OptionSet {
+        let rawValue: UInt8
+        static let new = FileStatus(rawValue: 1)
+        static let changed = FileStatus(rawValue: 2)
+        /// The stat cache says so.
+        static let unchanged = FileStatus(rawValue: 4)
+        /// Not in the stat cache, but its content is the latest version's (a rebuilt catalog):
+        /// cached tonight.
+        static let unchangedKnown = FileStatus(rawValue: 8)
+        /// A document still TRY_LATER, archived again with --fetch-revocation.
+        static let retried = FileStatus(rawValue: 16)
+        /// Archived tonight.
+        static let selected = FileStatus(rawValue: 32)
+        var isChanged: Bool { !isDisjoint(with: [.new, .changed]) }
+    }
+
+    /// Walks a sorted cursor one row ahead.
+    struct Peeking<Element> {
+        private let fetch: () throws -> Element?
+        private(set) var head: Element?
+        init(_ fetch: @escaping () throws -> Element?) throws {
+            self.fetch = fetch
+            head = try fetch()
+        }
+        mutating func advance() throws { head = try fetch() }
     }
 
     public func run() throws -> BackupSummary {
@@ -133,69 +161,141 @@ public struct Backup {
                                 hint: "run the backup from the folder above, or give the folder's absolute path")
         }
         options.events?(BackupEvent("started"))
-        let walk = try InputWalk(options.sources)
-        let cache: [String: CachedStat] = try catalog.read { db in
-            var out: [String: CachedStat] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT * FROM statCache") {
-                out[row["path"]] = CachedStat(device: row["device"], inode: row["inode"], size: row["size"],
-                                              modificationNanoseconds: row["modificationNanoseconds"], changeNanoseconds: row["changeNanoseconds"],
-                                              archive: row["archive"])
-            }
-            return out
+        // The walk goes to a scratch file, in name order; so does the stat cache come out of the
+        // catalog (by the raw bytes of the name): one merge of the two tells what is new, changed,
+        // unchanged and gone, and memory does not grow with the number of files.
+        let walk = try InputWalk(options.sources, scratchDirectory: repository.temporaryFolder)
+        let prefixes = try options.sources.map { try InputWalker.relativeName(of: $0) }
+        func underSources(_ bytes: [UInt8]) -> Bool {
+            prefixes.contains { $0.isEmpty || bytes == $0 || bytes.starts(with: $0 + [UInt8(ascii: "/")]) }
         }
-        // Each path's latest version, for files the stat cache does not know (a rebuilt catalog),
-        // unless a deletion was recorded after it (a file deleted and made again is new).
-        let latest: [String: (sha256: String, size: Int64, archive: String)] = try catalog.read { db in
-            var out: [String: (sha256: String, size: Int64, archive: String)] = [:]
-            for row in try Row.fetchAll(db, sql: """
+        // With --fetch-revocation, every document whose latest version is still TRY_LATER is
+        // archived again tonight, with the data fetched or given now (evidence that completes itself).
+        let waiting: Set<ArchivePath> = options.pack.fetchRevocation == nil ? [] : try catalog.read { db in
+            Set(try String.fetchAll(db, sql: """
+                SELECT f.path FROM file f JOIN archive a ON a.name = f.archive
+                WHERE f.role = 'document' AND f.subIndication = 'TRY_LATER'
+                  AND a.seq = (SELECT MAX(a2.seq) FROM file f2 JOIN archive a2 ON a2.name = f2.archive WHERE f2.path = f.path)
+                """).compactMap(ArchivePath.unescaped))
+        }
+        var status = [FileStatus](repeating: [], count: walk.files.count)
+        // Names that may be signature or time-stamp files, and the names they could cover: the
+        // only ones a document groups (DocumentFiles), so the only ones the closure needs.
+        var bases = Set<ArchivePath>()
+        var goneInvolved: [ArchivePath] = []
+        var retried = Set<String>()
+        let recordDeletions = !walk.unreadable
+        let cacheIsEmpty = try catalog.write { db -> Bool in
+            try db.execute(sql: """
+                CREATE TEMP TABLE IF NOT EXISTS backupGone (path TEXT NOT NULL PRIMARY KEY) WITHOUT ROWID;
+                CREATE TEMP TABLE IF NOT EXISTS backupLatest (name BLOB NOT NULL PRIMARY KEY, sha256 TEXT NOT NULL, size INTEGER NOT NULL,
+                                                              archive TEXT NOT NULL) WITHOUT ROWID;
+                DELETE FROM backupGone;
+                DELETE FROM backupLatest;
+                """)
+            // Each path's latest version, for files the stat cache does not know (a rebuilt
+            // catalog), unless a deletion was recorded after it (a file deleted and made again is new).
+            let versions = try Row.fetchCursor(db, sql: """
                 SELECT f.path, f.sha256, f.size, f.archive, a.seq FROM file f JOIN archive a ON a.name = f.archive
                 WHERE f.path NOT IN (SELECT path FROM statCache) ORDER BY a.seq
-                """) {
-                out[row["path"]] = (row["sha256"], row["size"], row["archive"])
+                """)
+            let keep = try db.makeStatement(sql: "INSERT OR REPLACE INTO backupLatest (name, sha256, size, archive) VALUES (?, ?, ?, ?)")
+            let drop = try db.makeStatement(sql: "DELETE FROM backupLatest WHERE name = ?")
+            let deletedSince = try db.makeStatement(sql: "SELECT COUNT(*) > 0 FROM deletion WHERE path = ? AND seq >= ?")
+            while let row = try versions.next() {
+                let path: String = row["path"]
+                guard let name = ArchivePath.unescaped(path) else { continue }
                 let sequence: Int = row["seq"]
-                if try Bool.fetchOne(db, sql: "SELECT COUNT(*) > 0 FROM deletion WHERE path = ? AND seq >= ?",
-                                     arguments: [row["path"] as String, sequence]) == true {
-                    out[row["path"]] = nil
+                if try Bool.fetchOne(deletedSince, arguments: [path, sequence]) == true {
+                    try drop.execute(arguments: [Data(name.bytes)])
+                } else {
+                    try keep.execute(arguments: [Data(name.bytes), row["sha256"] as String, row["size"] as Int64, row["archive"] as String])
                 }
             }
-            return out
-        }
-        var recache: [(String, InputFile, String)] = []
-        var changed = Set<ArchivePath>()
-        var seen = Set<String>()
-        for file in walk.files {
-            summary.filesSeen += 1
-            let key = ArchivePath.escaped(file.relativePath.bytes)
-            seen.insert(key)
-            if let cached = cache[key] {
-                if cached.matches(file) { summary.unchanged += 1; continue }
-                summary.changed += 1
-            } else if let stored = latest[key], case .regular = file.kind, stored.size == file.size,
-                      Self.sha256(of: file) == stored.sha256 {
-                // Known to the catalog without a stat entry (a rebuilt catalog): read and hashed
-                // once, and cached if it is the latest version's content.
-                summary.unchanged += 1
-                recache.append((key, file, stored.archive))
-                continue
-            } else {
-                if latest[key] != nil { summary.changed += 1 } else { summary.new += 1 }
+
+            let cacheRows = try Row.fetchCursor(db, sql: """
+                SELECT name, path, device, inode, size, modificationNanoseconds, changeNanoseconds FROM statCache ORDER BY name
+                """)
+            var cache = try Peeking<CachedStat> {
+                guard let row = try cacheRows.next() else { return nil }
+                return CachedStat(name: [UInt8](row["name"] as Data), path: row["path"], device: row["device"], inode: row["inode"],
+                                  size: row["size"], modificationNanoseconds: row["modificationNanoseconds"], changeNanoseconds: row["changeNanoseconds"])
             }
-            changed.insert(file.relativePath)
+            let cacheIsEmpty = cache.head == nil
+            let latestRows = try Row.fetchCursor(db, sql: "SELECT name, sha256, size FROM backupLatest ORDER BY name")
+            var latest = try Peeking<(name: [UInt8], sha256: String, size: Int64)> {
+                guard let row = try latestRows.next() else { return nil }
+                return ([UInt8](row["name"] as Data), row["sha256"], row["size"])
+            }
+            // A file the catalog knows under one of tonight's sources that the walk did not find is
+            // gone. Not when part of the sources could not be read: an unreadable folder is not a deletion.
+            let gone = try db.makeStatement(sql: "INSERT OR IGNORE INTO backupGone (path) VALUES (?)")
+            func isGone(_ name: [UInt8], path: String) throws {
+                guard recordDeletions, underSources(name) else { return }
+                try gone.execute(arguments: [path])
+                summary.deleted += 1
+                let archivePath = ArchivePath(bytes: name)
+                if DocumentFiles.mayTakePart(archivePath) {
+                    goneInvolved.append(archivePath)
+                    bases.formUnion(DocumentFiles.possibleBases(archivePath))
+                }
+            }
+            var index = 0
+            try walk.files.forEach { file in
+                defer { index += 1 }
+                summary.filesSeen += 1
+                let name = file.relativePath
+                while let entry = cache.head, ArchivePath(bytes: entry.name) < name {
+                    try isGone(entry.name, path: entry.path)
+                    try cache.advance()
+                }
+                while let entry = latest.head, ArchivePath(bytes: entry.name) < name {
+                    try isGone(entry.name, path: ArchivePath.escaped(entry.name))
+                    try latest.advance()
+                }
+                let cached = cache.head?.name == name.bytes ? cache.head : nil
+                if cached != nil { try cache.advance() }
+                let stored = latest.head?.name == name.bytes ? latest.head : nil
+                if stored != nil { try latest.advance() }
+                if let cached {
+                    if cached.matches(file) { status[index] = .unchanged } else { status[index] = .changed }
+                } else if let stored, case .regular = file.kind, stored.size == file.size, Self.sha256(of: file) == stored.sha256 {
+                    // Known to the catalog without a stat entry (a rebuilt catalog): read and hashed
+                    // once, and cached if it is the latest version's content.
+                    status[index] = .unchangedKnown
+                } else {
+                    status[index] = stored != nil ? .changed : .new
+                }
+                if DocumentFiles.mayTakePart(name) { bases.formUnion(DocumentFiles.possibleBases(name)) }
+                if waiting.contains(name) && !status[index].isChanged {
+                    status[index].insert(.retried)
+                    retried.insert(ArchivePath.escaped(name.bytes))
+                }
+                switch status[index].subtracting(.retried) {
+                case .new: summary.new += 1
+                case .changed: summary.changed += 1
+                default: summary.unchanged += 1
+                }
+            }
+            while let entry = cache.head {
+                try isGone(entry.name, path: entry.path)
+                try cache.advance()
+            }
+            while let entry = latest.head {
+                try isGone(entry.name, path: ArchivePath.escaped(entry.name))
+                try latest.advance()
+            }
+            // A gone file that a present signature or token file covers changes that document too.
+            let isGoneName = try db.makeStatement(sql: "SELECT COUNT(*) > 0 FROM backupGone WHERE path = ?")
+            for base in bases where !DocumentFiles.mayTakePart(base) {
+                if try Bool.fetchOne(isGoneName, arguments: [ArchivePath.escaped(base.bytes)]) == true { goneInvolved.append(base) }
+            }
+            return cacheIsEmpty
         }
-        // A file the cache knows under one of tonight's sources that the walk did not find is gone.
-        // Not when part of the sources could not be read: an unreadable folder is not a deletion.
-        let prefixes = try options.sources.map { try InputWalker.relativeName(of: $0) }
-        // Candidates: what the stat cache knows, and (after a rebuilt catalog, which has no stat
-        // cache) every path whose latest version is not followed by a deletion.
-        let known = Set(cache.keys).union(latest.keys)
-        let deleted = walk.unreadable ? [] : known.filter { key in
-            guard !seen.contains(key), let path = ArchivePath.unescaped(key) else { return false }
-            return prefixes.contains { $0.isEmpty || path.bytes == $0 || path.bytes.starts(with: $0 + [UInt8(ascii: "/")]) }
-        }.sorted()
-        if walk.unreadable && !cache.isEmpty {
+        summary.retriedTryLater = retried.count
+        if walk.unreadable && !cacheIsEmpty {
             summary.warnings.append("deletions are not recorded tonight: part of the sources could not be read, and a file there is not gone")
         }
-        summary.deleted = deleted.count
         var walked = BackupEvent("walked")
         (walked.filesSeen, walked.new, walked.changed, walked.unchanged, walked.deleted)
             = (summary.filesSeen, summary.new, summary.changed, summary.unchanged, summary.deleted)
@@ -203,31 +303,42 @@ public struct Backup {
         var exitCode: ExitCode = walk.unreadable ? .partlyUnreadable : .ok
         let night = ISOTime.format(started)
 
-        // Evidence that completes itself: with --fetch-revocation, every document whose latest
-        // version is still TRY_LATER is archived again tonight, with the data fetched or given now.
-        var retried = Set<String>()
-        if options.pack.fetchRevocation != nil {
-            let waiting: [String] = try catalog.read { db in
-                try String.fetchAll(db, sql: """
-                    SELECT f.path FROM file f JOIN archive a ON a.name = f.archive
-                    WHERE f.role = 'document' AND f.subIndication = 'TRY_LATER'
-                      AND a.seq = (SELECT MAX(a2.seq) FROM file f2 JOIN archive a2 ON a2.name = f2.archive WHERE f2.path = f.path)
-                    """)
-            }
-            for path in waiting {
-                guard let name = ArchivePath.unescaped(path), seen.contains(path), !changed.contains(name) else { continue }
-                changed.insert(name)
-                retried.insert(path)
-            }
-            summary.retriedTryLater = retried.count
+        // What is archived tonight: the new and changed files, the retried documents, and the
+        // other files of their documents (and of the documents a gone file belonged to). Only the
+        // files that may belong to a document with others take part in that closure.
+        var involved: [ArchivePath] = []
+        var seeds = Set<ArchivePath>()
+        var index = 0
+        try walk.files.forEach { file in
+            defer { index += 1 }
+            let name = file.relativePath
+            guard DocumentFiles.mayTakePart(name) || bases.contains(name) else { return }
+            involved.append(name)
+            if status[index].isChanged || status[index].contains(.retried) { seeds.insert(name) }
         }
-
-        // A deleted signature or token file changes its document: archived again without it.
-        let present = walk.files.map(\.relativePath)
-        let gone = Set(deleted.compactMap(ArchivePath.unescaped))
-        if !gone.isEmpty {
-            let affected = DocumentFiles.closure(of: gone, among: present + Array(gone)).subtracting(gone)
-            changed.formUnion(affected)
+        let gone = Set(goneInvolved)
+        if !gone.isEmpty { seeds.formUnion(DocumentFiles.closure(of: gone, among: involved + Array(gone)).subtracting(gone)) }
+        let together = seeds.isEmpty ? [] : DocumentFiles.closure(of: seeds, among: involved)
+        let selection = try FileList(directory: repository.temporaryFolder)
+        // Unchanged files archived again with a changed document become references to where
+        // they are stored (FORMAT.md §4.3): the archive the stat cache names, or the latest version.
+        var unchanged: [ArchivePath: (archive: String?, sha256: String?)] = [:]
+        index = 0
+        try catalog.read { db in
+            let cachedArchive = try db.makeStatement(sql: "SELECT archive FROM statCache WHERE name = ?")
+            let latestVersion = try db.makeStatement(sql: "SELECT archive, sha256 FROM backupLatest WHERE name = ?")
+            try walk.files.forEach { file in
+                defer { index += 1 }
+                guard status[index].isChanged || status[index].contains(.retried) || together.contains(file.relativePath) else { return }
+                status[index].insert(.selected)
+                try selection.append(file)
+                let name = Data(file.relativePath.bytes)
+                if status[index].contains(.unchanged) {
+                    unchanged[file.relativePath] = (try String.fetchOne(cachedArchive, arguments: [name]), nil)
+                } else if status[index].contains(.unchangedKnown), let row = try Row.fetchOne(latestVersion, arguments: [name]) {
+                    unchanged[file.relativePath] = (row["archive"], row["sha256"])
+                }
+            }
         }
 
         // With --fetch-revocation, on a night that writes an archive, the newest archive
@@ -238,7 +349,7 @@ public struct Backup {
         // Archives the catalog marks settled are not looked at again (a renewal resets the mark).
         var statusMaterial: [(kind: EvidencePool.MaterialKind, der: [UInt8])] = []
         var settledArchives: [String] = []
-        if let settings = options.pack.fetchRevocation, !changed.isEmpty {
+        if let settings = options.pack.fetchRevocation, selection.count > 0 {
             let stamped: [String] = try catalog.read { db in
                 try String.fetchAll(db, sql: "SELECT name FROM archive WHERE formatVersion = 2 AND statusSettled = 0 ORDER BY seq")
             }
@@ -254,26 +365,15 @@ public struct Backup {
         }
 
         var archiveName: String?
-        if !changed.isEmpty {
-            let selection = DocumentFiles.closure(of: changed, among: present)
+        var skipped = Set<ArchivePath>()
+        if selection.count > 0 {
             let name = try nextArchiveName(started)
             let temporary = repository.temporaryFolder + "/" + name
             var pack = options.pack
             pack.inputs = options.sources
             pack.output = temporary
-            pack.selection = selection
-            pack.walked = walk
+            pack.walked = InputWalk(files: selection, warnings: walk.warnings, unreadable: walk.unreadable)
             pack.material = statusMaterial
-            // Unchanged files of changed documents, and evidence the repository holds already,
-            // become references to where they are stored (FORMAT.md §4.3).
-            var unchanged: [ArchivePath: (archive: String?, sha256: String?)] = [:]
-            // (A document archived again for its deleted signature or a TRY_LATER retry is unchanged.)
-            for file in walk.files where selection.contains(file.relativePath) {
-                if let cached = cache[ArchivePath.escaped(file.relativePath.bytes)], cached.matches(file) {
-                    unchanged[file.relativePath] = (cached.archive, nil)
-                }
-            }
-            for (key, _, archive) in recache { if let path = ArchivePath.unescaped(key), selection.contains(path) { unchanged[path] = (archive, latest[key]?.sha256) } }
             pack.storedContent = RepositoryContent(catalog: catalog, repository: repository, unchanged: unchanged)
             if let events = options.events {
                 let throttle = ProgressThrottle()
@@ -301,30 +401,41 @@ public struct Backup {
             (summary.references, summary.referencedBytes) = (packed.references, packed.referencedBytes)
             summary.warnings += packed.warnings
             summary.documentLines = packed.documentLines
+            skipped = Set(packed.skippedFiles)
             exitCode = exitCode.combined(with: packed.exitCode)
         } else {
             summary.warnings += walk.warnings
         }
 
         // The catalog, in one transaction, after the archive is stored.
-        let byPath = Dictionary(walk.files.map { (ArchivePath.escaped($0.relativePath.bytes), $0) }, uniquingKeysWith: { first, _ in first })
         try catalog.write { db in
-            for (path, file, archive) in recache { try Self.cache(db, path: path, file: file, archive: archive) }
+            let latestVersion = try db.makeStatement(sql: "SELECT archive FROM backupLatest WHERE name = ?")
+            index = 0
+            try walk.files.forEach { file in
+                defer { index += 1 }
+                guard status[index].contains(.unchangedKnown),
+                      let archive = try String.fetchOne(latestVersion, arguments: [Data(file.relativePath.bytes)]) else { return }
+                try Self.cache(db, file: file, archive: archive)
+            }
             if let archiveName {
                 let object = try repository.store.localFile(archiveName)
                 let size = (try? FileManager.default.attributesOfItem(atPath: object)[.size] as? UInt64) ?? 0
                 try Catalog.index(db, name: archiveName, night: night, path: object, size: size, protection: catalog.protection, repository: repository)
+                for row in try Row.fetchAll(db, sql: """
+                    SELECT COALESCE(indication, 'UNSIGNED') AS verdict, COUNT(*) AS count FROM file WHERE archive = ? AND role = 'document' GROUP BY verdict
+                    """, arguments: [archiveName]) {
+                    summary.documentsByVerdict[row["verdict"]] = row["count"]
+                }
+                for path in retried {
+                    let subIndication = try Row.fetchOne(db, sql: "SELECT subIndication FROM file WHERE archive = ? AND path = ? AND role = 'document'",
+                                                         arguments: [archiveName, path])
+                    if let subIndication, subIndication["subIndication"] as String? != "TRY_LATER" { summary.resolvedTryLater += 1 }
+                }
                 // Only what the archive holds is cached: a file left out is read again next night.
-                for row in try Row.fetchAll(db, sql: "SELECT path, role, indication, subIndication FROM file WHERE archive = ?", arguments: [archiveName]) {
-                    let path: String = row["path"]
-                    if row["role"] as String == "document" {
-                        let verdict: String = row["indication"] ?? "UNSIGNED"
-                        summary.documentsByVerdict[verdict, default: 0] += 1
-                        if retried.contains(path), row["subIndication"] as String? != "TRY_LATER" { summary.resolvedTryLater += 1 }
-                    }
-                    guard let file = byPath[path] else { continue }
+                try selection.forEach { file in
+                    guard !skipped.contains(file.relativePath) else { return }
                     summary.archived += 1
-                    try Self.cache(db, path: path, file: file, archive: archiveName)
+                    try Self.cache(db, file: file, archive: archiveName)
                 }
             }
             // Settled by what tonight's archive stores (or by what the repository held already).
@@ -332,10 +443,9 @@ public struct Backup {
                 for name in settledArchives { try db.execute(sql: "UPDATE archive SET statusSettled = 1 WHERE name = ?", arguments: [name]) }
             }
             let sequence = try Int.fetchOne(db, sql: "SELECT MAX(seq) FROM archive") ?? 0
-            for path in deleted {
-                try db.execute(sql: "INSERT INTO deletion (path, night, seq, archive) VALUES (?, ?, ?, ?)", arguments: [path, night, sequence, archiveName])
-                try db.execute(sql: "DELETE FROM statCache WHERE path = ?", arguments: [path])
-            }
+            try db.execute(sql: "INSERT INTO deletion (path, night, seq, archive) SELECT path, ?, ?, ? FROM backupGone ORDER BY path",
+                           arguments: [night, sequence, archiveName])
+            try db.execute(sql: "DELETE FROM statCache WHERE path IN (SELECT path FROM backupGone)")
             CrashPoints.reach("catalog.written")
         }
         CrashPoints.reach("backup.done")
@@ -346,11 +456,12 @@ public struct Backup {
         return summary
     }
 
-    static func cache(_ db: Database, path: String, file: InputFile, archive: String) throws {
+    static func cache(_ db: Database, file: InputFile, archive: String) throws {
         try db.cachedStatement(sql: """
-            INSERT OR REPLACE INTO statCache (path, device, inode, size, modificationNanoseconds, changeNanoseconds, archive)
-            VALUES (?, ?, ?, ?, ?, ?, ?)
-            """).execute(arguments: [path, Int64(bitPattern: file.identity.0), Int64(bitPattern: file.identity.1), file.size,
+            INSERT OR REPLACE INTO statCache (path, name, device, inode, size, modificationNanoseconds, changeNanoseconds, archive)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """).execute(arguments: [ArchivePath.escaped(file.relativePath.bytes), Data(file.relativePath.bytes),
+                                     Int64(bitPattern: file.identity.0), Int64(bitPattern: file.identity.1), file.size,
                                      file.modificationNanoseconds, file.changeNanoseconds, archive])
     }
 

@@ -111,6 +111,25 @@ final class Catalog: @unchecked Sendable {
         migrator.registerMigration("v4") { db in
             try db.alter(table: "archive") { t in t.add(column: "statusSettled", .boolean).notNull().defaults(to: false) }
         }
+        // The stat cache by the raw bytes of each name too, which SQLite orders as the walk does
+        // (memcmp, then length): a backup merges the two instead of holding either in memory.
+        migrator.registerMigration("v5") { db in
+            try db.alter(table: "statCache") { t in t.add(column: "name", .blob) }
+            var last: Int64 = 0
+            let update = try db.makeStatement(sql: "UPDATE statCache SET name = ? WHERE rowid = ?")
+            while true {
+                let rows = try Row.fetchAll(db, sql: "SELECT rowid, path FROM statCache WHERE rowid > ? ORDER BY rowid LIMIT 10000", arguments: [last])
+                guard let end = rows.last?["rowid"] as Int64? else { break }
+                for row in rows {
+                    guard let name = ArchivePath.unescaped(row["path"]) else { continue }
+                    try update.execute(arguments: [Data(name.bytes), row["rowid"] as Int64])
+                }
+                last = end
+            }
+            // A name that cannot be read back is read again next night, like any file the cache lacks.
+            try db.execute(sql: "DELETE FROM statCache WHERE name IS NULL")
+            try db.create(index: "statCacheName", on: "statCache", columns: ["name"], unique: true)
+        }
         return migrator
     }
 

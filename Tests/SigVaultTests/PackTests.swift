@@ -71,6 +71,38 @@ import SigVaultFormat
         #expect(names.last == "manifest.jsonl")
     }
 
+    /// The walk streams (one folder at a time, depth first) yet the members come out in the byte
+    /// order of their names, where a folder's files sort after a sibling `a.txt` and before `a0`;
+    /// inputs that overlap are merged, each file once; two different files under one name are refused.
+    @Test func theWalkComesOutInNameOrderAndMergesOverlappingInputs() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let names = ["t/a.txt", "t/a/b/c", "t/a/z", "t/a0", "t/a-", "t/a b", "t/a.d/x", "t/b", "t/a/b.txt", "t/a/b/c.d/e", "t/ab/c"]
+        for name in names {
+            let path = directory + "/" + name
+            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try Data(name.utf8).write(to: URL(fileURLWithPath: path))
+        }
+        let archive = directory + "/x.svz"
+        let pack = try Harness.sigvault(["pack", "t/a", "t", "t/a/b/c", "t/ab", "-o", archive, "--at", Harness.verifyTime], cwd: directory)
+        #expect(pack.exitCode == 0, "\(pack.stderr)")
+        let listing = try Harness.run("/usr/bin/tar", ["--zstd", "-tf", archive]).stdout.split(separator: "\n").map(String.init)
+        let members = Array(listing.dropFirst().dropLast())
+        let expected = names.map { "data/" + $0 }.sorted { ArchivePath($0) < ArchivePath($1) }
+        #expect(members == expected, "\(members)")
+        #expect(try Harness.sigvault(["verify", archive, "--at", Harness.verifyTime]).exitCode == 0)
+
+        // /proc/self/cwd/x is the working folder's x; proc/self/cwd/x under it is another file,
+        // with the same relative name.
+        let other = directory + "/proc/self/cwd"
+        try FileManager.default.createDirectory(atPath: other, withIntermediateDirectories: true)
+        try Data("one".utf8).write(to: URL(fileURLWithPath: directory + "/x"))
+        try Data("two".utf8).write(to: URL(fileURLWithPath: other + "/x"))
+        let clash = try Harness.sigvault(["pack", "/proc/self/cwd/x", "proc/self/cwd/x", "-o", directory + "/y.svz"], cwd: directory)
+        #expect(clash.exitCode == 64 && clash.stderr.contains("proc/self/cwd/x: two different files would be archived under this one name"), "\(clash.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: directory + "/y.svz"))
+    }
+
     @Test func namesThatAreNotUTF8RoundTrip() throws {
         let directory = try Harness.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }

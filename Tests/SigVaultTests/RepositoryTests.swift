@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Testing
 @testable import SigVault
 @testable import SigVaultRepository
@@ -51,6 +52,41 @@ import Glibc
         }
         let unset = try Harness.sigvault(["log"], cwd: directory)
         #expect(unset.exitCode == 10, "\(unset.stderr)")
+    }
+
+    /// A catalog from before the stat cache was keyed by raw names too (migration v5): the upgrade
+    /// keys it, so the next night still costs a stat per file; a name that is not UTF-8 included.
+    @Test func anUpgradedCatalogKeepsItsStatCache() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let (repo, source) = try Self.setUp(directory)
+        var raw = Array((source + "/unsigned/caf").utf8) + [0xE9, 0]
+        let fd = raw.withUnsafeMutableBufferPointer { buffer in
+            buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buffer.count) { open($0, O_WRONLY | O_CREAT, 0o644) }
+        }
+        #expect(fd >= 0 && write(fd, "x", 1) == 1)
+        close(fd)
+        let (first, night1) = try Self.backup(repo, in: directory)
+        #expect(first.exitCode == 0, "\(first.stderr)")
+        let files = try #require(night1["filesSeen"] as? Int)
+        // Back to version 4: no name column, no index, v5 not applied.
+        let database = try DatabaseQueue(path: repo + "/catalog.sqlite")
+        try database.write { db in
+            try db.execute(sql: "DROP INDEX statCacheName; ALTER TABLE statCache DROP COLUMN name; DELETE FROM grdb_migrations WHERE identifier = 'v5'")
+        }
+        try database.close()
+        // Opening it migrates: every row keyed by its raw name.
+        let catalog = try Catalog(repository: try Repository(opening: repo))
+        let names = try catalog.read { db in try Row.fetchAll(db, sql: "SELECT path, name FROM statCache") }
+        #expect(names.count == files)
+        for row in names {
+            #expect(ArchivePath(bytes: [UInt8](row["name"] as Data)) == ArchivePath.unescaped(row["path"] as String), "\(row)")
+        }
+        #expect(names.contains { [UInt8]($0["name"] as Data).last == 0xE9 })
+        let (second, night2) = try Self.backup(repo, in: directory)
+        #expect(second.exitCode == 0 && night2["archive"] is NSNull && night2["unchanged"] as? Int == files && night2["deleted"] as? Int == 0, "\(night2)")
+        let (third, night3) = try Self.backup(repo, in: directory)
+        #expect(third.exitCode == 0 && night3["archive"] is NSNull && night3["unchanged"] as? Int == files, "\(night3)")
     }
 
     /// Night 1 archives everything; night 2 with no change writes nothing; night 3 after a change

@@ -254,4 +254,13 @@ public enum DocumentFiles {
     public static func closure(of changed: Set<ArchivePath>, among all: [ArchivePath]) -> Set<ArchivePath> {
         DocumentAnalyzer.groupClosure(of: changed, among: all)
     }
+
+    /// Whether a file's name makes it a possible signature or time-stamp file.
+    public static func mayTakePart(_ name: ArchivePath) -> Bool { DocumentAnalyzer.mayTakePart(name) }
+
+    /// The names a signature or time-stamp file could cover. The closure of any set of names
+    /// among all the files is the same among only the files that may take part and the files
+    /// such names could cover (with the other names of the set added as they are): the rest
+    /// belong to no document but their own.
+    public static func possibleBases(_ name: ArchivePath) -> [ArchivePath] { DocumentAnalyzer.possibleBases(name) }
 }

@@ -29,11 +29,8 @@ public struct PackOptions: Sendable {
     /// `--grace` (with `--require-complete`): the data that shows a chain certificate not revoked
     /// must be issued at least this long after the time it speaks for (the CAdES grace period).
     public var grace: TimeInterval?
-    /// With a value (the repository's backup), only these files of the walk are archived (names
-    /// relative to the inputs, as `InputFile.relativePath`); the rest is as if absent.
-    public var selection: Set<ArchivePath>?
-    /// The walk already made (the repository's backup walked the inputs to find what changed):
-    /// used instead of walking again.
+    /// The files to archive, already walked (the repository's backup: the files that changed
+    /// tonight and the other files of their documents): used instead of walking the inputs.
     public var walked: InputWalk?
     /// Called after each file is handed to the writer (from the caller's thread), for progress.
     public var progress: (@Sendable (PackProgress) -> Void)?
@@ -86,6 +83,9 @@ public struct PackSummary: Sendable {
     /// Reference members written (backup only) and the bytes they did not store again.
     public var references = 0
     public var referencedBytes: UInt64 = 0
+    /// Files of the walk left out because they could not be read when their turn came (names
+    /// relative to the inputs).
+    public var skippedFiles: [ArchivePath] = []
 }
 
 /// `sigvault pack`: archives every file under the inputs with the evidence that proves its signatures.
@@ -115,7 +115,7 @@ public struct Packer {
     /// evidence to store (analysis), and what `--require-complete` found missing (for the gate).
     struct Plan {
         var summary = PackSummary()
-        var files: [InputFile] = []
+        var files: FileList
         let pool: EvidencePool
         let anchors: TrustAnchors
         let fetcher: RevocationFetcher?
@@ -132,9 +132,8 @@ public struct Packer {
     /// Walk, material and analysis.
     func makePlan() throws -> Plan {
         var summary = PackSummary()
-        let walk = try options.walked ?? InputWalk(options.inputs)
-        var files = walk.files
-        if let selection = options.selection { files = files.filter { selection.contains($0.relativePath) } }
+        let walk = try options.walked ?? InputWalk(options.inputs, scratchDirectory: LocalPath(options.output).parent.string)
+        let files = walk.files
         logger.info("inputs walked", metadata: ["files": "\(files.count)", "warnings": "\(walk.warnings.count)"])
         summary.warnings += walk.warnings
         if walk.unreadable { summary.exitCode = summary.exitCode.combined(with: .partlyUnreadable) }
@@ -157,18 +156,27 @@ public struct Packer {
         let fetcher = options.fetchRevocation.map { RevocationFetcher(anchors: anchors, settings: $0) }
         let validator = SignatureValidator(pool: pool, policy: policy, revocationSource: fetcher)
 
-        // Only names that can be signatures, tokens or signed documents need a lookup table.
-        let regular = files.filter { if case .regular = $0.kind { return true } else { return false } }
-        let bases = Set(regular.lazy.map(\.relativePath).filter(DocumentAnalyzer.mayTakePart).flatMap(DocumentAnalyzer.possibleBases))
-        let involved = regular.filter { DocumentAnalyzer.mayTakePart($0.relativePath) || bases.contains($0.relativePath) }
+        // Only names that can be signatures, tokens or signed documents are analysed (and kept):
+        // one pass over the walk finds the names they could cover, a second the files.
+        var bases = Set<ArchivePath>()
+        var regularCount = 0
+        try files.forEach { file in
+            guard case .regular = file.kind else { return }
+            regularCount += 1
+            if DocumentAnalyzer.mayTakePart(file.relativePath) { bases.formUnion(DocumentAnalyzer.possibleBases(file.relativePath)) }
+        }
+        var involved: [InputFile] = []
+        try files.forEach { file in
+            guard case .regular = file.kind, DocumentAnalyzer.mayTakePart(file.relativePath) || bases.contains(file.relativePath) else { return }
+            involved.append(file)
+        }
         let byName = Dictionary(uniqueKeysWithValues: involved.map { ($0.relativePath, $0) })
         let source = FilesystemSource(files: byName)
         let groups = try DocumentAnalyzer.group(involved.map(\.relativePath), source: source, addingMaterialTo: pool)
             .filter { $0.kind != .unsigned || !$0.tokenFiles.isEmpty || !$0.notes.isEmpty }
-        summary.documents = regular.count
+        summary.documents = regularCount
         let analyzer = DocumentAnalyzer(validator: validator, source: source)
-        var plan = Plan(pool: pool, anchors: anchors, fetcher: fetcher)
-        plan.files = files
+        var plan = Plan(files: files, pool: pool, anchors: anchors, fetcher: fetcher)
         var withoutChain = 0
         for group in groups {
             let result = try analyzer.analyze(group)
@@ -286,9 +294,8 @@ public struct Packer {
         try addBytes(ArchivePath(ArchiveLayout.verifyGuideName), .verifyGuide, Array(VerifyGuide.text(archiveTimeStampRequested: !options.timeStampAuthorities.isEmpty).utf8))
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
         let smallLimit = Int64(ArchiveWriter.frameSize - 8192)
-        var progress = PackProgress(filesDone: 0, filesTotal: files.count, bytesDone: 0,
-                                    bytesTotal: files.reduce(0) { $0 + UInt64(max(0, $1.size)) })
-        for file in files {
+        var progress = PackProgress(filesDone: 0, filesTotal: files.count, bytesDone: 0, bytesTotal: files.totalBytes)
+        try files.forEach { file in
             defer {
                 progress.filesDone += 1
                 progress.bytesDone += UInt64(max(0, file.size))
@@ -323,7 +330,7 @@ public struct Packer {
                     // Unchanged content the repository holds: not read, not stored again.
                     try addReference(header, role, reference, size: expectedSize, sha256: digest, describe: describe)
                     summary.members += 1
-                    continue
+                    return
                 } else if expectedSize <= smallLimit {
                     try writer.addSmall(header, source: .file(path: file.filesystemPath, size: expectedSize),
                                         skipped: { skips.add($0 + "; not archived", size: expectedSize, path: file.relativePath) },
@@ -350,6 +357,7 @@ public struct Packer {
         // document left out takes its verdict with it; a signature or token file left out is named
         // with the document it belongs to.
         let skipped = skips.entries
+        summary.skippedFiles = skipped.map(\.path)
         summary.members -= skipped.count
         summary.bytesIn -= skips.bytes
         var skippedDocuments = Set<ArchivePath>()
