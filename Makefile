@@ -17,7 +17,7 @@ CONFIGURATION ?= release
 MANUAL := .build/plugins/GenerateManual/outputs/SigVaultCLI/sigvault.1
 
 .PHONY: deps build release demo test bench fixtures clean install fuzz soak
-SOAK_ROUNDS ?= 1000
+SOAK_KILLS ?= 1000
 FUZZ_COUNT ?= 1000
 
 # Installs any missing system package with apt-get.
@@ -72,7 +72,7 @@ fuzz: build
 # Backups killed with SIGKILL at seeded random moments (not part of make test): after each kill,
 # check --read-data passes and every document restores as some completed night holds it.
 soak: build
-	python3 scripts/soak.py "$$($(SWIFT) build --show-bin-path)/sigvault" Fixtures $(SOAK_ROUNDS)
+	python3 scripts/soak.py "$$($(SWIFT) build --show-bin-path)/sigvault" Fixtures $(SOAK_KILLS)
 
 bench: release
 	@./scripts/bench.sh "$$($(SWIFT) build -c release --show-bin-path)/sigvault"

@@ -2,7 +2,9 @@
 """`make soak`: nightly backups and repository renewals killed with SIGKILL at seeded random
 moments (issue 10).
 
-Usage: soak.py <sigvault binary> <fixtures folder> <rounds> [<seed>]
+Usage: soak.py <sigvault binary> <fixtures folder> <kills> [<seed>]
+
+Runs rounds until <kills> processes have been killed at a random moment.
 
 Two repositories (archive time-stamps from the tests' local TSA, Tests/Servers/tsa-server.py): one
 backs up a source with the fixture cases and an 8 MiB document; the other holds three such nights
@@ -19,8 +21,9 @@ After every round, on the repository the round worked on:
 - every document must restore byte-identical to the last night that completed (or to the night
   that was cut short, if it got as far as its catalog commit).
 Every 25 rounds `sigvault check --read-data` reads the whole repository, and every 10 the catalog is
-rebuilt from the archives and the next backup must find nothing changed. Prints the counts; exits
-1 on any failure.
+rebuilt from the archives and the next backup must find nothing changed. Every 250 rounds, after a
+last `check --read-data`, the backed-up repository is started anew (so that a round's `check`, which
+reads every archive's manifest, does not grow without end). Prints the counts; exits 1 on any failure.
 """
 import os
 import random
@@ -42,7 +45,7 @@ def run(command, cwd, check=None):
 
 
 def main():
-    binary, fixtures, rounds = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2]), int(sys.argv[3])
+    binary, fixtures, kills = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2]), int(sys.argv[3])
     rng = random.Random(int(sys.argv[4]) if len(sys.argv) > 4 else 1)
     root = os.path.dirname(fixtures)
     work = tempfile.mkdtemp(prefix="sigvault-soak-")
@@ -60,9 +63,11 @@ def main():
         with open(big, "wb") as out:
             out.write(rng.randbytes(size))
         pki = os.path.join(fixtures, "pki")
-        for repository in ("repo", "renewed"):
+        def initialise(repository):
             run([binary, "init", repository, "--trust", f"{pki}/root.pem", "--certs", f"{pki}/certs",
                  "--crls", f"{pki}/crl/current", "--ocsp", f"{pki}/ocsp", "--tsa", f"http://127.0.0.1:{port}/tsa"], work, check=0)
+        for repository in ("repo", "renewed"):
+            initialise(repository)
         backup = [binary, "backup", "src", "--repo", "repo", "--at", AT]
         renew = [binary, "renew", "--repo", "renewed"]
         documents = ["src/unsigned/readme.txt", "src/unsigned/data.bin", "src/valid-pem-sig/letter.txt", "src/big/scan.bin"]
@@ -88,7 +93,10 @@ def main():
 
         acceptable = {d: [v] for d, v in current().items()}
         seen = {"repo": objects("repo"), "renewed": objects("renewed")}
-        for number in range(rounds):
+        number = -1
+        epochs = 1
+        while counts["backup"][0] + counts["renew"][0] < kills:
+            number += 1
             kind = "renew" if rng.random() < 0.25 else "backup"
             repository = "renewed" if kind == "renew" else "repo"
             if kind == "backup":
@@ -145,10 +153,23 @@ def main():
                 counts["backup"][1] += 1
                 acceptable = {d: [v] for d, v in current().items()}
                 seen["repo"] = objects("repo")
+            if number % 250 == 249:
+                final = run([binary, "check", "--repo", "repo", "--at", AT, "--read-data"], work)
+                if final.returncode != 0:
+                    failures.append(f"round {number}: check --read-data before the new repository exit {final.returncode}")
+                shutil.rmtree(os.path.join(work, "repo"))
+                initialise("repo")
+                if run(backup, work).returncode not in (0, 2):
+                    failures.append(f"round {number}: the first backup of the new repository failed")
+                counts["backup"][1] += 1
+                epochs += 1
+                acceptable = {d: [v] for d, v in current().items()}
+                seen["repo"] = objects("repo")
+        rounds = number + 1
         archives = [name for name in objects("repo") if name.endswith(".svz")]
         renewals = [name for name in objects("renewed") if ".evidence-" in name]
         killed = counts["backup"][0] + counts["renew"][0]
-        print(f"{rounds} rounds: {killed} killed at a random moment ({counts['backup'][0]} backups, {counts['renew'][0]} renewals), "
+        print(f"{rounds} rounds ({epochs} backed-up repositories in turn): {killed} killed at a random moment ({counts['backup'][0]} backups, {counts['renew'][0]} renewals), "
               f"{counts['backup'][1]} backups completed (including {rounds // 10} after a rebuilt catalog), "
               f"{counts['renew'][1]} renewals completed; {len(archives)} archives backed up, {len(renewals)} renewed evidence objects "
               f"for the renewed repository's {len([n for n in objects('renewed') if n.endswith('.svz')])} archives; "

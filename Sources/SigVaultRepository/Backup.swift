@@ -193,6 +193,7 @@ public struct Backup {
                 DELETE FROM backupGone;
                 DELETE FROM backupLatest;
                 """)
+            try db.execute(sql: Catalog.collectedTable)
             // Each path's latest version, for files the stat cache does not know (a rebuilt
             // catalog), unless a deletion was recorded after it (a file deleted and made again is new).
             let versions = try Row.fetchCursor(db, sql: """
@@ -386,7 +387,11 @@ public struct Backup {
                     events(event)
                 }
             }
+            // The catalog indexes the archive from what pack wrote, not by reading its manifest back.
+            let rows = CollectedRows(catalog: catalog)
+            pack.onMember = { rows.add($0) }
             let packed = try Packer(options: pack, logger: logger).run()
+            try rows.finish()
             CrashPoints.reach("backup.packed")
             try repository.put(name, from: temporary)
             CrashPoints.reach("backup.stored")
@@ -420,7 +425,8 @@ public struct Backup {
             if let archiveName {
                 let object = try repository.store.localFile(archiveName)
                 let size = (try? FileManager.default.attributesOfItem(atPath: object)[.size] as? UInt64) ?? 0
-                try Catalog.index(db, name: archiveName, night: night, path: object, size: size, protection: catalog.protection, repository: repository)
+                try Catalog.index(db, name: archiveName, night: night, path: object, size: size, protection: catalog.protection, repository: repository,
+                                  collected: summary.fingerprint)
                 for row in try Row.fetchAll(db, sql: """
                     SELECT COALESCE(indication, 'UNSIGNED') AS verdict, COUNT(*) AS count FROM file WHERE archive = ? AND role = 'document' GROUP BY verdict
                     """, arguments: [archiveName]) {
@@ -527,6 +533,39 @@ final class RepositoryContent: StoredContentIndex, @unchecked Sendable {
             try String.fetchOne(db, sql: "SELECT sha256 FROM file WHERE archive = ? AND path = ? AND size = ?",
                                 arguments: [archive, ArchivePath.escaped(relativePath.bytes), size])
         }
+    }
+}
+
+/// The members pack writes, into the catalog's `backupFiles` table in batches (from pack's writer
+/// thread; the catalog serialises them with the backup's own queries).
+final class CollectedRows: @unchecked Sendable {
+    let catalog: Catalog
+    private let lock = NSLock()
+    private var pending: [ListedFile] = []
+    private var failure: (any Error)?
+
+    init(catalog: Catalog) { self.catalog = catalog }
+
+    func add(_ file: ListedFile) {
+        lock.lock()
+        defer { lock.unlock() }
+        pending.append(file)
+        if pending.count >= 4096 { flush() }
+    }
+
+    /// The rest, and the first error a batch met.
+    func finish() throws {
+        lock.lock()
+        defer { lock.unlock() }
+        flush()
+        if let failure { throw failure }
+    }
+
+    private func flush() {
+        guard failure == nil, !pending.isEmpty else { pending.removeAll(); return }
+        let batch = pending
+        pending.removeAll(keepingCapacity: true)
+        do { try catalog.write { db in try Catalog.collect(db, batch) } } catch { failure = error }
     }
 }
 

@@ -147,8 +147,44 @@ final class Catalog: @unchecked Sendable {
         try read { db in Set(try String.fetchAll(db, sql: "SELECT name FROM archive")) }
     }
 
-    /// Records what archive `name` holds, from its manifest (in the caller's transaction).
-    static func index(_ db: Database, name: String, night: String, path: String, size: UInt64, protection: ProtectionReader?, repository: Repository) throws {
+    /// The temporary table a backup fills with the members pack writes (`Packer`'s `onMember`),
+    /// for `index(…collected:)`: the `file` columns, the tar name, and whether it is under `data/`.
+    static let collectedTable = """
+        CREATE TEMP TABLE IF NOT EXISTS backupFiles (seq INTEGER PRIMARY KEY, archivePath TEXT NOT NULL, isData INTEGER NOT NULL,
+            path TEXT NOT NULL, role TEXT NOT NULL, size INTEGER NOT NULL, sha256 TEXT NOT NULL, signers TEXT, provenTime TEXT,
+            indication TEXT, subIndication TEXT, storage TEXT NOT NULL, signerNotAfter TEXT, timeStampNotAfter TEXT, algorithmSunset TEXT);
+        DELETE FROM backupFiles;
+        """
+
+    /// Adds members to the `backupFiles` table, in archive order.
+    static func collect(_ db: Database, _ files: [ListedFile]) throws {
+        let insert = try db.cachedStatement(sql: """
+            INSERT INTO backupFiles (archivePath, isData, path, role, size, sha256, signers, provenTime, indication, subIndication, storage,
+                                     signerNotAfter, timeStampNotAfter, algorithmSunset)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        let encoder = JSONEncoder()
+        for file in files {
+            let columns = try fileColumns(file, encoder: encoder)
+            let lead: [(any DatabaseValueConvertible)?] = [file.archivePath, file.archivePath.hasPrefix("data/")]
+            try insert.execute(arguments: StatementArguments(lead + columns))
+        }
+    }
+
+    /// A `file` row's columns after `archive`, for a listed file.
+    static func fileColumns(_ file: ListedFile, encoder: JSONEncoder) throws -> [(any DatabaseValueConvertible)?] {
+        let document = file.document
+        let signers = try document.map { $0.signers.isEmpty ? "[]" : String(decoding: try encoder.encode($0.signers), as: UTF8.self) }
+        return [file.path, file.role, file.size, file.sha256, signers, document?.provenTime, document?.packIndication, document?.packSubIndication,
+                file.storage, file.dates?.signerNotAfter.map(ISOTime.format), file.dates?.timeStampNotAfter.map(ISOTime.format),
+                file.dates?.algorithmSunset.map(ISOTime.format)]
+    }
+
+    /// Records what archive `name` holds (in the caller's transaction): from its manifest, or with
+    /// `collected` from the `backupFiles` table that pack filled as it wrote the archive, whose
+    /// fingerprint must then be `collected`.
+    static func index(_ db: Database, name: String, night: String, path: String, size: UInt64, protection: ProtectionReader?, repository: Repository,
+                      collected: String? = nil) throws {
         // One pass: the manifest is checked as it is read, and an error undoes the transaction.
         let lister = try Lister(archive: path, checkFirst: false)
         // Protection that cannot be read (a damaged section) is left NULL: check names the damage.
@@ -157,6 +193,22 @@ final class Catalog: @unchecked Sendable {
             INSERT INTO archive (name, seq, night, fingerprint, formatVersion, size, archiveTimeStamp, renewBefore) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             """, arguments: [name, Self.sequence(ofArchive: name) ?? 0, night, lister.fingerprint, lister.formatVersion, Int64(size),
                              protected.map { ISOTime.format($0.genTime) }, protected?.renewBefore.map(ISOTime.format)])
+        if let collected {
+            guard lister.fingerprint == collected else {
+                throw SigVaultError(.internalInvariant, "internal error: \(name) is not the archive pack wrote")
+            }
+            try db.execute(sql: """
+                INSERT INTO file (archive, path, role, size, sha256, signers, provenTime, indication, subIndication, storage,
+                                  signerNotAfter, timeStampNotAfter, algorithmSunset)
+                SELECT ?, path, role, size, sha256, signers, provenTime, indication, subIndication, storage,
+                       signerNotAfter, timeStampNotAfter, algorithmSunset FROM backupFiles WHERE isData = 1 ORDER BY seq
+                """, arguments: [name])
+            try db.execute(sql: """
+                INSERT OR IGNORE INTO content (sha256, size, archive, path)
+                SELECT sha256, size, ?, archivePath FROM backupFiles WHERE storage = 'inline' AND role != 'symlink' ORDER BY seq
+                """, arguments: [name])
+            return
+        }
         let encoder = JSONEncoder()
         let insert = try db.cachedStatement(sql: """
             INSERT INTO file (archive, path, role, size, sha256, signers, provenTime, indication, subIndication, storage,
@@ -169,12 +221,8 @@ final class Catalog: @unchecked Sendable {
             // File content only (a symbolic link's "content" is empty and is no file to point at).
             if file.storage == "inline" && file.role != "symlink" { try content.execute(arguments: [file.sha256, file.size, name, file.archivePath]) }
             guard file.archivePath.hasPrefix("data/") else { return }
-            let document = file.document
-            let signers = try document.map { String(decoding: try encoder.encode($0.signers), as: UTF8.self) }
-            try insert.execute(arguments: [name, file.path, file.role, file.size, file.sha256, signers, document?.provenTime,
-                                           document?.packIndication, document?.packSubIndication, file.storage,
-                                           file.dates?.signerNotAfter.map(ISOTime.format), file.dates?.timeStampNotAfter.map(ISOTime.format),
-                                           file.dates?.algorithmSunset.map(ISOTime.format)])
+            let columns = try fileColumns(file, encoder: encoder)
+            try insert.execute(arguments: StatementArguments([name] + columns))
         }
     }
 

@@ -54,6 +54,37 @@ import Glibc
         #expect(unset.exitCode == 10, "\(unset.stderr)")
     }
 
+    /// The backup indexes its archive from the members pack wrote, not from the manifest read
+    /// back: the same rows as a catalog rebuilt from the archives (signers, verdicts, dates,
+    /// references and where each content is stored), over two nights.
+    @Test func theCatalogFromPackEqualsTheCatalogRebuiltFromTheArchives() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let (repo, source) = try Self.setUp(directory)
+        #expect(try Self.backup(repo, in: directory).0.exitCode == 0)
+        try Data("again\n".utf8).write(to: URL(fileURLWithPath: source + "/unsigned/readme.txt"))
+        try FileManager.default.removeItem(atPath: source + "/valid-pem-sig/letter.txt.sig")
+        let (second, night2) = try Self.backup(repo, in: directory)
+        #expect(second.exitCode == 0 && night2["archive"] is String, "\(night2)")
+        func rows() throws -> [String] {
+            let database = try DatabaseQueue(path: repo + "/catalog.sqlite")
+            defer { try? database.close() }
+            return try database.read { db in
+                let files = try Row.fetchAll(db, sql: """
+                    SELECT archive, path, role, size, sha256, signers, provenTime, indication, subIndication, storage,
+                           signerNotAfter, timeStampNotAfter, algorithmSunset FROM file ORDER BY id
+                    """).map(\.description)
+                let content = try Row.fetchAll(db, sql: "SELECT * FROM content ORDER BY sha256, size").map(\.description)
+                return files + content
+            }
+        }
+        let fromPack = try rows()
+        #expect(fromPack.contains { $0.contains("TOTAL_PASSED") && $0.contains("signerNotAfter:\"20") }, "\(fromPack)")
+        let rebuilt = try Harness.sigvault(["repo", "rebuild-catalog", "--repo", repo])
+        #expect(rebuilt.exitCode == 0, "\(rebuilt.stderr)")
+        #expect(try rows() == fromPack)
+    }
+
     /// A catalog from before the stat cache was keyed by raw names too (migration v5): the upgrade
     /// keys it, so the next night still costs a stat per file; a name that is not UTF-8 included.
     @Test func anUpgradedCatalogKeepsItsStatCache() throws {

@@ -38,6 +38,10 @@ public struct PackOptions: Sendable {
     /// reference members (FORMAT.md §4.3). `pack` never sets it: a standalone archive holds
     /// everything itself.
     public var storedContent: (any StoredContentIndex)?
+    /// Called on the writer thread with each member as its manifest line is written: what
+    /// `Lister.forEachFile(includingEvidence: true, withDates: true)` reads back from the archive
+    /// (the repository's backup indexes the night's archive from it, not from the manifest again).
+    public var onMember: (@Sendable (ListedFile) -> Void)?
     /// Material handed over in memory (the repository's backup: its archive time-stamps' TSAs'
     /// current status, fetched tonight): kept like `--certs`, `--crls` and `--ocsp`.
     public var material: [(kind: EvidencePool.MaterialKind, der: [UInt8])] = []
@@ -242,6 +246,8 @@ public struct Packer {
         /// Runs on the writer thread when the member is written: its manifest line, then its index record.
         // With an archive time-stamp to make: where each member is, and each document's group.
         let dataGroups: GroupCollector? = options.timeStampAuthorities.isEmpty ? nil : GroupCollector()
+        let onMember = options.onMember
+        let certificates = evidence.certificates
         func completion(_ path: ArchivePath, _ role: MemberRole, describe: @escaping @Sendable (inout ManifestMember) -> Void) -> ArchiveWriter.Completion {
             return { outcome in
                 var member = ManifestMember(path: path, role: role, size: outcome.size, sha256: Hex.encode(outcome.contentSHA256))
@@ -252,6 +258,7 @@ public struct Packer {
                     throw SigVaultError(.internalInvariant, "internal error: the reference stub of \(path) changed while written")
                 }
                 let line = try manifest.append(.member(member))
+                if let onMember, let listed = Lister.listedFile(member, includingEvidence: true, certificate: { certificates[$0] }) { onMember(listed) }
                 dataGroups?.member(path, index: writer.memberCount, sha256: content,
                                group: role == .document ? DataGroups.members(ofDocument: path, record: member.document) : nil)
                 try writer.record(outcome.indexRecord(path: path, line: line))

@@ -88,15 +88,7 @@ public struct Lister {
             return found
         }
         let again = try reader.forEachManifestMember { _, _, member in
-            guard let path = member.archivePath else { return }
-            let isData = path.hasPrefix(ArchiveLayout.dataPrefix)
-            guard isData || (includingEvidence && [.certificate, .crl, .ocsp].contains(member.role)) else { return }
-            var file = ListedFile(path: ArchivePath.escaped((isData ? path.droppingPrefix(ArchiveLayout.dataPrefix) : path).bytes), role: member.role.rawValue,
-                                  size: member.size, sha256: member.sha256, document: member.role == .document ? Self.listed(member, path: path) : nil,
-                                  archivePath: member.path, storage: member.storage)
-            if withDates, let record = member.document, !record.signatures.isEmpty || !record.documentTimeStamps.isEmpty {
-                file.dates = Self.dates(record, certificate: certificate)
-            }
+            guard let file = Self.listedFile(member, includingEvidence: includingEvidence, certificate: withDates ? certificate : nil) else { return }
             try emit(file)
         }
         guard again == digest else { throw SigVaultError(.archiveRead, "\(archive): the manifest changed while being read") }
@@ -121,6 +113,22 @@ public struct Lister {
         }
         guard again == digest else { throw SigVaultError(.archiveRead, "\(archive): the manifest changed while being read") }
         return (count, problems)
+    }
+
+    /// What `forEachFile` gives for one member line (nil for members it leaves out); with
+    /// `certificate` (a certificate by its SHA-256 in hex), a signed document's dates. Pack gives
+    /// the repository's backup the same for each member it writes.
+    static func listedFile(_ member: ManifestMember, includingEvidence: Bool, certificate: ((String) -> Certificate?)?) -> ListedFile? {
+        guard let path = member.archivePath else { return nil }
+        let isData = path.hasPrefix(ArchiveLayout.dataPrefix)
+        guard isData || (includingEvidence && [.certificate, .crl, .ocsp].contains(member.role)) else { return nil }
+        var file = ListedFile(path: ArchivePath.escaped((isData ? path.droppingPrefix(ArchiveLayout.dataPrefix) : path).bytes), role: member.role.rawValue,
+                              size: member.size, sha256: member.sha256, document: member.role == .document ? Self.listed(member, path: path) : nil,
+                              archivePath: member.path, storage: member.storage)
+        if let certificate, let record = member.document, !record.signatures.isEmpty || !record.documentTimeStamps.isEmpty {
+            file.dates = Self.dates(record, certificate: certificate)
+        }
+        return file
     }
 
     static func dates(_ record: DocumentRecord, certificate: (String) -> Certificate?) -> DocumentDates {
