@@ -21,7 +21,7 @@ After every round, on the repository the round worked on:
 - every document must restore byte-identical to the last night that completed (or to the night
   that was cut short, if it got as far as its catalog commit).
 Every 25 rounds `sigvault check --read-data` reads the whole repository, and every 10 the catalog is
-rebuilt from the archives and the next backup must find nothing changed. Every 250 rounds, after a
+rebuilt from the archives and the next backup must find nothing changed. Every 250 rounds (SOAK_EPOCH), after a
 last `check --read-data`, the backed-up repository is started anew (so that a round's `check`, which
 reads every archive's manifest, does not grow without end). Prints the counts; exits 1 on any failure.
 """
@@ -94,6 +94,7 @@ def main():
         acceptable = {d: [v] for d, v in current().items()}
         seen = {"repo": objects("repo"), "renewed": objects("renewed")}
         number = -1
+        epoch = int(os.environ.get("SOAK_EPOCH", "250"))  # rounds per backed-up repository
         epochs = 1
         while counts["backup"][0] + counts["renew"][0] < kills:
             number += 1
@@ -153,7 +154,7 @@ def main():
                 counts["backup"][1] += 1
                 acceptable = {d: [v] for d, v in current().items()}
                 seen["repo"] = objects("repo")
-            if number % 250 == 249:
+            if number % epoch == epoch - 1:
                 final = run([binary, "check", "--repo", "repo", "--at", AT, "--read-data"], work)
                 if final.returncode != 0:
                     failures.append(f"round {number}: check --read-data before the new repository exit {final.returncode}")
