@@ -126,8 +126,6 @@ public struct Backup {
         static let unchangedKnown = FileStatus(rawValue: 8)
         /// A document still TRY_LATER, archived again with --fetch-revocation.
         static let retried = FileStatus(rawValue: 16)
-        /// Archived tonight.
-        static let selected = FileStatus(rawValue: 32)
         var isChanged: Bool { !isDisjoint(with: [.new, .changed]) }
     }
 
@@ -307,16 +305,18 @@ public struct Backup {
         // What is archived tonight: the new and changed files, the retried documents, and the
         // other files of their documents (and of the documents a gone file belonged to). Only the
         // files that may belong to a document with others take part in that closure.
+        // (A night where nothing changed, is retried or is gone needs neither pass over the walk.)
+        let anything = summary.new + summary.changed > 0 || !retried.isEmpty || !goneInvolved.isEmpty
         var involved: [ArchivePath] = []
         var seeds = Set<ArchivePath>()
         var index = 0
-        try walk.files.forEach { file in
+        if anything { try walk.files.forEach { file in
             defer { index += 1 }
             let name = file.relativePath
             guard DocumentFiles.mayTakePart(name) || bases.contains(name) else { return }
             involved.append(name)
             if status[index].isChanged || status[index].contains(.retried) { seeds.insert(name) }
-        }
+        } }
         let gone = Set(goneInvolved)
         if !gone.isEmpty { seeds.formUnion(DocumentFiles.closure(of: gone, among: involved + Array(gone)).subtracting(gone)) }
         let together = seeds.isEmpty ? [] : DocumentFiles.closure(of: seeds, among: involved)
@@ -325,13 +325,12 @@ public struct Backup {
         // they are stored (FORMAT.md §4.3): the archive the stat cache names, or the latest version.
         var unchanged: [ArchivePath: (archive: String?, sha256: String?)] = [:]
         index = 0
-        try catalog.read { db in
+        if anything { try catalog.read { db in
             let cachedArchive = try db.makeStatement(sql: "SELECT archive FROM statCache WHERE name = ?")
             let latestVersion = try db.makeStatement(sql: "SELECT archive, sha256 FROM backupLatest WHERE name = ?")
             try walk.files.forEach { file in
                 defer { index += 1 }
                 guard status[index].isChanged || status[index].contains(.retried) || together.contains(file.relativePath) else { return }
-                status[index].insert(.selected)
                 try selection.append(file)
                 let name = Data(file.relativePath.bytes)
                 if status[index].contains(.unchanged) {
@@ -340,7 +339,7 @@ public struct Backup {
                     unchanged[file.relativePath] = (row["archive"], row["sha256"])
                 }
             }
-        }
+        } }
 
         // With --fetch-revocation, on a night that writes an archive, the newest archive
         // time-stamps' TSAs' current status (fetched now, after their genTimes) where the repository
@@ -416,12 +415,12 @@ public struct Backup {
         try catalog.write { db in
             let latestVersion = try db.makeStatement(sql: "SELECT archive FROM backupLatest WHERE name = ?")
             index = 0
-            try walk.files.forEach { file in
+            if status.contains(where: { $0.contains(.unchangedKnown) }) { try walk.files.forEach { file in
                 defer { index += 1 }
                 guard status[index].contains(.unchangedKnown),
                       let archive = try String.fetchOne(latestVersion, arguments: [Data(file.relativePath.bytes)]) else { return }
                 try Self.cache(db, file: file, archive: archive)
-            }
+            } }
             if let archiveName {
                 let object = try repository.store.localFile(archiveName)
                 let size = (try? FileManager.default.attributesOfItem(atPath: object)[.size] as? UInt64) ?? 0

@@ -129,12 +129,10 @@ public struct RepositoryQueries {
                     // manifest problem, and when the manifest is not the trailer's).
                     let lister = try Lister(archive: path, checkFirst: false)
                     if let fingerprint, lister.fingerprint != fingerprint { return "its fingerprint \(lister.fingerprint) is not the catalog's \(fingerprint)" }
-                    // Its newest renewed evidence object, bound to it and whole (FORMAT.md §11).
-                    // Older ones too: a damaged one is damage in the store even when superseded.
-                    if let digest = Hex.decode(lister.fingerprint) {
-                        _ = try repository.renewedEvidence(forArchive: object.name, fingerprint: digest)
-                        if let damaged = try repository.damagedRenewals(ofArchive: object.name, fingerprint: digest).first { return damaged }
-                    }
+                    // Every renewed evidence object, bound to it and whole (FORMAT.md §11), the
+                    // newest damaged one named: a damaged one is damage in the store even when superseded.
+                    if let digest = Hex.decode(lister.fingerprint),
+                       let damaged = try repository.damagedRenewals(ofArchive: object.name, fingerprint: digest).last { return damaged }
                     // Its reference members: the content they name is in the repository.
                     let references = try lister.referenceProblems(in: repository)
                     guard let first = references.problems.first else { return nil }
