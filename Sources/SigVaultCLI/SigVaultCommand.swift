@@ -9,7 +9,7 @@ struct SigVaultCommand: ParsableCommand {
         commandName: "sigvault",
         abstract: "Archive signed documents with the evidence that keeps them provable, verify and restore them.",
         version: SigVaultVersion.withLibraries,
-        subcommands: [PackCommand.self, VerifyCommand.self, RestoreCommand.self, ListCommand.self, RenewCommand.self, ErsCommand.self,
+        subcommands: [PackCommand.self, VerifyCommand.self, RestoreCommand.self, ListCommand.self, RenewCommand.self, ExportCommand.self, ErsCommand.self,
                       InitCommand.self, BackupCommand.self, LogCommand.self, CheckCommand.self, RepoCommand.self, ExpiryCommand.self])
 
     static func main() {
@@ -106,6 +106,19 @@ struct OutsideMaterialArguments: ParsableArguments {
     var maxRevocationAge: String?
 
     var given: Bool { !certs.isEmpty || !crls.isEmpty || !ocsp.isEmpty || fetch.fetchRevocation || maxRevocationAge != nil }
+
+    /// Verify's options for `archive` with this material, `--trust` and `--at` (verify, export).
+    func verifyOptions(archive: String, trust: [String], at: String?) throws -> VerifyOptions {
+        var options = VerifyOptions(archive: archive)
+        options.trust = trust
+        options.at = try CLI.parseTime(at)
+        options.certificates = certs
+        options.revocationLists = crls
+        options.ocspResponses = ocsp
+        options.fetchRevocation = try fetch.settings()
+        options.maximumRevocationAge = try CLI.parseMaximumAge(maxRevocationAge)
+        return options
+    }
 }
 
 /// `--fetch-revocation` and its limits, shared by pack, renew, verify and ers verify.

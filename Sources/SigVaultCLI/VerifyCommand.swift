@@ -18,14 +18,7 @@ struct VerifyCommand: ParsableCommand {
     func run() throws {
         let logger = CLI.makeLogger()
         do {
-            var options = VerifyOptions(archive: archive)
-            options.trust = trust
-            options.at = try CLI.parseTime(at)
-            options.certificates = material.certs
-            options.revocationLists = material.crls
-            options.ocspResponses = material.ocsp
-            options.fetchRevocation = try material.fetch.settings()
-            options.maximumRevocationAge = try CLI.parseMaximumAge(material.maxRevocationAge)
+            var options = try material.verifyOptions(archive: archive, trust: trust, at: at)
             options.integrityOnly = integrityOnly
             if let path = repo ?? ProcessInfo.processInfo.environment[Repository.environmentVariable], !path.isEmpty {
                 options.repository = try Repository(opening: path)

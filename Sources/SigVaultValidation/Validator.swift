@@ -121,6 +121,8 @@ public struct SignatureValidation: Sendable {
     public let digestAlgorithm: String?
     /// The chain's statuses at the best signature time.
     public var statuses: [CertificateStatus] = []
+    /// The signing-time attribute: what the signer claims, not a proof of existence.
+    public var claimedSigningTime: Date?
 }
 
 /// A token together with what its imprint must cover.
@@ -349,6 +351,7 @@ public struct SignatureValidator: Sendable {
                                                  bestSignatureTime: best, proofs: proofs, timeStamps: timeStamps, chain: chain,
                                                  revocationEvidence: evidence, digestAlgorithm: description?.digestAlgorithm)
             validation.statuses = chainStatuses
+            validation.claimedSigningTime = description?.claimedSigningTime
             return validation
         }
         // Tokens are looked at even when the signature fails, so the report can list them.

@@ -173,6 +173,8 @@ public struct RecordVerifier {
         /// When the newest time-stamp stops protecting the record (its TSA chain expires, or its hash
         /// algorithm reaches its sunset): renew before then.
         let renewBefore: Date?
+        /// Each archive time-stamp's validation, chain by chain in order (nil: a token that does not parse).
+        var validations: [TimeStampValidation?] = []
     }
 
     /// Evaluates `record` (RFC 4998 §5.3 with ETSI EN 319 102-1 for its tokens) against the data
@@ -311,7 +313,7 @@ public struct RecordVerifier {
             renewBefore = AlgorithmSunsets.protectedUntil(tsaCertificates: Array(validations.last??.tsaChain.dropLast() ?? []), algorithm: hash)
         }
         return Evaluation(verdict: verdict, stamps: stamps, firstGenTime: validations.first??.genTime,
-                          tsa: validations.first??.tsaSubject, renewBefore: renewBefore)
+                          tsa: validations.first??.tsaSubject, renewBefore: renewBefore, validations: validations)
     }
 
     /// The dotted OID of a hash algorithm.

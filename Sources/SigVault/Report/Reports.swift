@@ -105,6 +105,8 @@ public struct VerifyReport: Sendable {
     /// The repository's renewed evidence object judged instead of the archive's own section
     /// (FORMAT.md §11), nil when there is none or no repository was given.
     public var renewedEvidence: String?
+    /// `export`: the chosen document's full result (nil when it is a plain unsigned document).
+    var kept: KeptDocument?
 
     /// Reference members: how many, into which repository and archives, and whether their content
     /// was found and checked there (`--repo`) or not (no repository given: exit 10).
@@ -131,6 +133,15 @@ public struct VerifyReport: Sendable {
         }
         for rest in analysed[next...] { try body(rest.report) }
     }
+}
+
+/// What `export` needs beside the report: the chosen document's full validation, the archive
+/// time-stamp's, and what the run trusted and was given.
+struct KeptDocument {
+    let result: DocumentResult?
+    let archiveTimeStamp: ArchiveTimeStampResult?
+    let anchors: TrustAnchors
+    let outside: EvidencePool
 }
 
 public struct DocumentReport: Codable, Sendable {

@@ -52,6 +52,12 @@ final class GroupRecords: @unchecked Sendable {
         return try? TokenAmendment.adding(certificates: certificates, crls: crls, ocspResponses: responses, to: token)
     }
 
+    /// The member numbers (positions among the index's records) of the data group whose document is
+    /// `record`'s member, in group order; nil when no group starts with it.
+    func groupMembers(forDocument record: MemberRecord) -> [Int]? {
+        groupOfDocument[Digest32(record.pathSHA256)].map { evidence.groups[$0].members.map { Int($0) } }
+    }
+
     /// The DER of the EvidenceRecord of the group whose document is `record`'s member.
     func record(forDocument record: MemberRecord) throws -> [UInt8]? {
         guard let number = groupOfDocument[Digest32(record.pathSHA256)] else { return nil }

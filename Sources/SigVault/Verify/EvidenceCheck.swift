@@ -14,6 +14,8 @@ struct ArchiveTimeStampResult {
     let genTime: Date?
     let tsa: String?
     var renewBefore: Date? = nil
+    /// Each archive time-stamp's validation, chain by chain in order (export names their TSA chains).
+    var validations: [TimeStampValidation?] = []
 }
 
 extension Verifier {
@@ -162,7 +164,8 @@ extension Verifier {
         if verdict.indication == .totalFailed, consistent {
             problem(.evidence, nil, "the archive time-stamp does not hold: \(verdict.reason)")
         }
-        return ArchiveTimeStampResult(verdict: verdict, genTime: evaluation.firstGenTime, tsa: evaluation.tsa, renewBefore: evaluation.renewBefore)
+        return ArchiveTimeStampResult(verdict: verdict, genTime: evaluation.firstGenTime, tsa: evaluation.tsa, renewBefore: evaluation.renewBefore,
+                                      validations: evaluation.validations)
     }
 
     /// The report's statement about the archive's time.

@@ -24,6 +24,8 @@ public struct VerifyOptions: Sendable {
     public var integrityOnly = false
     /// `--repo`: the repository whose archives hold the content of this archive's reference members.
     public var repository: (any ArchiveLocator)?
+    /// `export`: the document (as listed, without `data/`) whose full result the report keeps.
+    var keptDocument: ArchivePath?
     public init(archive: String) { self.archive = archive }
 }
 
@@ -115,6 +117,7 @@ public struct Verifier {
         // The archive time-stamp (version 2): its tree over the data groups, then its tokens.
         let archiveTimeStamp = try checkEvidence(reader: reader, scan: scan, manifest: manifestCheck, context: context, problem: problem)
         var archiveProof: Date?
+        var keptResult: DocumentResult?
         if reader.layoutProblem == nil, scan.indexUsable, fingerprint != nil {
             let results: [DocumentResult]
             // A valid archive time-stamp is a proof of existence for every document (each is in a
@@ -126,6 +129,7 @@ public struct Verifier {
             summary.documents += plain.count
             summary.unsigned += plain.count
             for result in results {
+                if result.group.document == options.keptDocument { keptResult = result }
                 if !result.failedDocumentTimeStamps.isEmpty { summary.documentTimeStampProblems += 1 }
                 var report = DocumentReport(result)
                 if let proof, report.proofOfExistence.flatMap(ISOTime.parse).map({ $0 > proof }) ?? true {
@@ -167,6 +171,9 @@ public struct Verifier {
         report.trust = trustSource
         report.references = references
         report.renewedEvidence = try? reader.renewedEvidenceObject()
+        if options.keptDocument != nil {
+            report.kept = KeptDocument(result: keptResult, archiveTimeStamp: archiveTimeStamp, anchors: anchors, outside: outside)
+        }
         return report
     }
 
