@@ -53,10 +53,14 @@ for c in "$F"/pki/certs/*.pem "$F/pki/untrusted/untrusted-signer.pem"; do
   want=ok; [[ $c == */untrusted-signer.pem ]] && want=fail
   check $want "$c" openssl verify -attime "$TS_EPOCH" -CAfile "$ROOT" -untrusted "$INTER" "$c"
 done
+c="$F/pki/certs/signer-cjk.pem"
+subject=$(openssl x509 -in "$c" -noout -subject -nameopt utf8,sep_comma_plus,show_type | sed 's/^subject=//')
+check ok "$c subject $subject" \
+  test "$subject" = 'C=PRINTABLESTRING:CN,O=UTF8STRING:北京示例科技有限公司,CN=UTF8STRING:张伟'
 
 echo
 echo "# 2. Revocation by CRL (openssl verify -crl_check_all, -CAfile root + CRLs)"
-for name in signer-valid signer-expired signer-expired-revoked signer-revoked-before signer-revoked-after tsa tsa-noncritical-eku tsa-revoked ocsp-responder; do
+for name in signer-valid signer-expired signer-expired-revoked signer-revoked-before signer-revoked-after signer-cjk tsa tsa-noncritical-eku tsa-revoked ocsp-responder; do
   want=ok; [[ $name == signer-revoked-* || $name == tsa-revoked || $name == signer-expired-revoked ]] && want=fail
   check $want "current CRLs @2024-06-15T12:00Z  $name" \
     openssl verify -attime "$CRL_EPOCH" -crl_check_all -CAfile "$S/root+current.pem" -untrusted "$INTER" "$F/pki/certs/$name.pem"

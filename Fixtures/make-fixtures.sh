@@ -69,7 +69,8 @@ newkey() { # name
 issue() {
   local name="$1" subject="$2" serial="$3" start="$4" end="$5" ext="$6" out="$7"; shift 7
   newkey "$name"
-  openssl req -new -key "$PRIV/$name.key" -subj "$subject" -out "$WORK/$name.csr"
+  # -utf8: SUBJECT is UTF-8 (signer-cjk's is Chinese); an ASCII subject encodes as without it.
+  openssl req -new -utf8 -key "$PRIV/$name.key" -subj "$subject" -out "$WORK/$name.csr"
   echo "$serial" >"$CA_DIR/serial"
   openssl ca -batch -notext -in "$WORK/$name.csr" -out "$out" -extensions "$ext" \
     -startdate "$start" -enddate "$end" "$@" 2>"$WORK/ca.log" || { cat "$WORK/ca.log" >&2; exit 1; }
@@ -98,6 +99,9 @@ signer signer-valid           'Valerie Valid'       1002 $ALWAYS_END
 signer signer-revoked-before  'Rob Revoked-Before'  1003 $ALWAYS_END
 signer signer-revoked-after   'Rita Revoked-After'  1004 $ALWAYS_END
 signer signer-expired-revoked 'Emil Expired-Revoked' 1005 20240630235959Z
+# A subject in Chinese: O and CN UTF8String (string_mask utf8only), C PrintableString (X.520).
+SIGNER_EMAIL=signer-cjk@sigvault.test \
+  issue signer-cjk '/C=CN/O=北京示例科技有限公司/CN=张伟' 1006 $EE_START $ALWAYS_END v3_signer "$CERTS/signer-cjk.pem"
 issue tsa                 "$O/CN=SigVault Test TSA"                      1101 $ALWAYS_START $ALWAYS_END v3_tsa             "$CERTS/tsa.pem"
 issue tsa-noncritical-eku "$O/CN=SigVault Test TSA (non-critical EKU)"   1102 $ALWAYS_START $ALWAYS_END v3_tsa_noncritical "$CERTS/tsa-noncritical-eku.pem"
 issue tsa-revoked         "$O/CN=SigVault Test TSA (revoked)"            1103 $ALWAYS_START $ALWAYS_END v3_tsa             "$CERTS/tsa-revoked.pem"
@@ -241,6 +245,7 @@ w("board-minutes-2024-03.txt", "Minutes of the board meeting, 1 March 2024\n\n1.
 w("site-photo.png", png(48, 32))
 w("supply-agreement.pdf", pdf("Supply Agreement SA-2024-009", ["Supplier: ACME Storage GmbH", "Customer: Example Records Ltd.", "Signed for the supplier by Emil Expired-Revoked"]))
 w("meeting-agenda.txt", "Agenda, 7 June 2024\n1. Migration status\n2. Budget\n3. Any other business\n")
+w("合同.txt", "技术服务合同\n合同编号：2024-017\n甲方：北京示例科技有限公司\n乙方：示例档案有限公司\n服务期限：2024年3月1日至2027年2月28日\n服务费：每月人民币8,000.00元\n甲方代表：张伟\n")
 EOF
 DOCS="$WORK/docs"
 
@@ -473,6 +478,13 @@ cp "$CASES/expired-revoked/supply-agreement.pdf" "$CASES/expired-revoked/supply-
 row crl-after-expiry "same document and signature as expired-revoked, packed with only the 2025-01-01 CRLs (issued after the signer's certificate expired) and no OCSP" \
   INDETERMINATE TRY_LATER "--crls Fixtures/pki/crl/after-expiry --ocsp NONE" \
   "RFC 5280 3.3: a CRL issued after a certificate's notAfter may omit it although it is revoked (this one does), so its silence proves nothing; no revocation data issued between the time-stamp and the notAfter"
+
+# A Chinese signer and a Chinese file name: names are UTF-8 all the way, in the report too.
+d=$(newcase cjk-signer)
+cp "$DOCS/合同.txt" "$d/"
+sign_ts "$d" 合同.txt 合同.txt.p7s DER signer-cjk
+row cjk-signer "合同.txt (a Chinese service contract, UTF-8): detached CMS by signer-cjk (C=CN, O=北京示例科技有限公司, CN=张伟, UTF8String) + time-stamp by tsa" \
+  TOTAL_PASSED - - "the signer is reported as CN=张伟,O=北京示例科技有限公司,C=CN; its status comes from the current intermediate CRL (1006 not listed), there is no OCSP response for it"
 
 # ---------------------------------------------------------------------------------------------
 echo "== done: $(find "$PKI" "$CASES" -type f | wc -l) files"
