@@ -1,7 +1,7 @@
 # SigVault: `make demo` and `make test` work on a fresh Debian 12 machine with Swift installed.
 SHELL := /bin/bash
 SWIFT ?= swift
-APT_PACKAGES := libssl-dev libarchive-dev libzstd-dev pkg-config openssl zstd faketime python3 python3-venv default-jdk-headless libbcpkix-java time libsqlite3-dev chromium
+APT_PACKAGES := libssl-dev libarchive-dev libzstd-dev pkg-config openssl zstd faketime python3 python3-venv default-jdk-headless libbcpkix-java time libsqlite3-dev chromium fonts-wqy-microhei
 # Bouncy Castle (Debian's jars) for the RFC 4998 interoperability tests.
 BC_CLASSPATH := /usr/share/java/bcprov.jar:/usr/share/java/bcpkix.jar:/usr/share/java/bcutil.jar
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
