@@ -2,14 +2,36 @@ import Foundation
 
 /// report.txt: the report's model as plain text, every line made safe (`TextSafety.line`).
 enum ExportReportText {
+    static func certificate(_ info: ExportReport.CertificateInfo, _ indent: String, _ add: (String) -> Void) {
+        add("\(indent)\(info.subject)\(info.trustAnchor ? "  [trust anchor]" : "")")
+        add("\(indent)  serial \(info.serial), SHA-256 \(info.sha256)")
+        add("\(indent)  valid \(Timeline.when(info.validFrom)) to \(Timeline.when(info.validTo))\(info.file.map { ", file \($0)" } ?? "")")
+    }
+
+    static func timeline(_ statements: [ExportReport.Statement], _ add: (String) -> Void) {
+        for (number, statement) in statements.enumerated() {
+            add("\(number + 1). [\(statement.indication)] \(statement.text)")
+            if !statement.files.isEmpty { add("   Proved by: \(statement.files.joined(separator: ", "))") }
+        }
+    }
+
+    static func signer(_ signer: ExportReport.Signer, _ add: (String) -> Void) {
+        add("Signature \(signer.signatureFile), SignerInfo \(signer.signerInfo): \(Timeline.indicationText(signer.indication, signer.subIndication))")
+        add(String(repeating: "-", count: 12))
+        add("Reason: \(signer.reason)")
+        add("Claimed signing time: \(signer.claimedSigningTime.map(Timeline.when) ?? "none")")
+        add("Best signature time:  \(signer.bestSignatureTime.map(Timeline.when) ?? "none")")
+        add("Chain:")
+        signer.chain.forEach { certificate($0, "  ", add) }
+        if signer.chain.isEmpty, let leaf = signer.certificate { certificate(leaf, "  ", add) }
+        add("Revocation:")
+        signer.revocation.forEach { add("  \($0.certificate): \(Timeline.statusText($0))") }
+        for stamp in signer.timeStamps { add("Time-stamp: \(Timeline.stampText(stamp))") }
+    }
+
     static func render(_ report: ExportReport) -> String {
         var lines: [String] = []
         func add(_ text: String = "") { lines.append(TextSafety.line(text)) }
-        func certificate(_ info: ExportReport.CertificateInfo, _ indent: String) {
-            add("\(indent)\(info.subject)\(info.trustAnchor ? "  [trust anchor]" : "")")
-            add("\(indent)  serial \(info.serial), SHA-256 \(info.sha256)")
-            add("\(indent)  valid \(Timeline.when(info.validFrom)) to \(Timeline.when(info.validTo))\(info.file.map { ", file \($0)" } ?? "")")
-        }
         add("SigVault evidence report")
         add("========================")
         add()
@@ -27,29 +49,16 @@ enum ExportReportText {
         add()
         add("What is proven, in order")
         add("------------------------")
-        for (number, statement) in report.timeline.enumerated() {
-            add("\(number + 1). [\(statement.indication)] \(statement.text)")
-            if !statement.files.isEmpty { add("   Proved by: \(statement.files.joined(separator: ", "))") }
-        }
+        timeline(report.timeline, add)
         add()
         add("Trust anchors")
         add("-------------")
         if report.trustAnchors.isEmpty { add("none reached") }
-        report.trustAnchors.forEach { certificate($0, "") }
+        report.trustAnchors.forEach { certificate($0, "", add) }
         add(report.trustStatement)
         for signer in report.signers {
             add()
-            add("Signature \(signer.signatureFile), SignerInfo \(signer.signerInfo): \(Timeline.indicationText(signer.indication, signer.subIndication))")
-            add(String(repeating: "-", count: 12))
-            add("Reason: \(signer.reason)")
-            add("Claimed signing time: \(signer.claimedSigningTime.map(Timeline.when) ?? "none")")
-            add("Best signature time:  \(signer.bestSignatureTime.map(Timeline.when) ?? "none")")
-            add("Chain:")
-            signer.chain.forEach { certificate($0, "  ") }
-            if signer.chain.isEmpty, let leaf = signer.certificate { certificate(leaf, "  ") }
-            add("Revocation:")
-            signer.revocation.forEach { add("  \($0.certificate): \(Timeline.statusText($0))") }
-            for stamp in signer.timeStamps { add("Time-stamp: \(Timeline.stampText(stamp))") }
+            self.signer(signer, add)
         }
         for stamp in report.documentTimeStamps { add(); add("Document time-stamp: \(Timeline.stampText(stamp))") }
         if let record = report.evidenceRecord {
@@ -109,22 +118,58 @@ enum ExportReportHTML {
     @media print { body { margin: 0; max-width: none; font-size: 10pt; } h2 { break-after: avoid; } tr, li { break-inside: avoid; } }
     """
 
+    static func indication(_ text: String, _ sub: String?) -> String {
+        "<span class=\"\(escape(text))\">\(escape(Timeline.indicationText(text, sub)))</span>"
+    }
+
+    static func row(_ key: String, _ value: String, raw: Bool = false) -> String { "<tr><th>\(escape(key))</th><td>\(raw ? value : escape(value))</td></tr>" }
+
+    static func certificate(_ info: ExportReport.CertificateInfo) -> String {
+        "\(escape(info.subject))\(info.trustAnchor ? " <b>[trust anchor]</b>" : "")<br>serial <code>\(escape(info.serial))</code>, SHA-256 <code class=\"hash\">\(escape(info.sha256))</code><br>valid \(escape(Timeline.when(info.validFrom))) to \(escape(Timeline.when(info.validTo)))\(info.file.map { ", file <code>\(escape($0))</code>" } ?? "")"
+    }
+
+    /// The document head: the policy that forbids scripts and outside resources, and the style.
+    static func head(title: String) -> String {
+        """
+        <!DOCTYPE html>
+        <html lang="en"><head><meta charset="utf-8">
+        <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src 'none'; base-uri 'none'; form-action 'none'">
+        <meta name="viewport" content="width=device-width, initial-scale=1">
+        <title>\(escape(title))</title>
+        <style>
+        \(style)
+        </style></head><body>
+        """
+    }
+
+    static func timeline(_ statements: [ExportReport.Statement], _ add: (String) -> Void) {
+        add("<ol>")
+        for statement in statements {
+            add("<li>\(indication(statement.indication, nil)) \(escape(statement.text))"
+                + (statement.files.isEmpty ? "" : "<br><span class=\"files\">Proved by: \(statement.files.map { "<code>\(escape($0))</code>" }.joined(separator: ", "))</span>")
+                + "</li>")
+        }
+        add("</ol>")
+    }
+
+    static func signer(_ signer: ExportReport.Signer, heading: String, _ add: (String) -> Void) {
+        add("<\(heading)>Signature <code>\(escape(signer.signatureFile))</code>, SignerInfo \(signer.signerInfo): \(indication(signer.indication, signer.subIndication))</\(heading)>")
+        add("<table>")
+        add(row("Reason", signer.reason))
+        if let leaf = signer.certificate { add(row("Signer", certificate(leaf), raw: true)) }
+        add(row("Claimed signing time", signer.claimedSigningTime.map(Timeline.when) ?? "none"))
+        add(row("Best signature time", signer.bestSignatureTime.map(Timeline.when) ?? "none"))
+        add(row("Chain", signer.chain.map(certificate).joined(separator: "<hr>"), raw: true))
+        add(row("Revocation", signer.revocation.map { escape("\($0.certificate): \(Timeline.statusText($0))") }.joined(separator: "<br>"), raw: true))
+        signer.timeStamps.forEach { add(row("Time-stamp", Timeline.stampText($0))) }
+        add("</table>")
+    }
+
     static func render(_ report: ExportReport) -> String {
         var html = ""
         func add(_ text: String) { html += text + "\n" }
-        func indication(_ text: String, _ sub: String?) -> String {
-            "<span class=\"\(escape(text))\">\(escape(Timeline.indicationText(text, sub)))</span>"
-        }
-        func row(_ key: String, _ value: String, raw: Bool = false) { add("<tr><th>\(escape(key))</th><td>\(raw ? value : escape(value))</td></tr>") }
-        func certificate(_ info: ExportReport.CertificateInfo) -> String {
-            "\(escape(info.subject))\(info.trustAnchor ? " <b>[trust anchor]</b>" : "")<br>serial <code>\(escape(info.serial))</code>, SHA-256 <code class=\"hash\">\(escape(info.sha256))</code><br>valid \(escape(Timeline.when(info.validFrom))) to \(escape(Timeline.when(info.validTo)))\(info.file.map { ", file <code>\(escape($0))</code>" } ?? "")"
-        }
-        add("<!DOCTYPE html>")
-        add("<html lang=\"en\"><head><meta charset=\"utf-8\">")
-        add("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src 'none'; base-uri 'none'; form-action 'none'\">")
-        add("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">")
-        add("<title>SigVault evidence report: \(escape(report.document.name))</title>")
-        add("<style>\n\(style)\n</style></head><body>")
+        func row(_ key: String, _ value: String, raw: Bool = false) { add(Self.row(key, value, raw: raw)) }
+        add(head(title: "SigVault evidence report: \(report.document.name)"))
         add("<h1>Evidence report: \(escape(report.document.name))</h1>")
         add("<table>")
         row("Result", indication(report.document.indication, report.document.subIndication), raw: true)
@@ -138,29 +183,13 @@ enum ExportReportHTML {
         row("Validation policy", report.policy)
         report.document.notes.forEach { row("Note", $0) }
         add("</table>")
-        add("<h2>What is proven, in order</h2><ol>")
-        for statement in report.timeline {
-            add("<li>\(indication(statement.indication, nil)) \(escape(statement.text))"
-                + (statement.files.isEmpty ? "" : "<br><span class=\"files\">Proved by: \(statement.files.map { "<code>\(escape($0))</code>" }.joined(separator: ", "))</span>")
-                + "</li>")
-        }
-        add("</ol>")
+        add("<h2>What is proven, in order</h2>")
+        timeline(report.timeline, add)
         add("<h2>Trust anchors</h2>")
         add("<p>\(escape(report.trustStatement))</p><ul>")
         report.trustAnchors.forEach { add("<li>\(certificate($0))</li>") }
         add("</ul>")
-        for signer in report.signers {
-            add("<h2>Signature <code>\(escape(signer.signatureFile))</code>, SignerInfo \(signer.signerInfo): \(indication(signer.indication, signer.subIndication))</h2>")
-            add("<table>")
-            row("Reason", signer.reason)
-            if let leaf = signer.certificate { row("Signer", certificate(leaf), raw: true) }
-            row("Claimed signing time", signer.claimedSigningTime.map(Timeline.when) ?? "none")
-            row("Best signature time", signer.bestSignatureTime.map(Timeline.when) ?? "none")
-            row("Chain", signer.chain.map(certificate).joined(separator: "<hr>"), raw: true)
-            row("Revocation", signer.revocation.map { escape("\($0.certificate): \(Timeline.statusText($0))") }.joined(separator: "<br>"), raw: true)
-            signer.timeStamps.forEach { row("Time-stamp", Timeline.stampText($0)) }
-            add("</table>")
-        }
+        for signer in report.signers { self.signer(signer, heading: "h2", add) }
         if !report.documentTimeStamps.isEmpty {
             add("<h2>Document time-stamps</h2><ul>")
             report.documentTimeStamps.forEach { add("<li>\(escape(Timeline.stampText($0)))</li>") }

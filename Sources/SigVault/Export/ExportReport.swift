@@ -158,6 +158,132 @@ struct ScriptPlan {
     var subIndication: String?
 }
 
+/// Where the report says a piece of evidence is: a file of the export bundle, or a member of the
+/// archive (`verify --report`).
+protocol ReportFiles: AnyObject {
+    func dataPath(_ name: ArchivePath) -> String
+    func hasData(_ name: ArchivePath) -> Bool
+    func certificatePath(_ certificate: Certificate) -> String?
+    func revocationPath(_ item: RevocationEvidence) -> String?
+    func tokenPath(_ der: [UInt8]) -> String?
+}
+
+extension BundleWriter: ReportFiles {}
+
+/// The report's model made from validations: what `export` and `verify --report` share.
+struct ReportParts {
+    let timeZone: TimeZone
+    /// The anchors that ended a chain of the proof.
+    let anchors: [Certificate]
+    let files: any ReportFiles
+    /// One formatter for the report (made once: a report names thousands of times).
+    private let formatter: DateFormatter
+
+    init(timeZone: TimeZone, anchors: [Certificate], files: any ReportFiles) {
+        self.timeZone = timeZone
+        self.anchors = anchors
+        self.files = files
+        formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.calendar = Calendar(identifier: .gregorian)
+        formatter.timeZone = timeZone
+        formatter.dateFormat = "yyyy-MM-dd'T'HH:mm:ssxxx"
+    }
+
+    func moment(_ date: Date) -> ExportReport.Moment {
+        ExportReport.Moment(utc: ISOTime.format(date), local: formatter.string(from: date))
+    }
+
+    func certificateInfo(_ certificate: Certificate) -> ExportReport.CertificateInfo {
+        .init(subject: certificate.subject, issuer: certificate.issuer, serial: certificate.serialHex, sha256: certificate.sha256Hex,
+              validFrom: moment(certificate.notBefore), validTo: moment(certificate.notAfter),
+              file: files.certificatePath(certificate), trustAnchor: anchors.contains(certificate))
+    }
+
+    func status(_ status: CertificateStatus) -> ExportReport.Status {
+        var out = ExportReport.Status(certificate: status.certificate.subject, certificateFile: files.certificatePath(status.certificate),
+                                      at: moment(status.time), status: "unknown",
+                                      data: status.status.evidence.compactMap(files.revocationPath))
+        switch status.status.state {
+        case .notRevoked: out.status = "notRevoked"
+        case .revoked(let date): out.status = "revoked"; out.since = moment(date)
+        case .onHold(let date): out.status = "onHold"; out.since = moment(date)
+        case .unknown: out.status = "unknown"
+        }
+        if let item = status.status.decidedBy {
+            out.decidedBy = files.revocationPath(item)
+            switch item {
+            case .crl(let crl):
+                out.kind = "CRL"; out.issuer = crl.issuer; out.issued = moment(crl.thisUpdate); out.nextUpdate = crl.nextUpdate.map(moment)
+            case .ocsp(let response):
+                out.kind = "OCSP response"; out.issued = moment(response.producedAt)
+                out.issuer = response.signerCertificate(among: response.certificates)?.subject
+            }
+        }
+        return out
+    }
+
+    func tokenFile(_ validation: TimeStampValidation) -> String {
+        if let origin = validation.origin, validation.covered != .hashTreeRoot, let path = ArchivePath.unescaped(origin), files.hasData(path) {
+            return files.dataPath(path)
+        }
+        return files.tokenPath(validation.token.der) ?? "?"
+    }
+
+    func timeStamp(_ validation: TimeStampValidation) -> ExportReport.TimeStamp {
+        .init(file: tokenFile(validation), covers: validation.covered.rawValue, genTime: moment(validation.genTime), tsa: validation.tsaSubject,
+              tsaChain: validation.tsaChain.map(certificateInfo), valid: validation.valid, subIndication: validation.failure?.rawValue,
+              reason: validation.reason, revocation: validation.statuses.map(status))
+    }
+
+    /// One document's part of the report: what it is, its signers and document time-stamps, and
+    /// for VERIFY.sh what each signature's check needs.
+    struct Document {
+        var info: ExportReport.DocumentInfo
+        var signers: [ExportReport.Signer] = []
+        var documentTimeStamps: [ExportReport.TimeStamp] = []
+        var plan: [ScriptPlan.Signature] = []
+    }
+
+    /// `archiveProof`: the time a valid archive time-stamp proves (the document's proof of
+    /// existence unless it has an earlier one of its own).
+    func document(_ name: ArchivePath, sha256: String, size: Int64, result: DocumentResult?, integrityOK: Bool, archiveProof: Date?) -> Document {
+        let documentFile = files.dataPath(name)
+        let verdict = result?.verdict
+        var notes = result?.group.notes ?? []
+        if !integrityOK { notes.append("the archive has integrity problems: see archive.problems") }
+        let proof = [result?.proofOfExistence, archiveProof].compactMap { $0 }.min()
+        var out = Document(info: ExportReport.DocumentInfo(
+            name: ArchivePath.escaped(name.bytes), file: documentFile, sha256: sha256, size: size,
+            indication: verdict?.indication.rawValue ?? "UNSIGNED", subIndication: verdict?.subIndication?.rawValue,
+            reason: verdict?.reason ?? "the document carries no signature; what is proven is only when it existed",
+            proofOfExistence: proof.map(moment), notes: notes))
+        for outcome in result?.signatures ?? [] {
+            let validation = outcome.validation
+            let signatureFile = files.dataPath(outcome.file)
+            let chain = validation?.chain ?? []
+            out.signers.append(ExportReport.Signer(
+                signatureFile: signatureFile, signerInfo: outcome.signerIndex + 1,
+                certificate: validation?.signerCertificate.map(certificateInfo),
+                claimedSigningTime: validation?.claimedSigningTime.map(moment), bestSignatureTime: validation?.bestSignatureTime.map(moment),
+                digestAlgorithm: validation?.digestAlgorithm, indication: outcome.verdict.indication.rawValue,
+                subIndication: outcome.verdict.subIndication?.rawValue, reason: outcome.verdict.reason,
+                chain: chain.map(certificateInfo), revocation: validation?.statuses.map(status) ?? [],
+                timeStamps: validation?.timeStamps.map(timeStamp) ?? []))
+            out.plan.append(ScriptPlan.Signature(
+                file: signatureFile, content: result?.group.kind == .detached ? documentFile : nil, signerInfo: outcome.signerIndex + 1,
+                signerCertificate: validation?.signerCertificate.flatMap(files.certificatePath),
+                chain: chain.filter { !anchors.contains($0) }.compactMap(files.certificatePath),
+                tokens: validation?.timeStamps.map { ScriptPlan.Token(file: tokenFile($0), covers: $0.covered.rawValue) } ?? []))
+        }
+        out.documentTimeStamps = result?.documentTimeStamps.map(timeStamp) ?? []
+        return out
+    }
+
+    static let policy = "SigVault validation policy (docs/CONFORMANCE.md): ETSI EN 319 102-1 with past signature validation; RFC 5652, RFC 5280, RFC 6960, RFC 3161, RFC 4998"
+    static var generator: String { "sigvault \(SigVaultVersion.current)" }
+}
+
 extension ExportReport {
     struct Builder {
         let options: ExportOptions
@@ -169,109 +295,21 @@ extension ExportReport {
         let evidenceRecord: ExportMaterial.Record?
         let bundle: BundleWriter
 
-        func moment(_ date: Date) -> Moment {
-            Moment(utc: ISOTime.format(date), local: Self.local(date, options.timeZone))
-        }
-
-        static func local(_ date: Date, _ zone: TimeZone) -> String {
-            let formatter = DateFormatter()
-            formatter.locale = Locale(identifier: "en_US_POSIX")
-            formatter.calendar = Calendar(identifier: .gregorian)
-            formatter.timeZone = zone
-            formatter.dateFormat = "yyyy-MM-dd'T'HH:mm:ssxxx"
-            return formatter.string(from: date)
-        }
-
-        func certificateInfo(_ certificate: Certificate) -> CertificateInfo {
-            CertificateInfo(subject: certificate.subject, issuer: certificate.issuer, serial: certificate.serialHex, sha256: certificate.sha256Hex,
-                            validFrom: moment(certificate.notBefore), validTo: moment(certificate.notAfter),
-                            file: bundle.certificatePath(certificate), trustAnchor: material.anchors.contains(certificate))
-        }
-
-        func status(_ status: CertificateStatus) -> Status {
-            var out = Status(certificate: status.certificate.subject, certificateFile: bundle.certificatePath(status.certificate),
-                             at: moment(status.time), status: "unknown",
-                             data: status.status.evidence.compactMap(bundle.revocationPath))
-            switch status.status.state {
-            case .notRevoked: out.status = "notRevoked"
-            case .revoked(let date): out.status = "revoked"; out.since = moment(date)
-            case .onHold(let date): out.status = "onHold"; out.since = moment(date)
-            case .unknown: out.status = "unknown"
-            }
-            if let item = status.status.decidedBy {
-                out.decidedBy = bundle.revocationPath(item)
-                switch item {
-                case .crl(let crl):
-                    out.kind = "CRL"; out.issuer = crl.issuer; out.issued = moment(crl.thisUpdate); out.nextUpdate = crl.nextUpdate.map(moment)
-                case .ocsp(let response):
-                    out.kind = "OCSP response"; out.issued = moment(response.producedAt)
-                    out.issuer = response.signerCertificate(among: response.certificates)?.subject
-                }
-            }
-            return out
-        }
-
-        func tokenFile(_ validation: TimeStampValidation) -> String {
-            if let origin = validation.origin, validation.covered != .hashTreeRoot, let path = ArchivePath.unescaped(origin), bundle.hasData(path) {
-                return bundle.dataPath(path)
-            }
-            return bundle.tokenPath(validation.token.der) ?? "?"
-        }
-
-        func timeStamp(_ validation: TimeStampValidation) -> TimeStamp {
-            TimeStamp(file: tokenFile(validation), covers: validation.covered.rawValue, genTime: moment(validation.genTime), tsa: validation.tsaSubject,
-                      tsaChain: validation.tsaChain.map(certificateInfo), valid: validation.valid, subIndication: validation.failure?.rawValue,
-                      reason: validation.reason, revocation: validation.statuses.map(status))
-        }
-
         func build() -> (report: ExportReport, plan: ScriptPlan) {
-            let result = kept.result
-            let documentFile = bundle.dataPath(document)
+            let parts = ReportParts(timeZone: options.timeZone, anchors: material.anchors, files: bundle)
             let written = Dictionary(bundle.files.map { ($0.path, $0) }, uniquingKeysWith: { first, _ in first })
-            let verdict = result?.verdict
-            let indication = verdict?.indication.rawValue ?? "UNSIGNED"
-            var notes = result?.group.notes ?? []
-            if !report.integrity.ok { notes.append("the archive has integrity problems: see archive.problems") }
-            let proof = result?.proofOfExistence ?? report.archiveProofOfExistence
-            let documentInfo = DocumentInfo(
-                name: ArchivePath.escaped(document.bytes), file: documentFile, sha256: documentLine.sha256, size: documentLine.size,
-                indication: indication, subIndication: verdict?.subIndication?.rawValue,
-                reason: verdict?.reason ?? "the document carries no signature; what is proven is only when it existed",
-                proofOfExistence: proof.map(moment), notes: notes)
-
-            var signers: [Signer] = []
-            var planSignatures: [ScriptPlan.Signature] = []
-            for outcome in result?.signatures ?? [] {
-                let validation = outcome.validation
-                let signatureFile = bundle.dataPath(outcome.file)
-                let chain = validation?.chain ?? []
-                signers.append(Signer(
-                    signatureFile: signatureFile, signerInfo: outcome.signerIndex + 1,
-                    certificate: validation?.signerCertificate.map(certificateInfo),
-                    claimedSigningTime: validation?.claimedSigningTime.map(moment), bestSignatureTime: validation?.bestSignatureTime.map(moment),
-                    digestAlgorithm: validation?.digestAlgorithm, indication: outcome.verdict.indication.rawValue,
-                    subIndication: outcome.verdict.subIndication?.rawValue, reason: outcome.verdict.reason,
-                    chain: chain.map(certificateInfo), revocation: validation?.statuses.map(status) ?? [],
-                    timeStamps: validation?.timeStamps.map(timeStamp) ?? []))
-                let detached = result?.group.kind == .detached
-                planSignatures.append(ScriptPlan.Signature(
-                    file: signatureFile, content: detached ? documentFile : nil, signerInfo: outcome.signerIndex + 1,
-                    signerCertificate: validation?.signerCertificate.flatMap(bundle.certificatePath),
-                    chain: chain.filter { !material.anchors.contains($0) }.compactMap(bundle.certificatePath),
-                    tokens: validation?.timeStamps.map { ScriptPlan.Token(file: tokenFile($0), covers: $0.covered.rawValue) } ?? []))
-            }
-            let documentTimeStamps = result?.documentTimeStamps.map(timeStamp) ?? []
-
+            let section = parts.document(document, sha256: documentLine.sha256, size: documentLine.size, result: kept.result,
+                                         integrityOK: report.integrity.ok, archiveProof: report.archiveProofOfExistence)
             var evidence: EvidenceRecordInfo?
             if let record = evidenceRecord {
-                let stamps = kept.archiveTimeStamp?.validations.compactMap { $0.map(timeStamp) } ?? []
+                let stamps = kept.archiveTimeStamp?.validations.compactMap { $0.map(parts.timeStamp) } ?? []
                 let atsVerdict = kept.archiveTimeStamp?.verdict
                 evidence = EvidenceRecordInfo(
                     file: record.file, covers: record.covered.map { FileReference(file: $0, sha256: written[$0]?.sha256 ?? "", size: written[$0]?.size ?? 0) },
                     archiveTimeStamps: stamps, indication: atsVerdict?.indication.rawValue ?? "INDETERMINATE",
                     subIndication: atsVerdict?.subIndication?.rawValue, reason: atsVerdict?.reason ?? "not evaluated")
             }
-            let anchors = material.anchors.map(certificateInfo)
+            let anchors = material.anchors.map(parts.certificateInfo)
             let trustStatement: String
             if anchors.isEmpty {
                 trustStatement = "No chain of this proof reached a trust anchor: nothing here is vouched for by a party you trust."
@@ -280,33 +318,50 @@ extension ExportReport {
                     + "but a bundle that carries its own root proves nothing by itself: check each fingerprint out of band (from the CA's published "
                     + "fingerprint or your own copy) and run VERIFY.sh with your own copy of the anchor."
             }
-            let validation = moment(options.verify.at)
             var report = ExportReport(
-                generator: "sigvault \(SigVaultVersion.current)",
-                policy: "SigVault validation policy (docs/CONFORMANCE.md): ETSI EN 319 102-1 with past signature validation; RFC 5652, RFC 5280, RFC 6960, RFC 3161, RFC 4998",
-                timeZone: options.timeZone.identifier, validationTime: validation,
-                archive: ArchiveInfo(name: String(decoding: LocalPath(options.verify.archive).lastComponent, as: UTF8.self), fingerprint: self.report.fingerprint,
-                                     formatVersion: self.report.formatVersion, integrityOK: self.report.integrity.ok,
-                                     problems: self.report.integrity.problems.map { ($0.member.map { "\($0): " } ?? "") + $0.message }),
-                document: documentInfo, trustAnchors: anchors, trustStatement: trustStatement, signers: signers,
-                documentTimeStamps: documentTimeStamps, evidenceRecord: evidence, timeline: [], conclusion: "",
+                generator: ReportParts.generator, policy: ReportParts.policy,
+                timeZone: options.timeZone.identifier, validationTime: parts.moment(options.verify.at),
+                archive: ArchiveInfo(self.report, name: String(decoding: LocalPath(options.verify.archive).lastComponent, as: UTF8.self)),
+                document: section.info, trustAnchors: anchors, trustStatement: trustStatement, signers: section.signers,
+                documentTimeStamps: section.documentTimeStamps, evidenceRecord: evidence, timeline: [], conclusion: "",
                 files: bundle.files.map { FileReference(file: $0.path, sha256: $0.sha256, size: $0.size) }.sorted { $0.file < $1.file },
                 warnings: self.report.warnings)
-            report.timeline = Timeline.statements(report)
-            report.conclusion = Timeline.conclusion(report)
+            let input = Timeline.Input(scope: .bundle, document: report.document, signers: report.signers, documentTimeStamps: report.documentTimeStamps,
+                                       evidenceRecord: report.evidenceRecord, archive: report.archive, validationTime: report.validationTime)
+            report.timeline = Timeline.statements(input)
+            report.conclusion = Timeline.conclusion(input)
             let plan = ScriptPlan(
-                validationTime: options.verify.at, maximumRevocationAge: options.verify.maximumRevocationAge, document: documentFile,
-                documentSHA256: documentLine.sha256, signatures: planSignatures,
-                documentTokens: documentTimeStamps.map { ScriptPlan.Token(file: $0.file, covers: $0.covers) },
+                validationTime: options.verify.at, maximumRevocationAge: options.verify.maximumRevocationAge, document: section.info.file,
+                documentSHA256: documentLine.sha256, signatures: section.plan,
+                documentTokens: section.documentTimeStamps.map { ScriptPlan.Token(file: $0.file, covers: $0.covers) },
                 evidenceRecord: evidence?.file, covered: evidence?.covers.map(\.file) ?? [],
-                indication: indication, subIndication: verdict?.subIndication?.rawValue)
+                indication: section.info.indication, subIndication: section.info.subIndication)
             return (report, plan)
         }
     }
 }
 
+extension ExportReport.ArchiveInfo {
+    init(_ report: VerifyReport, name: String) {
+        self.init(name: name, fingerprint: report.fingerprint, formatVersion: report.formatVersion, integrityOK: report.integrity.ok,
+                  problems: report.integrity.problems.map { ($0.member.map { "\($0): " } ?? "") + $0.message })
+    }
+}
+
 /// The report's statements in plain words, each naming the files that prove it.
 enum Timeline {
+    /// What the statements are made from: one document's part of an export or of an archive report.
+    struct Input {
+        enum Scope { case bundle, archive }
+        var scope: Scope
+        var document: ExportReport.DocumentInfo
+        var signers: [ExportReport.Signer]
+        var documentTimeStamps: [ExportReport.TimeStamp]
+        var evidenceRecord: ExportReport.EvidenceRecordInfo?
+        var archive: ExportReport.ArchiveInfo
+        var validationTime: ExportReport.Moment
+    }
+
     static func when(_ moment: ExportReport.Moment) -> String {
         let utc = moment.utc.replacingOccurrences(of: "T", with: " ").replacingOccurrences(of: "Z", with: " UTC")
         return moment.local.hasSuffix("+00:00") ? utc : "\(utc) (\(moment.local.replacingOccurrences(of: "T", with: " ")))"
@@ -342,7 +397,7 @@ enum Timeline {
         return text
     }
 
-    static func statements(_ report: ExportReport) -> [ExportReport.Statement] {
+    static func statements(_ report: Input) -> [ExportReport.Statement] {
         var out: [ExportReport.Statement] = []
         let document = report.document
         func add(_ time: ExportReport.Moment?, _ text: String, _ files: [String], _ indication: String) {
@@ -361,7 +416,7 @@ enum Timeline {
                 add(proof, "The document \(document.file) with SHA-256 \(document.sha256) existed on \(when(proof)).", [document.file], "TOTAL_PASSED")
             }
         } else {
-            add(nil, "Nothing in the bundle proves when the document \(document.file) (SHA-256 \(document.sha256)) existed.", [document.file], "INDETERMINATE")
+            add(nil, "Nothing in the \(report.scope == .bundle ? "bundle" : "archive") proves when the document \(document.file) (SHA-256 \(document.sha256)) existed.", [document.file], "INDETERMINATE")
         }
         for signer in report.signers {
             let verdict = indicationText(signer.indication, signer.subIndication)
@@ -400,21 +455,24 @@ enum Timeline {
         }
         if let record = report.evidenceRecord {
             for (position, stamp) in record.archiveTimeStamps.enumerated() {
+                let first = report.scope == .bundle
+                    ? "The evidence record \(record.file) covers \(record.covers.count) file(s) of this bundle (the document's data group)"
+                    : "The archive's evidence (\(record.file)) covers the document's data group of \(record.covers.count) member(s)"
                 let what = position == 0
-                    ? "The evidence record \(record.file) covers \(record.covers.count) file(s) of this bundle (the document's data group); its archive time-stamp is \(stampText(stamp))."
+                    ? "\(first); its archive time-stamp is \(stampText(stamp))."
                     : "The evidence was renewed on \(when(stamp.genTime)): \(stampText(stamp))."
                 add(stamp.genTime, what, [record.file, stamp.file] + (position == 0 ? record.covers.map(\.file) : []) + stamp.revocation.compactMap(\.decidedBy),
                     stamp.valid ? "TOTAL_PASSED" : indicationText("INDETERMINATE", stamp.subIndication))
             }
         }
-        if !report.archive.integrityOK {
+        if report.scope == .bundle && !report.archive.integrityOK {
             add(nil, "The archive \(report.archive.name) is damaged: \(report.archive.problems.joined(separator: "; ")).", [], "TOTAL_FAILED")
         }
-        add(report.validationTime, conclusion(report), ["VERIFY.sh"], indicationText(document.indication, document.subIndication))
+        add(report.validationTime, conclusion(report), report.scope == .bundle ? ["VERIFY.sh"] : [], indicationText(document.indication, document.subIndication))
         return out
     }
 
-    static func conclusion(_ report: ExportReport) -> String {
+    static func conclusion(_ report: Input) -> String {
         let document = report.document
         let time = when(report.validationTime)
         switch document.indication {

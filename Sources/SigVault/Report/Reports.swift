@@ -142,6 +142,10 @@ struct KeptDocument {
     let archiveTimeStamp: ArchiveTimeStampResult?
     let anchors: TrustAnchors
     let outside: EvidencePool
+    /// `verify --report`: every analysed document's result, in name order.
+    var all: [DocumentResult] = []
+    /// `verify --report`: the manifest's members, in its order.
+    var listed: [ListedMember] = []
 }
 
 public struct DocumentReport: Codable, Sendable {

@@ -26,6 +26,8 @@ public struct VerifyOptions: Sendable {
     public var repository: (any ArchiveLocator)?
     /// `export`: the document (as listed, without `data/`) whose full result the report keeps.
     var keptDocument: ArchivePath?
+    /// `verify --report`: keep every document's full result for the report.
+    var keepsAllResults = false
     public init(archive: String) { self.archive = archive }
 }
 
@@ -118,6 +120,7 @@ public struct Verifier {
         let archiveTimeStamp = try checkEvidence(reader: reader, scan: scan, manifest: manifestCheck, context: context, problem: problem)
         var archiveProof: Date?
         var keptResult: DocumentResult?
+        var allResults: [DocumentResult] = []
         if reader.layoutProblem == nil, scan.indexUsable, fingerprint != nil {
             let results: [DocumentResult]
             // A valid archive time-stamp is a proof of existence for every document (each is in a
@@ -128,6 +131,7 @@ public struct Verifier {
                                             unresolved: references?.resolved == false)
             summary.documents += plain.count
             summary.unsigned += plain.count
+            if options.keepsAllResults { allResults = results }
             for result in results {
                 if result.group.document == options.keptDocument { keptResult = result }
                 if !result.failedDocumentTimeStamps.isEmpty { summary.documentTimeStampProblems += 1 }
@@ -171,8 +175,9 @@ public struct Verifier {
         report.trust = trustSource
         report.references = references
         report.renewedEvidence = try? reader.renewedEvidenceObject()
-        if options.keptDocument != nil {
-            report.kept = KeptDocument(result: keptResult, archiveTimeStamp: archiveTimeStamp, anchors: anchors, outside: outside)
+        if options.keptDocument != nil || options.keepsAllResults {
+            report.kept = KeptDocument(result: keptResult, archiveTimeStamp: archiveTimeStamp, anchors: anchors, outside: outside, all: allResults,
+                                       listed: options.keepsAllResults ? listed : [])
         }
         return report
     }
